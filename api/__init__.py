@@ -1,0 +1,3 @@
+"""HTTP only. Routers carry the full path so logs and telemetry name the route template."""
+
+PREFIX = "/api"

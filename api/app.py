@@ -1,0 +1,73 @@
+"""The app factory: settings in, a FastAPI app out, with its store and Redis opened on start."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import auth, companies, contacts, errors, health, modules, openapi
+from api.middleware import RequestMiddleware
+from domain.auth.tokens import TokenConfig
+from memory.redis import open_redis
+from memory.store import DocumentStore
+from memory.stores import open_store
+from settings import Settings, get_settings
+
+ROUTERS = [
+    health.router,
+    auth.router,
+    modules.router,
+    companies.router,
+    contacts.router,
+]
+
+
+def create_app(settings: Settings | None = None, store: DocumentStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    token_config = TokenConfig(
+        key=settings.jwt_key(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=settings.jwt_ttl_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        app.state.store = store or open_store(settings)
+        app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
+        try:
+            yield
+        finally:
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            if own_store:
+                await app.state.store.close()
+
+    app = FastAPI(
+        title="Numbors API",
+        version="0.1.0",
+        description="Multi-company accounting and ERP with an asynchronous AI layer.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.tokens = token_config
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
+    openapi.install(app)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    logging.getLogger("numbors").setLevel(settings.log_level.upper())
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory api.app:app_factory`."""
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(message)s")
+    return create_app()

@@ -1,0 +1,54 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from api import PREFIX
+from api.responses import Envelope, EnvelopeResponse, errors, fail, ok
+
+router = APIRouter(prefix=PREFIX, tags=["Health"])
+CHECK_TIMEOUT_S = 2.0
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get("/health", summary="The process is alive", response_model=Envelope[Health])
+async def health() -> EnvelopeResponse:
+    return ok({"status": "ok"})
+
+
+@router.get(
+    "/ready",
+    summary="The store and Redis are reachable",
+    response_model=Envelope[Readiness],
+    responses=errors(503),
+)
+async def ready(request: Request) -> EnvelopeResponse:
+    state = request.app.state
+    checks = {
+        "store": await _check(state.store.ping()),
+        "redis": await _check(state.redis.ping()) if state.redis is not None else "not configured",
+    }
+    if all(v == "ok" for v in checks.values()):
+        return ok({"status": "ready", "checks": checks})
+    failing = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    return fail(503, "not_ready", f"not ready: {failing}", [checks])
+
+
+async def _check(probe: object) -> str:
+    try:
+        await asyncio.wait_for(probe, CHECK_TIMEOUT_S)  # type: ignore[arg-type]
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"[:200]
+    return "ok"

@@ -1,0 +1,113 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
+
+- every response carries `X-Request-Id` (the client's own when it sent a sane one);
+- a body over the limit is refused with 413 before the endpoint reads it;
+- one JSON log line per request: method, route, status, duration, request, user and company.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.responses import fail
+
+log = logging.getLogger("numbors.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_body_bytes:
+                limit = self.max_body_bytes
+                await fail(413, "body_too_large", f"the request body exceeds {limit} bytes")(
+                    scope, receive, send_with_id
+                )
+                return
+            await self.app(scope, self._limited(receive), send_with_id)
+        finally:
+            _log(scope, status, started, request_id)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+            return message
+
+        return limited
+
+
+def _request_id(scope: Scope) -> str:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    route: Any = scope.get("route")
+    state = scope.get("state", {})
+    line = {
+        "method": scope["method"],
+        "route": getattr(route, "path", None) or scope["path"],
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "request_id": request_id,
+        "user_id": state.get("user_id"),
+        "company_id": state.get("company_id"),
+    }
+    log.info(orjson.dumps(line).decode())

@@ -1,0 +1,77 @@
+"""JWT access tokens: HS256 pinned, `exp iat iss aud sub jti` required.
+
+Each way a token can be wrong has its own error code, so a client knows whether to log in
+again (`token_expired`) or that something is broken (`token_signature_invalid`...).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from domain.errors import Unauthenticated
+from memory.ids import new_id
+
+ALGORITHM = "HS256"
+REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    key: str
+    issuer: str
+    audience: str
+    ttl_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    jti: str
+    expires_at: int
+
+
+def issue(config: TokenConfig, user_id: str) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": user_id,
+        "iat": now,
+        "exp": now + config.ttl_s,
+        "iss": config.issuer,
+        "aud": config.audience,
+        "jti": new_id(),
+    }
+    return jwt.encode(claims, config.key, algorithm=ALGORITHM)
+
+
+_ERRORS: list[tuple[type[Exception], str, str]] = [
+    (jwt.ExpiredSignatureError, "token_expired", "the token has expired; log in again"),
+    (jwt.InvalidAudienceError, "token_audience_invalid", "the token was not issued for this API"),
+    (jwt.InvalidIssuerError, "token_issuer_invalid", "the token was not issued by Numbors"),
+    (jwt.InvalidSignatureError, "token_signature_invalid", "the token signature does not verify"),
+    (jwt.InvalidAlgorithmError, "token_algorithm_invalid", "the token must be signed with HS256"),
+    (jwt.MissingRequiredClaimError, "token_claim_missing", "the token lacks a required claim"),
+    (jwt.ImmatureSignatureError, "token_not_yet_valid", "the token is not valid yet"),
+]
+
+
+def verify(config: TokenConfig, token: str) -> Claims:
+    try:
+        claims = jwt.decode(
+            token,
+            config.key,
+            algorithms=[ALGORITHM],
+            audience=config.audience,
+            issuer=config.issuer,
+            options={"require": REQUIRED},
+        )
+    except jwt.InvalidTokenError as error:
+        for kind, code, message in _ERRORS:
+            if isinstance(error, kind):
+                raise Unauthenticated(message, code=code) from error
+        raise Unauthenticated("the token is malformed", code="token_malformed") from error
+    if not isinstance(claims["sub"], str):
+        raise Unauthenticated("the token subject is malformed", code="token_malformed")
+    return Claims(user_id=claims["sub"], jti=str(claims["jti"]), expires_at=int(claims["exp"]))

@@ -1,0 +1,23 @@
+"""Object ids (24-hex, MongoDB ObjectId format) and UTC timestamps, as stored."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from bson import ObjectId
+
+OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def new_id() -> str:
+    return str(ObjectId())
+
+
+def is_object_id(value: str) -> bool:
+    return bool(OBJECT_ID.match(value))
+
+
+def utcnow() -> str:
+    """Now as ISO 8601 UTC with millisecond precision and a `Z`, which sorts as text."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

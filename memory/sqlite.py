@@ -1,0 +1,432 @@
+"""The embedded document store: one SQLite table per collection, the document as JSON.
+
+Why it is shaped this way:
+- Declared fields are VIRTUAL generated columns with ordinary indexes; grouped sums over
+  them run as fast as over a relational table (json_extract expression indexes do not).
+- Calls run on the event loop: a primary-key read costs ~10 us, less than one hop to a
+  thread. Writes never wait inside SQLite (busy_timeout 0 on the writer); a locked database
+  is retried with `asyncio.sleep`, so another process's write never blocks this loop and
+  never surfaces as "database is locked".
+- One reader connection for plain reads (WAL lets it read while others write) and one writer
+  connection, held by one transaction at a time through an asyncio lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from memory.ids import new_id
+from memory.store import (
+    CollectionSpec,
+    Doc,
+    DocumentStore,
+    DuplicateKeyError,
+    Filter,
+    QueryError,
+    Sort,
+    StoreBusyError,
+    Update,
+    spec_for,
+)
+
+PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+WRITE_DEADLINE_S = 30.0
+COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def _json_path(path: str) -> str:
+    if not PATH.match(path):
+        raise QueryError(f"unsupported field path {path!r}")
+    out = "$"
+    for part in path.split("."):
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+def _column(path: str) -> str:
+    return "f_" + path.replace(".", "__")
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list)):
+        raise QueryError("comparing whole objects or arrays is not supported")
+    return value
+
+
+def _regexp(pattern: str, value: Any) -> bool:
+    return value is not None and re.search(pattern, str(value)) is not None
+
+
+class _Compiler:
+    """Turns port filters and updates into SQL over one collection's table."""
+
+    def __init__(self, spec: CollectionSpec):
+        self.spec = spec
+        self.columns = set(spec.all_fields)
+
+    def expr(self, path: str) -> str:
+        if path == "_id":
+            return "id"
+        if path in self.columns:
+            return _column(path)
+        return f"json_extract(doc, '{_json_path(path)}')"
+
+    def where(self, filter: Filter | None) -> tuple[str, list[Any]]:
+        if not filter:
+            return "1", []
+        params: list[Any] = []
+        sql = self._and(filter, params)
+        return sql, params
+
+    def _and(self, filter: Filter, params: list[Any]) -> str:
+        parts: list[str] = []
+        for key, value in filter.items():
+            if key in ("$and", "$or"):
+                if not isinstance(value, list) or not value:
+                    raise QueryError(f"{key} takes a non-empty list")
+                joined = f" {key[1:].upper()} ".join(f"({self._and(f, params)})" for f in value)
+                parts.append(f"({joined})")
+            elif key.startswith("$"):
+                raise QueryError(f"unsupported operator {key}")
+            elif isinstance(value, dict) and value and all(k.startswith("$") for k in value):
+                parts.append(self._field(key, value, params))
+            else:
+                parts.append(self._eq(self.expr(key), value, params))
+        return " AND ".join(parts) or "1"
+
+    def _eq(self, expr: str, value: Any, params: list[Any]) -> str:
+        if value is None:
+            return f"{expr} IS NULL"
+        params.append(_param(value))
+        return f"{expr} = ?"
+
+    def _field(self, path: str, ops: dict[str, Any], params: list[Any]) -> str:
+        expr = self.expr(path)
+        parts: list[str] = []
+        for op, value in ops.items():
+            if op == "$eq":
+                parts.append(self._eq(expr, value, params))
+            elif op == "$ne":
+                if value is None:
+                    parts.append(f"{expr} IS NOT NULL")
+                else:
+                    params.append(_param(value))
+                    parts.append(f"({expr} IS NULL OR {expr} != ?)")
+            elif op in COMPARE:
+                params.append(_param(value))
+                parts.append(f"{expr} {COMPARE[op]} ?")
+            elif op in ("$in", "$nin"):
+                parts.append(self._in(expr, op, value, params))
+            elif op == "$exists":
+                test = "IS NOT NULL" if value else "IS NULL"
+                target = "id" if path == "_id" else f"json_type(doc, '{_json_path(path)}')"
+                parts.append(f"{target} {test}")
+            elif op == "$regex":
+                flags = ops.get("$options", "")
+                prefix = "(?i)" if "i" in flags else ""
+                params.append(prefix + str(value))
+                parts.append(f"regexp(?, {expr})")
+            elif op == "$options":
+                continue
+            else:
+                raise QueryError(f"unsupported operator {op}")
+        return " AND ".join(parts) or "1"
+
+    def _in(self, expr: str, op: str, values: Any, params: list[Any]) -> str:
+        if not isinstance(values, (list, tuple, set)):
+            raise QueryError(f"{op} takes a list")
+        present = [_param(v) for v in values if v is not None]
+        has_null = len(present) != len(values)
+        clauses = []
+        if present:
+            params.extend(present)
+            clauses.append(f"{expr} IN ({','.join('?' * len(present))})")
+        if has_null:
+            clauses.append(f"{expr} IS NULL")
+        matched = " OR ".join(clauses) or "0"
+        if op == "$in":
+            return f"({matched})"
+        return f"NOT ({matched})" if has_null else f"(NOT ({matched}) OR {expr} IS NULL)"
+
+    def order(self, sort: Sort) -> str:
+        parts = [f"{self.expr(path)} {'DESC' if d < 0 else 'ASC'}" for path, d in sort]
+        if not any(path == "_id" for path, _ in sort):
+            parts.append("id ASC")
+        return ", ".join(parts)
+
+    def update(self, update: Update) -> tuple[str, list[Any]]:
+        expr, params = "doc", []
+        for op, fields in update.items():
+            if not isinstance(fields, dict):
+                raise QueryError(f"{op} takes an object")
+            for path, value in fields.items():
+                if path == "_id":
+                    raise QueryError("_id cannot be updated")
+                jp = _json_path(path)
+                if op == "$set":
+                    expr = f"json_set({expr}, ?, json(?))"
+                    params += [jp, orjson.dumps(value).decode()]
+                elif op == "$unset":
+                    expr = f"json_remove({expr}, ?)"
+                    params.append(jp)
+                elif op == "$inc":
+                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+                        raise QueryError("$inc takes a number")
+                    expr = f"json_set({expr}, ?, coalesce(json_extract(doc, ?), 0) + ?)"
+                    params += [jp, jp, value]
+                elif op == "$push":
+                    expr = (
+                        f"json_set({expr}, ?, json(json_insert("
+                        f"coalesce(json_extract(doc, ?), '[]'), '$[#]', json(?))))"
+                    )
+                    params += [jp, jp, orjson.dumps(value).decode()]
+                else:
+                    raise QueryError(f"unsupported update operator {op}")
+        return expr, params
+
+
+def _connect(path: Path, busy_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    return conn
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+class SQLiteStore(DocumentStore):
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _connect(self.path, busy_ms=0)
+        self._reader = _connect(self.path, busy_ms=5000)
+        self._writer.execute(
+            "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+        )
+        self._lock: asyncio.Lock | None = None
+        self._in_tx: ContextVar[bool] = ContextVar(f"sqlite_tx_{id(self)}", default=False)
+        self._compilers: dict[str, _Compiler] = {}
+
+    # --- schema -------------------------------------------------------------------------
+
+    def _compiler(self, collection: str) -> _Compiler:
+        compiler = self._compilers.get(collection)
+        if compiler is None:
+            compiler = self._ensure(spec_for(collection))
+            self._compilers[collection] = compiler
+        return compiler
+
+    def _ensure(self, spec: CollectionSpec) -> _Compiler:
+        if not re.match(r"^[a-z][a-z0-9_]*$", spec.name):
+            raise QueryError(f"bad collection name {spec.name!r}")
+        table = spec.name
+        self._ddl(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        existing = {row[1] for row in self._writer.execute(f"PRAGMA table_xinfo({table})")}
+        for path in spec.all_fields:
+            column = _column(path)
+            if column not in existing:
+                self._ddl(
+                    f"ALTER TABLE {table} ADD COLUMN {column} GENERATED ALWAYS AS "
+                    f"(json_extract(doc, '{_json_path(path)}')) VIRTUAL"
+                )
+        indexes = spec.indexes or tuple((f,) for f in spec.fields)
+        for unique, keys in [(False, k) for k in indexes] + [(True, k) for k in spec.unique]:
+            columns = [_column(k) if k != "_id" else "id" for k in keys]
+            name = f"{'ux' if unique else 'ix'}_{table}_{'_'.join(columns)}"
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            self._ddl(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
+        return _Compiler(spec)
+
+    def _ddl(self, sql: str) -> None:
+        """Schema changes at first use; other processes may be writing, so retry briefly."""
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        while True:
+            try:
+                self._writer.execute(sql)
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+    # --- transactions --------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._in_tx.get():
+            yield
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self._begin()
+            token = self._in_tx.set(True)
+            try:
+                yield
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                # Tables and indexes first created inside the transaction are gone too.
+                self._compilers.clear()
+                raise
+            else:
+                self._writer.execute("COMMIT")
+            finally:
+                self._in_tx.reset(token)
+
+    async def _begin(self) -> None:
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        delay = 0.0005
+        while True:
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreBusyError("the database stayed locked by other writers") from error
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.05)
+
+    def _read_conn(self) -> sqlite3.Connection:
+        return self._writer if self._in_tx.get() else self._reader
+
+    def _write(self, collection: str, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self._writer.execute(sql, params)
+        except sqlite3.IntegrityError as error:
+            if "UNIQUE" in str(error):
+                raise DuplicateKeyError(collection, _unique_keys(str(error))) from error
+            raise
+
+    # --- the port ------------------------------------------------------------------------
+
+    async def insert_one(self, collection: str, doc: Doc) -> Doc:
+        return (await self.insert_many(collection, [doc]))[0]
+
+    async def insert_many(self, collection: str, docs: Sequence[Doc]) -> list[Doc]:
+        self._compiler(collection)
+        stored = [doc if "_id" in doc else {"_id": new_id(), **doc} for doc in docs]
+        rows = [(d["_id"], orjson.dumps(d).decode()) for d in stored]
+        async with self.transaction():
+            for row in rows:
+                self._write(collection, f"INSERT INTO {collection} (id, doc) VALUES (?, ?)", row)
+        return stored
+
+    async def find(
+        self,
+        collection: str,
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Doc]:
+        compiler = self._compiler(collection)
+        where, params = compiler.where(filter)
+        sql = f"SELECT doc FROM {collection} WHERE {where} ORDER BY {compiler.order(sort)}"
+        if limit or skip:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit or -1, skip]
+        rows = self._read_conn().execute(sql, params).fetchall()
+        return [orjson.loads(row[0]) for row in rows]
+
+    async def count(self, collection: str, filter: Filter | None = None) -> int:
+        where, params = self._compiler(collection).where(filter)
+        sql = f"SELECT count(*) FROM {collection} WHERE {where}"
+        return self._read_conn().execute(sql, params).fetchone()[0]
+
+    async def update_one(self, collection: str, filter: Filter, update: Update) -> Doc | None:
+        compiler = self._compiler(collection)
+        where, params = compiler.where(filter)
+        expr, update_params = compiler.update(update)
+        sql = (
+            f"UPDATE {collection} SET doc = {expr} WHERE id = "
+            f"(SELECT id FROM {collection} WHERE {where} ORDER BY id LIMIT 1) RETURNING doc"
+        )
+        async with self.transaction():
+            row = self._write(collection, sql, [*update_params, *params]).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def update_many(self, collection: str, filter: Filter, update: Update) -> int:
+        compiler = self._compiler(collection)
+        where, params = compiler.where(filter)
+        expr, update_params = compiler.update(update)
+        sql = f"UPDATE {collection} SET doc = {expr} WHERE {where}"
+        async with self.transaction():
+            return self._write(collection, sql, [*update_params, *params]).rowcount
+
+    async def delete_many(self, collection: str, filter: Filter) -> int:
+        where, params = self._compiler(collection).where(filter)
+        async with self.transaction():
+            return self._write(
+                collection, f"DELETE FROM {collection} WHERE {where}", params
+            ).rowcount
+
+    async def sum_by(
+        self,
+        collection: str,
+        filter: Filter | None,
+        by: Sequence[str],
+        sums: Sequence[str],
+    ) -> list[Doc]:
+        compiler = self._compiler(collection)
+        where, params = compiler.where(filter)
+        keys = [compiler.expr(p) for p in by]
+        totals = [f"coalesce(sum({compiler.expr(p)}), 0)" for p in sums]
+        select = ", ".join([*keys, *totals, "count(*)"])
+        sql = f"SELECT {select} FROM {collection} WHERE {where}"
+        if keys:
+            sql += f" GROUP BY {', '.join(keys)}"
+        out = []
+        for row in self._read_conn().execute(sql, params):
+            if not keys and row[-1] == 0:
+                continue
+            values = dict(zip(by, row[: len(by)], strict=True))
+            values.update(zip(sums, row[len(by) : -1], strict=True))
+            values["count"] = row[-1]
+            out.append(values)
+        return out
+
+    async def next_value(self, counter: str, *, start: int = 1) -> int:
+        sql = (
+            "INSERT INTO _counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value"
+        )
+        async with self.transaction():
+            return self._writer.execute(sql, (counter, start)).fetchone()[0]
+
+    async def ping(self) -> None:
+        self._reader.execute("SELECT 1").fetchone()
+
+    async def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+
+def _unique_keys(message: str) -> tuple[str, ...]:
+    """'UNIQUE constraint failed: users.f_email' -> ('email',)"""
+    _, _, columns = message.partition(":")
+    keys = []
+    for column in columns.split(","):
+        name = column.strip().split(".")[-1]
+        keys.append("_id" if name == "id" else name.removeprefix("f_").replace("__", "."))
+    return tuple(keys)

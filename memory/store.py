@@ -1,0 +1,159 @@
+"""The document-store port: a subset of MongoDB's query language that every adapter speaks.
+
+Filters: equality on dotted paths and `$eq $ne $gt $gte $lt $lte $in $nin $exists $regex`
+(with `$options`), combined with `$and $or`. Updates: `$set $inc $push $unset`.
+Documents are plain JSON values (str, int, float, bool, None, list, dict); `_id` is a
+24-hex string the store assigns when absent. Money is stored as integer minor units, dates
+as ISO 8601 text, so both adapters compare and sum them the same way.
+
+A collection is declared once with `CollectionSpec`: the fields it filters, sorts and
+groups on (SQLite makes them indexed generated columns) and its unique keys.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+Doc = dict[str, Any]
+Filter = dict[str, Any]
+Update = dict[str, Any]
+Sort = Sequence[tuple[str, int]]
+
+
+class StoreError(Exception):
+    """Base of the store's own errors."""
+
+
+class DuplicateKeyError(StoreError):
+    """A write would break a unique index."""
+
+    def __init__(self, collection: str, keys: tuple[str, ...] = ()):
+        self.collection = collection
+        self.keys = keys
+        super().__init__(f"duplicate key in {collection} {keys or ''}".strip())
+
+
+class StoreBusyError(StoreError):
+    """The store stayed locked by other writers for longer than the write deadline."""
+
+
+class QueryError(StoreError, ValueError):
+    """A filter, update or path the port does not speak."""
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """A collection's indexed fields, composite indexes and unique keys (dotted paths)."""
+
+    name: str
+    fields: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    all_fields: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        seen: dict[str, None] = dict.fromkeys(self.fields)
+        for key in (*self.indexes, *self.unique):
+            seen.update(dict.fromkeys(key))
+        seen.pop("_id", None)
+        object.__setattr__(self, "all_fields", tuple(seen))
+
+
+_REGISTRY: dict[str, CollectionSpec] = {}
+
+
+def declare(spec: CollectionSpec) -> CollectionSpec:
+    """Register a collection so every adapter creates its indexes before first use."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def spec_for(name: str) -> CollectionSpec:
+    return _REGISTRY.get(name) or CollectionSpec(name)
+
+
+class DocumentStore(ABC):
+    """What the domain needs from persistence; `tests/memory/test_conformance.py` defines it."""
+
+    @abstractmethod
+    async def insert_one(self, collection: str, doc: Doc) -> Doc: ...
+
+    @abstractmethod
+    async def insert_many(self, collection: str, docs: Sequence[Doc]) -> list[Doc]: ...
+
+    @abstractmethod
+    async def find(
+        self,
+        collection: str,
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Doc]: ...
+
+    @abstractmethod
+    async def count(self, collection: str, filter: Filter | None = None) -> int: ...
+
+    @abstractmethod
+    async def update_one(self, collection: str, filter: Filter, update: Update) -> Doc | None:
+        """Update the first match; answer the document after the update, or None."""
+
+    @abstractmethod
+    async def update_many(self, collection: str, filter: Filter, update: Update) -> int: ...
+
+    @abstractmethod
+    async def delete_many(self, collection: str, filter: Filter) -> int: ...
+
+    @abstractmethod
+    async def sum_by(
+        self,
+        collection: str,
+        filter: Filter | None,
+        by: Sequence[str],
+        sums: Sequence[str],
+    ) -> list[Doc]:
+        """Grouped sums: one row per distinct `by` tuple with each `sums` field totalled,
+        plus `count`. Keys are the dotted paths themselves."""
+
+    @abstractmethod
+    async def next_value(self, counter: str, *, start: int = 1) -> int:
+        """Atomically advance a named counter and answer its new value (first call: start)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Every store call inside commits together or not at all; nesting joins the outer."""
+
+    @abstractmethod
+    async def ping(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def find_one(
+        self, collection: str, filter: Filter | None = None, *, sort: Sort = ()
+    ) -> Doc | None:
+        found = await self.find(collection, filter, sort=sort, limit=1)
+        return found[0] if found else None
+
+    async def delete_one(self, collection: str, filter: Filter) -> bool:
+        found = await self.find(collection, filter, limit=1)
+        if not found:
+            return False
+        return await self.delete_many(collection, {"_id": found[0]["_id"], **filter}) == 1
+
+    async def iterate(
+        self, collection: str, filter: Filter | None = None, *, batch: int = 500
+    ) -> AsyncIterator[Doc]:
+        skip = 0
+        while True:
+            page = await self.find(collection, filter, sort=[("_id", 1)], skip=skip, limit=batch)
+            for doc in page:
+                yield doc
+            if len(page) < batch:
+                return
+            skip += batch

@@ -1,0 +1,81 @@
+"""Every setting of the platform, read once from `NUMBORS_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting makes the platform unsafe or unable to start."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NUMBORS_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="development generates missing secrets; production refuses."
+    )
+    host: str = Field("127.0.0.1", description="Interface the API binds to.")
+    port: int = Field(8000, description="Port the API listens on.")
+    var_dir: Path = Field(
+        Path("var"), description="Where the embedded store, Valkey and secrets live."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis/Valkey URL; unset runs an embedded Valkey under var/."
+    )
+    mongodb_url: str | None = Field(
+        None, description="MongoDB URL (a replica set); unset uses SQLite under var/."
+    )
+    mongodb_db: str = Field("numbors", description="MongoDB database name.")
+    sqlite_path: Path | None = Field(None, description="SQLite file; default var/numbors.db.")
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 key, at least 32 bytes; in development generated into var/."
+    )
+    jwt_issuer: str = Field("numbors", description="JWT `iss` claim.")
+    jwt_audience: str = Field("numbors-api", description="JWT `aud` claim.")
+    jwt_ttl_s: int = Field(12 * 3600, description="Token lifetime in seconds.")
+    max_body_bytes: int = Field(
+        1024 * 1024, description="Largest request body accepted (413 beyond)."
+    )
+    log_level: str = Field("INFO", description="Log level of the API and workers.")
+    workers: int = Field(1, description="ARQ worker processes `make run` starts.")
+    queue_name: str = Field("numbors:queue", description="ARQ queue name.")
+
+    @property
+    def sqlite_file(self) -> Path:
+        return self.sqlite_path or self.var_dir / "numbors.db"
+
+    def jwt_key(self) -> str:
+        """The signing key; generated into var/ once in development when none is configured."""
+        if self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"NUMBORS_JWT_SECRET is {len(value.encode())} bytes; it must be at least "
+                    f"{MIN_SECRET_BYTES}; generate one with: "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            return value
+        if self.env == "production":
+            raise ConfigError("NUMBORS_JWT_SECRET must be set in production (at least 32 bytes).")
+        path = self.var_dir / "jwt_secret"
+        if path.exists() and len(path.read_text().strip()) >= MIN_SECRET_BYTES:
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
