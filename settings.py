@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis/Valkey URL; unset runs an embedded Valkey under var/."
     )
+    valkey_port: int = Field(0, description="Port of the embedded Valkey; 0 picks a free one.")
     mongodb_url: str | None = Field(
         None, description="MongoDB URL (a replica set); unset uses SQLite under var/."
     )

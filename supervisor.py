@@ -24,25 +24,39 @@ from settings import ConfigError, Settings
 STOP_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 30.0
 PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _die_with_parent() -> None:
+def _prepare_child() -> None:
+    """In the child before exec: die with the supervisor; take back the signals _spawn held."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _spawn(
-    args: list[str], env: dict[str, str], log: Path | None = None
+    args: list[str],
+    env: dict[str, str],
+    into: list[subprocess.Popen[bytes]],
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Start a child and record it in `into` (what `stop` stops). SIGINT/SIGTERM are held
+    meanwhile: a Stop raised between fork and the append would leave the child unstopped."""
     out = open(log, "ab") if log else None  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
-        args,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        process = subprocess.Popen(
+            args,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            preexec_fn=_prepare_child,
+        )
+        into.append(process)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return process
 
 
 def free_port() -> int:
@@ -57,10 +71,13 @@ def valkey_binary() -> str:
     return str(get_binary_path())
 
 
-def start_valkey(var_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_valkey(
+    var_dir: Path, env: dict[str, str], port: int = 0, *, into: list[subprocess.Popen[bytes]]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Valkey, recorded in `into` before it answers (so a Stop while waiting still stops it)."""
     data = (var_dir / "valkey").resolve()
     data.mkdir(parents=True, exist_ok=True)
-    port = int(os.environ.get("NUMBORS_VALKEY_PORT") or free_port())
+    port = port or free_port()
     args = [
         valkey_binary(),
         "--port",
@@ -82,7 +99,7 @@ def start_valkey(var_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[b
         "--protected-mode",
         "yes",
     ]
-    process = _spawn(args, env)
+    process = _spawn(args, env, into)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -128,8 +145,15 @@ class Stop(Exception):
     pass
 
 
+_stopping = False
+
+
 def _raise_stop(signum: int, frame: object) -> None:
-    raise Stop
+    # Once only: a second signal must not interrupt the `except Stop` or `finally` in main.
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        raise Stop
 
 
 def main() -> int:
@@ -151,8 +175,7 @@ def main() -> int:
     code = 0
     try:
         if not settings.redis_url:
-            valkey, url = start_valkey(var_dir, env)
-            backing.append(valkey)
+            _, url = start_valkey(var_dir, env, settings.valkey_port, into=backing)
             env["NUMBORS_REDIS_URL"] = url
             print(f"numbors: embedded Valkey on {url} (append-only file in {var_dir}/valkey)")
         store = (
@@ -175,10 +198,10 @@ def main() -> int:
                 "5",
             ],
             env,
+            services,
         )
-        services.append(api)
         for _ in range(settings.workers):
-            services.append(_spawn([sys.executable, "-m", "workers"], env))
+            _spawn([sys.executable, "-m", "workers"], env, services)
         base = f"http://{settings.host}:{settings.port}"
         wait_http(f"{base}/api/health", api)
         print(f"numbors: API ready, docs at {base}/api/docs (Ctrl-C stops everything)", flush=True)

@@ -8,7 +8,27 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, companies, contacts, errors, health, modules, openapi
+from api import (
+    accounting,
+    accounts,
+    auth,
+    categories,
+    companies,
+    contacts,
+    credit_notes,
+    currencies,
+    documents,
+    errors,
+    estimates,
+    health,
+    items,
+    modules,
+    openapi,
+    reports,
+    taxes,
+    transactions,
+    transfers,
+)
 from api.middleware import RequestMiddleware
 from domain.auth.tokens import TokenConfig
 from memory.redis import open_redis
@@ -22,6 +42,18 @@ ROUTERS = [
     modules.router,
     companies.router,
     contacts.router,
+    currencies.router,
+    taxes.router,
+    categories.router,
+    items.router,
+    accounts.router,
+    transactions.router,
+    transfers.router,
+    documents.router,
+    estimates.router,
+    credit_notes.router,
+    accounting.router,
+    reports.router,
 ]
 
 

@@ -1,18 +1,17 @@
 """Companies and memberships: who belongs to which company, with what role.
 
-A new company gets its licence here, and then every setup step registered with
-`on_company_created` (later areas add their chart of accounts, categories, and so on),
-inside the same transaction as the company itself.
+A new company gets its licence and its books (`domain/setup.py`: base currency, chart of
+accounts, categories, cash account) in the same transaction as the company itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from domain.context import Ctx
-from domain.errors import Forbidden, Invalid, not_found
+from domain.errors import Forbidden, Invalid, Unauthenticated, not_found
 from domain.modules.licences import new_licence
+from domain.setup import setup_company
 from memory.ids import is_object_id, new_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
 
@@ -26,13 +25,6 @@ MEMBERSHIPS = declare(
 )
 
 ROLES = ("owner", "admin", "member")
-SetupStep = Callable[[Ctx, dict[str, Any]], Awaitable[None]]
-_setup_steps: list[SetupStep] = []
-
-
-def on_company_created(step: SetupStep) -> SetupStep:
-    _setup_steps.append(step)
-    return step
 
 
 async def create_company(
@@ -55,8 +47,7 @@ async def create_company(
             {"company_id": company["_id"], "user_id": user_id, "role": "owner", "created_at": now},
         )
         await store.insert_one("licences", new_licence(company["_id"]))
-        for step in _setup_steps:
-            await step(ctx, company)
+        await setup_company(ctx, company)
     return company
 
 
@@ -65,6 +56,8 @@ async def membership(store: DocumentStore, user_id: str, company_id: str | None)
     if company_id is None:
         found = await store.find_one("memberships", {"user_id": user_id}, sort=[("created_at", 1)])
         if found is None:
+            if await store.find_one("users", {"_id": user_id}) is None:
+                raise Unauthenticated("the token's user no longer exists", code="user_unknown")
             raise Forbidden("you belong to no company; create one first", code="no_company")
         return found
     if not is_object_id(company_id):

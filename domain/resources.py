@@ -29,6 +29,8 @@ BeforeUpdate = Callable[[Ctx, Doc, Doc], Awaitable[Doc]]
 AfterWrite = Callable[[Ctx, Doc], Awaitable[None]]
 BeforeDelete = Callable[[Ctx, Doc], Awaitable[None]]
 Present = Callable[[Doc], Doc]
+Enrich = Callable[[Ctx, list[Doc]], Awaitable[list[Doc]]]
+RewriteFilters = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 async def _same(ctx: Ctx, data: Doc, *rest: Any) -> Doc:
@@ -69,6 +71,8 @@ class Resource:
     hooks: Hooks = Hooks()
     conflict: str | None = None
     present: Present | None = None
+    enrich: Enrich | None = None
+    rewrite_filters: RewriteFilters | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,16 @@ def present(resource: Resource, doc: Doc) -> Doc:
     """The public shape: `id` for `_id`, nothing internal (keys starting with `_`)."""
     out = {"id": doc["_id"], **{k: v for k, v in doc.items() if not k.startswith("_")}}
     return resource.present(out) if resource.present else out
+
+
+async def view_many(ctx: Ctx, resource: Resource, docs: list[Doc]) -> list[Doc]:
+    if resource.enrich:
+        docs = await resource.enrich(ctx, docs)
+    return [present(resource, d) for d in docs]
+
+
+async def view(ctx: Ctx, resource: Resource, doc: Doc) -> Doc:
+    return (await view_many(ctx, resource, [doc]))[0]
 
 
 def check_id(resource: Resource, id: str) -> None:
@@ -109,12 +123,14 @@ def _sort(resource: Resource, sort: str | None) -> list[tuple[str, int]]:
 
 def list_filter(ctx: Ctx, resource: Resource, query: ListQuery) -> dict[str, Any]:
     conditions: list[dict[str, Any]] = [ctx.scope()]
-    for name, value in query.filters.items():
-        if value is None:
-            continue
+    equal = {name: value for name, value in query.filters.items() if value is not None}
+    for name in equal:
         if resource.filters.get(name) is None:
             raise Invalid(f"cannot filter {resource.name} by {name!r}")
-        conditions.append({name: value})
+    if equal and resource.rewrite_filters:
+        equal = resource.rewrite_filters(equal)
+    if equal:
+        conditions.append(equal)
     if query.search:
         pattern = re.escape(query.search.strip())
         conditions.append(
@@ -138,7 +154,7 @@ async def list_documents(ctx: Ctx, resource: Resource, query: ListQuery) -> tupl
         resource.collection, filter, sort=sort, skip=skip, limit=query.limit
     )
     total = await ctx.store.count(resource.collection, filter)
-    return [present(resource, d) for d in docs], total
+    return await view_many(ctx, resource, docs), total
 
 
 async def fetch(ctx: Ctx, resource: Resource, id: str) -> Doc:
@@ -150,7 +166,7 @@ async def fetch(ctx: Ctx, resource: Resource, id: str) -> Doc:
 
 
 async def get_document(ctx: Ctx, resource: Resource, id: str) -> Doc:
-    return present(resource, await fetch(ctx, resource, id))
+    return await view(ctx, resource, await fetch(ctx, resource, id))
 
 
 async def create_document(ctx: Ctx, resource: Resource, data: Doc) -> Doc:
@@ -167,7 +183,7 @@ async def create_document(ctx: Ctx, resource: Resource, data: Doc) -> Doc:
         }
         await _guarded(resource, ctx.store.insert_one(resource.collection, doc))
         await resource.hooks.after_create(ctx, doc)
-    return present(resource, doc)
+    return await view(ctx, resource, doc)
 
 
 async def update_document(ctx: Ctx, resource: Resource, id: str, changes: Doc) -> Doc:
@@ -185,7 +201,7 @@ async def update_document(ctx: Ctx, resource: Resource, id: str, changes: Doc) -
         if doc is None:
             raise not_found(resource.label, id)
         await resource.hooks.after_update(ctx, doc)
-    return present(resource, doc)
+    return await view(ctx, resource, doc)
 
 
 async def delete_document(ctx: Ctx, resource: Resource, id: str) -> Doc:

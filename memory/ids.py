@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bson import ObjectId
 
-OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
 
 def new_id() -> str:
@@ -15,7 +15,8 @@ def new_id() -> str:
 
 
 def is_object_id(value: str) -> bool:
-    return bool(OBJECT_ID.match(value))
+    # fullmatch: with match, `$` would also accept a trailing newline ("<24 hex>\n").
+    return bool(OBJECT_ID.fullmatch(value))
 
 
 def utcnow() -> str:

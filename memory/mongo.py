@@ -182,6 +182,16 @@ class MongoStore(DocumentStore):
         )
         return int(doc["value"])
 
+    async def raise_counter(self, counter: str, at_least: int) -> int:
+        doc = await self._db["_counters"].find_one_and_update(
+            {"_id": counter},
+            {"$max": {"value": at_least}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            **self._kw(),
+        )
+        return int(doc["value"])
+
     async def ping(self) -> None:
         await self._client.admin.command("ping")
 

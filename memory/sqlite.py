@@ -414,6 +414,14 @@ class SQLiteStore(DocumentStore):
         async with self.transaction():
             return self._writer.execute(sql, (counter, start)).fetchone()[0]
 
+    async def raise_counter(self, counter: str, at_least: int) -> int:
+        sql = (
+            "INSERT INTO _counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value) RETURNING value"
+        )
+        async with self.transaction():
+            return self._writer.execute(sql, (counter, at_least)).fetchone()[0]
+
     async def ping(self) -> None:
         self._reader.execute("SELECT 1").fetchone()
 

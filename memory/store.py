@@ -125,6 +125,10 @@ class DocumentStore(ABC):
         """Atomically advance a named counter and answer its new value (first call: start)."""
 
     @abstractmethod
+    async def raise_counter(self, counter: str, at_least: int) -> int:
+        """Move a counter up to `at_least` (never down); answer its value."""
+
+    @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Every store call inside commits together or not at all; nesting joins the outer."""
 
@@ -144,7 +148,7 @@ class DocumentStore(ABC):
         found = await self.find(collection, filter, limit=1)
         if not found:
             return False
-        return await self.delete_many(collection, {"_id": found[0]["_id"], **filter}) == 1
+        return await self.delete_many(collection, {"$and": [{"_id": found[0]["_id"]}, filter]}) == 1
 
     async def iterate(
         self, collection: str, filter: Filter | None = None, *, batch: int = 500

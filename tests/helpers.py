@@ -28,8 +28,14 @@ class Account:
         return {"Authorization": f"Bearer {self.token}", **self.extra}
 
     def in_company(self, company_id: str) -> Account:
-        return Account(self.client, self.token, self.user_id, company_id, self.email,
-                       {"X-Company-Id": company_id})
+        return Account(
+            self.client,
+            self.token,
+            self.user_id,
+            company_id,
+            self.email,
+            {"X-Company-Id": company_id},
+        )
 
     async def get(self, url: str, **kw: Any) -> httpx.Response:
         return await self.client.get(url, headers=self.headers, **kw)
@@ -56,8 +62,9 @@ async def register(client: httpx.AsyncClient, **fields: Any) -> Account:
     response = await client.post("/api/auth/register", json=body)
     assert response.status_code == 201, response.text
     data = response.json()["data"]
-    return Account(client, data["token"], data["user"]["id"], data["company"]["id"],
-                   data["user"]["email"])
+    return Account(
+        client, data["token"], data["user"]["id"], data["company"]["id"], data["user"]["email"]
+    )
 
 
 def error_code(response: httpx.Response) -> str:
@@ -71,3 +78,22 @@ def data(response: httpx.Response, status: int = 200) -> Any:
     body = response.json()
     assert body["success"] is True
     return body["data"]
+
+
+def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert the exact status, the error envelope's exact shape and its code; return `error`."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"success", "error"}, body
+    assert body["success"] is False
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["details"], list), error
+    return error
+
+
+def detail_fields(error: dict[str, Any]) -> set[str]:
+    """The fields a validation error names in its details."""
+    return {d["field"] for d in error["details"]}

@@ -14,8 +14,19 @@ class ValkeyProcess:
     def __init__(self, directory: Path):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [valkey_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(directory), "--save", "", "--appendonly", "no"],
+            [
+                valkey_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -1,0 +1,52 @@
+"""Invoices and bills, and their numbering (beyond the spec: prefix and next number)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api import PREFIX
+from api.crud import crud_router
+from api.deps import CompanyCtx, module_gate
+from api.responses import Envelope, EnvelopeResponse, errors, ok
+from domain.documents import numbering
+from domain.documents.documents import DOCUMENTS
+from domain.fields import Input
+
+router = APIRouter()
+router.include_router(crud_router(DOCUMENTS))
+numbering_router = APIRouter(
+    prefix=f"{PREFIX}/documents/numbering",
+    tags=["Documents"],
+    dependencies=[module_gate("invoicing")],
+)
+
+
+class NumberingIn(Input):
+    prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9\-/_.]{0,12}$")
+    next_number: int | None = Field(None, ge=1, le=10**9)
+
+
+class NumberingOut(BaseModel):
+    type: str
+    prefix: str
+    next_number: int
+
+
+@numbering_router.put(
+    "/{type}",
+    summary="Set a document type's number prefix and next number",
+    response_model=Envelope[NumberingOut],
+    responses=errors(400, 401, 403, 409),
+)
+async def set_numbering(
+    type: Literal["invoice", "bill", "estimate", "credit_note"],
+    body: NumberingIn,
+    ctx: CompanyCtx,
+) -> EnvelopeResponse:
+    return ok(await numbering.configure(ctx, type, body.prefix, body.next_number))
+
+
+router.include_router(numbering_router)

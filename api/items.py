@@ -1,0 +1,4 @@
+from api.crud import crud_router
+from domain.items import ITEMS
+
+router = crud_router(ITEMS)

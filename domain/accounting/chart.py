@@ -1,0 +1,174 @@
+"""The chart of accounts: ledger accounts with fixed types, codes unique per company.
+
+A new company gets the standard chart below. Accounts the platform posts to by itself are
+found by their `system` key (receivable, payable, tax_payable, ...), never by code, so a
+company may renumber them freely.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from domain.context import Ctx
+from domain.errors import Conflict, Invalid
+from domain.fields import Input, Name, ObjectIdStr, Output, ShortText
+from domain.resources import Hooks, Resource
+from memory.ids import is_object_id, new_id, utcnow
+from memory.store import CollectionSpec, declare
+
+AccountType = Literal["asset", "liability", "equity", "income", "expense"]
+DEBIT_NORMAL = frozenset({"asset", "expense"})
+
+declare(
+    CollectionSpec(
+        "ledger_accounts",
+        fields=("company_id", "code", "type", "system", "name", "created_at"),
+        indexes=(("company_id", "code"), ("company_id", "type")),
+        unique=(("company_id", "code"), ("company_id", "system")),
+    )
+)
+
+# code, name, type, subtype, system key
+STANDARD_CHART: tuple[tuple[str, str, str, str, str], ...] = (
+    ("1000", "Cash", "asset", "cash", "cash"),
+    ("1200", "Accounts receivable", "asset", "receivable", "receivable"),
+    ("1300", "Tax receivable", "asset", "tax", "tax_receivable"),
+    ("1400", "Inventory", "asset", "inventory", "inventory"),
+    ("1500", "Fixed assets", "asset", "fixed_asset", "fixed_assets"),
+    ("2000", "Accounts payable", "liability", "payable", "payable"),
+    ("2100", "Tax payable", "liability", "tax", "tax_payable"),
+    ("2200", "Wages payable", "liability", "current_liability", "wages_payable"),
+    ("3000", "Owner's equity", "equity", "equity", "equity"),
+    ("3100", "Opening balance equity", "equity", "equity", "opening_balance"),
+    ("3200", "Retained earnings", "equity", "equity", "retained_earnings"),
+    ("4000", "Sales", "income", "operating_income", "sales"),
+    ("4100", "Other income", "income", "other_income", "other_income"),
+    ("4900", "Exchange gains and losses", "income", "other_income", "fx"),
+    ("5000", "Cost of goods sold", "expense", "cost_of_sales", "cogs"),
+    ("6000", "General expenses", "expense", "operating_expense", "expenses"),
+    ("6100", "Wages and salaries", "expense", "operating_expense", "wages"),
+)
+BANK_CODE_START = 1010
+
+
+class LedgerAccountCreate(Input):
+    code: str = Field(pattern=r"^[0-9A-Za-z.\-]{1,20}$", description="Unique in the company")
+    name: Name
+    type: AccountType
+    subtype: ShortText | None = None
+    description: ShortText | None = None
+    enabled: bool = True
+
+
+class LedgerAccountUpdate(Input):
+    code: str = Field(None, pattern=r"^[0-9A-Za-z.\-]{1,20}$")  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]
+    description: ShortText | None = None
+    enabled: bool = None  # type: ignore[assignment]
+
+
+class LedgerAccountOut(Output):
+    id: ObjectIdStr
+    code: str
+    name: str
+    type: AccountType
+    subtype: str | None = None
+    system: str | None = Field(None, description="Set on accounts the platform posts to")
+    enabled: bool
+    created_at: str
+    updated_at: str
+
+
+async def _forbid_delete_with_entries(ctx: Ctx, account: dict[str, Any]) -> None:
+    if account.get("system"):
+        raise Conflict(
+            f"account {account['code']} is used by the platform and cannot be deleted",
+            code="system_account",
+        )
+    if await ctx.store.count("journal_lines", ctx.scope(account_id=account["_id"])):
+        raise Conflict(
+            f"account {account['code']} has journal entries; disable it instead",
+            code="account_in_use",
+        )
+
+
+CHART = Resource(
+    name="accounting/chart-of-accounts",
+    label="ledger account",
+    collection="ledger_accounts",
+    module="accounting",
+    tag="Accounting",
+    create=LedgerAccountCreate,
+    update=LedgerAccountUpdate,
+    read=LedgerAccountOut,
+    search=("name", "code"),
+    filters={"type": "eq", "enabled": "eq", "system": "eq"},
+    sort=("code", "name", "type", "created_at"),
+    default_sort="code",
+    hooks=Hooks(before_delete=_forbid_delete_with_entries),
+    conflict="a ledger account with this code already exists in this company",
+)
+
+
+async def create_standard_chart(ctx: Ctx) -> None:
+    now = utcnow()
+    docs = [
+        {
+            "_id": new_id(),
+            "company_id": ctx.company_id,
+            "code": code,
+            "name": name,
+            "type": type_,
+            "subtype": subtype,
+            "system": system,
+            "enabled": True,
+            "created_by": ctx.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for code, name, type_, subtype, system in STANDARD_CHART
+    ]
+    await ctx.store.insert_many("ledger_accounts", docs)
+
+
+async def system_account(ctx: Ctx, key: str) -> dict[str, Any]:
+    account = await ctx.store.find_one("ledger_accounts", ctx.scope(system=key))
+    if account is None:
+        raise Invalid(f"the company's chart has no {key} account", code="chart_incomplete")
+    return account
+
+
+async def account_in_company(ctx: Ctx, account_id: str, field: str) -> dict[str, Any]:
+    """A ledger account referenced from a body: this company's, enabled, or a 400 naming it."""
+    account = None
+    if isinstance(account_id, str) and is_object_id(account_id):
+        account = await ctx.store.find_one("ledger_accounts", ctx.scope(_id=account_id))
+    if account is None:
+        raise Invalid(
+            f"{field}: no ledger account {account_id} in this company",
+            code="invalid_reference",
+            details=[{"field": field, "message": "unknown ledger account"}],
+        )
+    if not account.get("enabled", True):
+        raise Invalid(
+            f"{field}: ledger account {account['code']} is disabled",
+            code="account_disabled",
+            details=[{"field": field, "message": "disabled ledger account"}],
+        )
+    return account
+
+
+async def next_bank_code(ctx: Ctx) -> str:
+    """The next free code in the bank range (1010, 1011, ...)."""
+    taken = {
+        a["code"]
+        for a in await ctx.store.find(
+            "ledger_accounts", ctx.scope(code={"$gte": str(BANK_CODE_START), "$lt": "1200"})
+        )
+    }
+    code = BANK_CODE_START
+    while str(code) in taken:
+        code += 1
+    return str(code)

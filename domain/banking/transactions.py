@@ -1,0 +1,274 @@
+"""Income and expense transactions on bank and cash accounts, and payments of documents.
+
+A transaction with a `document_id` is a payment: income against an invoice, expense against
+a bill. It converts to the document's currency through the base currency at both rates,
+may not exceed what is due (409), and moves the document to partial or paid. The payment
+clears the receivable (payable) at the document's own rate; a difference against the
+payment's rate is an exchange gain or loss. Posting a payment to a draft document posts the
+document first.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from domain.accounting import journal
+from domain.accounting.chart import system_account
+from domain.context import Ctx
+from domain.currencies import base_currency, rate_of
+from domain.documents.posting import post_document
+from domain.errors import Conflict, Invalid
+from domain.fields import Input, LongText, ObjectIdStr, Output, ShortText
+from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
+from domain.references import referenced
+from domain.resources import Hooks, Resource
+from memory.ids import utcnow
+from memory.store import CollectionSpec, declare
+
+TxType = Literal["income", "expense"]
+MAX = Decimal("1000000000000")
+PAYMENT_TYPE = {"invoice": "income", "bill": "expense"}
+DEFAULT_CATEGORY = {"income": "sales", "expense": "general_expenses"}
+
+declare(
+    CollectionSpec(
+        "transactions",
+        fields=(
+            "company_id",
+            "type",
+            "account_id",
+            "paid_at",
+            "amount",
+            "amount_base",
+            "category_id",
+            "contact_id",
+            "document_id",
+            "transfer_id",
+            "created_at",
+        ),
+        indexes=(
+            ("company_id", "paid_at"),
+            ("company_id", "account_id", "type"),
+            ("company_id", "document_id"),
+            ("company_id", "category_id"),
+        ),
+    )
+)
+
+
+class TransactionCreate(Input):
+    type: TxType | None = Field(None, description="Required unless document_id is given")
+    account_id: ObjectIdStr
+    paid_at: date
+    amount: Decimal = Field(gt=0, le=MAX, decimal_places=4)
+    rate: Decimal | None = Field(
+        None, gt=0, le=Decimal("1000000000"), description="Base units per account-currency unit"
+    )
+    document_id: ObjectIdStr | None = Field(None, description="Pay this invoice or bill")
+    category_id: ObjectIdStr | None = None
+    contact_id: ObjectIdStr | None = None
+    description: LongText | None = None
+    reference: ShortText | None = None
+    payment_method: ShortText | None = None
+
+
+class TransactionOut(Output):
+    id: ObjectIdStr
+    type: TxType
+    account_id: str
+    paid_at: str
+    amount: float
+    currency: str
+    rate: float
+    amount_base: float
+    document_id: str | None = None
+    transfer_id: str | None = None
+    category_id: str | None = None
+    contact_id: str | None = None
+    description: str | None = None
+    created_at: str
+
+
+async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    account = await referenced(ctx, "accounts", data["account_id"], "account_id", "account")
+    code = account["currency"]
+    base = await base_currency(ctx)
+    rate = Decimal(str(data["rate"])) if data.get("rate") else await rate_of(ctx, code)
+    if code == base and rate != 1:
+        raise Invalid("rate: a transaction in the base currency has rate 1", code="base_rate_fixed")
+    places, base_places = precision(code), precision(base)
+    amount = to_minor(Decimal(str(data["amount"])), places)
+    if amount <= 0:
+        raise Invalid(f"amount rounds to zero at {code}'s precision", code="amount_too_small")
+    tx: dict[str, Any] = {
+        **data,
+        "currency": code,
+        "precision": places,
+        "rate": str(normalise_rate(rate)),
+        "amount": amount,
+        "amount_base": convert_minor(amount, rate, places, base_places),
+        "base_currency": base,
+        "base_precision": base_places,
+        "ledger_account_id": account["ledger_account_id"],
+    }
+    if data.get("document_id"):
+        return await _payment(ctx, tx)
+    if not data.get("type"):
+        raise Invalid(
+            "type: income or expense is required without a document_id",
+            details=[{"field": "type", "message": "required"}],
+        )
+    if data.get("category_id"):
+        await referenced(
+            ctx, "categories", data["category_id"], "category_id", "category", type=data["type"]
+        )
+    else:
+        category = await ctx.store.find_one(
+            "categories", ctx.scope(system=DEFAULT_CATEGORY[data["type"]])
+        )
+        tx["category_id"] = category["_id"] if category else None
+    if data.get("contact_id"):
+        await referenced(ctx, "contacts", data["contact_id"], "contact_id", "contact")
+    return tx
+
+
+async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
+    doc = await referenced(ctx, "documents", tx["document_id"], "document_id", "document")
+    expected = PAYMENT_TYPE[doc["type"]]
+    if tx.get("type") and tx["type"] != expected:
+        raise Invalid(
+            f"type: a payment of a {doc['type']} is {expected}",
+            details=[{"field": "type", "message": f"must be {expected}"}],
+        )
+    if doc["status"] == "cancelled":
+        raise Conflict(
+            f"{doc['number']} is cancelled and takes no payments", code="document_cancelled"
+        )
+    if doc["currency"] == tx["currency"]:
+        applied = tx["amount"]
+    else:
+        cross = Decimal(tx["rate"]) / Decimal(doc["rate"])
+        applied = convert_minor(tx["amount"], cross, tx["precision"], doc["precision"])
+    if applied > doc["due"]:
+        due = to_number(doc["due"], doc["precision"])
+        raise Conflict(
+            f"the payment exceeds what is due on {doc['number']}: {due} {doc['currency']}",
+            code="overpayment",
+            details=[{"due": due, "currency": doc["currency"]}],
+        )
+    cleared = (
+        doc["due_base"]
+        if applied == doc["due"]
+        else min(
+            doc["due_base"],
+            convert_minor(applied, Decimal(doc["rate"]), doc["precision"], doc["base_precision"]),
+        )
+    )
+    return {
+        **tx,
+        "type": expected,
+        "contact_id": doc["contact_id"],
+        "category_id": doc.get("category_id"),
+        "applied": applied,
+        "document_precision": doc["precision"],
+        "cleared_base": cleared,
+    }
+
+
+async def _after_create(ctx: Ctx, tx: dict[str, Any]) -> None:
+    draft = journal.Draft(
+        date=tx["paid_at"],
+        description=tx.get("description")
+        or f"{tx['type'].capitalize()} {to_number(tx['amount'], tx['precision'])} {tx['currency']}",
+        source={"type": "transaction", "id": tx["_id"]},
+        reference=tx.get("reference"),
+    )
+    bank = tx["ledger_account_id"]
+    if tx.get("document_id"):
+        await _settle(ctx, tx, draft, bank)
+        return
+    category = await ctx.store.find_one("categories", ctx.scope(_id=tx["category_id"]))
+    key = "sales" if tx["type"] == "income" else "expenses"
+    counter = (category or {}).get("ledger_account_id") or (await system_account(ctx, key))["_id"]
+    if tx["type"] == "income":
+        draft.debit(bank, tx["amount_base"]).credit(counter, tx["amount_base"])
+    else:
+        draft.debit(counter, tx["amount_base"]).credit(bank, tx["amount_base"])
+    await journal.post(ctx, draft)
+
+
+async def _settle(ctx: Ctx, tx: dict[str, Any], draft: journal.Draft, bank: str) -> None:
+    doc = await ctx.store.find_one("documents", ctx.scope(_id=tx["document_id"]))
+    assert doc is not None
+    if doc["status"] == "draft":
+        await post_document(ctx, doc)
+    fx = (await system_account(ctx, "fx"))["_id"]
+    gain = tx["amount_base"] - tx["cleared_base"]
+    if doc["type"] == "invoice":
+        receivable = (await system_account(ctx, "receivable"))["_id"]
+        draft.debit(bank, tx["amount_base"]).credit(receivable, tx["cleared_base"])
+        draft.credit(fx, gain)
+    else:
+        payable = (await system_account(ctx, "payable"))["_id"]
+        draft.credit(bank, tx["amount_base"]).debit(payable, tx["cleared_base"])
+        draft.debit(fx, gain)
+    await journal.post(ctx, draft)
+    due = doc["due"] - tx["applied"]
+    await ctx.store.update_one(
+        "documents",
+        ctx.scope(_id=doc["_id"]),
+        {
+            "$inc": {"paid": tx["applied"], "due": -tx["applied"], "due_base": -tx["cleared_base"]},
+            "$set": {"status": "paid" if due == 0 else "partial", "updated_at": utcnow()},
+        },
+    )
+
+
+def present(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        **doc,
+        "amount": to_number(doc["amount"], doc["precision"]),
+        "amount_base": to_number(doc["amount_base"], doc["base_precision"]),
+        "rate": float(doc["rate"]),
+    }
+    if "applied" in out:
+        out["applied"] = to_number(doc["applied"], doc.get("document_precision", doc["precision"]))
+    for key in (
+        "precision",
+        "base_precision",
+        "cleared_base",
+        "ledger_account_id",
+        "document_precision",
+    ):
+        out.pop(key, None)
+    return out
+
+
+TRANSACTIONS = Resource(
+    name="transactions",
+    label="transaction",
+    collection="transactions",
+    module="accounting",
+    tag="Transactions",
+    create=TransactionCreate,
+    update=TransactionCreate,
+    read=TransactionOut,
+    search=("description", "reference"),
+    filters={
+        "type": "eq",
+        "account_id": "eq",
+        "document_id": "eq",
+        "contact_id": "eq",
+        "category_id": "eq",
+    },
+    sort=("paid_at", "amount", "created_at"),
+    default_sort="-paid_at",
+    date_field="paid_at",
+    operations=("list", "create", "get"),
+    hooks=Hooks(before_create=_before_create, after_create=_after_create),
+    present=present,
+)

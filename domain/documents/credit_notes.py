@@ -1,0 +1,177 @@
+"""Credit notes against an invoice: at most what the invoice still has open (409 beyond),
+reducing what the customer owes. Posted at once, at the invoice's currency and rate."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from domain.context import Ctx
+from domain.documents import lines as doc_lines
+from domain.documents.numbering import next_number
+from domain.documents.posting import base_components, post_document
+from domain.errors import Conflict
+from domain.fields import Input, LongText, ObjectIdStr, Output
+from domain.money import convert_minor, to_number
+from domain.references import referenced
+from domain.resources import Hooks, Resource
+from memory.ids import utcnow
+from memory.store import CollectionSpec, declare
+
+declare(
+    CollectionSpec(
+        "credit_notes",
+        fields=("company_id", "document_id", "number", "issued_at", "created_at"),
+        unique=(("company_id", "number"),),
+    )
+)
+CREDITABLE = ("sent", "viewed", "partial", "draft")
+
+
+class CreditNoteCreate(Input):
+    document_id: ObjectIdStr = Field(description="The invoice credited")
+    issued_at: date
+    amount: Decimal | None = Field(
+        None,
+        gt=0,
+        le=Decimal("1000000000000"),
+        decimal_places=4,
+        description="A plain credit without lines (no tax)",
+    )
+    lines: list[doc_lines.LineIn] | None = Field(None, min_length=1, max_length=500)
+    reason: LongText | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self) -> CreditNoteCreate:
+        if (self.amount is None) == (self.lines is None):
+            raise ValueError("send either amount or lines")
+        return self
+
+
+class CreditNoteOut(Output):
+    id: ObjectIdStr
+    number: str
+    document_id: str
+    document_number: str
+    contact_id: str
+    issued_at: str
+    currency: str
+    lines: list[dict[str, Any]]
+    net: float
+    tax: float
+    total: float
+    reason: str | None = None
+    created_at: str
+
+
+async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    invoice = await referenced(
+        ctx, "documents", data["document_id"], "document_id", "invoice", type="invoice"
+    )
+    if invoice["status"] not in CREDITABLE:
+        raise Conflict(f"a {invoice['status']} invoice cannot be credited", code="not_creditable")
+    lines = data.get("lines") or [
+        {"name": f"Credit for {invoice['number']}", "price": str(data["amount"]), "tax_ids": []}
+    ]
+    stored, totals = await doc_lines.build_lines(ctx, lines, invoice["precision"])
+    if totals.total > invoice["due"]:
+        open_ = to_number(invoice["due"], invoice["precision"])
+        raise Conflict(
+            f"the credit exceeds what {invoice['number']} has open: {open_} {invoice['currency']}",
+            code="over_credit",
+            details=[{"open": open_, "currency": invoice["currency"]}],
+        )
+    note = {
+        "type": "credit_note",
+        "number": await next_number(ctx, "credit_note"),
+        "document_id": invoice["_id"],
+        "document_number": invoice["number"],
+        "contact_id": invoice["contact_id"],
+        "category_id": invoice.get("category_id"),
+        "issued_at": str(data["issued_at"]),
+        "currency": invoice["currency"],
+        "precision": invoice["precision"],
+        "rate": invoice["rate"],
+        "base_currency": invoice["base_currency"],
+        "base_precision": invoice["base_precision"],
+        "lines": stored,
+        **doc_lines.totals_fields(totals, doc_lines.tax_names(stored)),
+        **({"reason": data["reason"]} if data.get("reason") else {}),
+    }
+    total_base = base_components(note)[2]
+    note["total_base"] = total_base
+    note["cleared_base"] = (
+        invoice["due_base"]
+        if totals.total == invoice["due"]
+        else min(
+            invoice["due_base"],
+            convert_minor(
+                totals.total,
+                Decimal(invoice["rate"]),
+                invoice["precision"],
+                invoice["base_precision"],
+            ),
+        )
+    )
+    return note
+
+
+async def _after_create(ctx: Ctx, note: dict[str, Any]) -> None:
+    invoice = await ctx.store.find_one("documents", ctx.scope(_id=note["document_id"]))
+    assert invoice is not None
+    if invoice["status"] == "draft":
+        await post_document(ctx, invoice)
+    await post_document(ctx, note)
+    await ctx.store.update_one(
+        "documents",
+        ctx.scope(_id=invoice["_id"]),
+        {
+            "$inc": {
+                "credited": note["total"],
+                "due": -note["total"],
+                "due_base": -note["cleared_base"],
+            },
+            "$set": {
+                "status": _status_after_credit(invoice, note["total"]),
+                "updated_at": utcnow(),
+            },
+        },
+    )
+
+
+def _status_after_credit(invoice: dict[str, Any], credited: int) -> str:
+    if invoice["due"] == credited:
+        return "paid"
+    if invoice["paid"]:
+        return "partial"
+    return "sent" if invoice["status"] == "draft" else invoice["status"]
+
+
+def present(doc: dict[str, Any]) -> dict[str, Any]:
+    out = doc_lines.present_amounts(doc)
+    for key in ("precision", "base_precision", "cleared_base", "total_base", "type"):
+        out.pop(key, None)
+    return out
+
+
+CREDIT_NOTES = Resource(
+    name="credit-notes",
+    label="credit note",
+    collection="credit_notes",
+    module="invoicing",
+    tag="Credit Notes",
+    create=CreditNoteCreate,
+    update=CreditNoteCreate,
+    read=CreditNoteOut,
+    search=("number", "document_number", "reason"),
+    filters={"document_id": "eq", "contact_id": "eq"},
+    sort=("number", "issued_at", "created_at"),
+    default_sort="-issued_at",
+    date_field="issued_at",
+    operations=("list", "create", "get"),
+    hooks=Hooks(before_create=_before_create, after_create=_after_create),
+    present=present,
+)

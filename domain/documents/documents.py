@@ -1,0 +1,317 @@
+"""Invoices and bills: numbered, totalled by the server, posted to the ledger when sent.
+
+Lifecycle: draft -> sent -> viewed; payments move a posted document to partial and paid;
+draft, sent and viewed documents can be cancelled (the entry is reversed). `overdue` is not
+stored: a sent, viewed or partial document past its due date reads as overdue, and
+filtering by `status=overdue` finds exactly those. Content can change while the document is
+draft, sent or viewed and has no payments or credits; a posted one is re-posted (the old
+entry reversed). A paid document cannot be edited; one with payments cannot be deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from domain.accounting import journal
+from domain.context import Ctx
+from domain.currencies import base_currency, rate_of
+from domain.documents import lines as doc_lines
+from domain.documents.numbering import next_number
+from domain.documents.posting import base_components, post_document
+from domain.errors import Conflict, Invalid
+from domain.fields import CurrencyCode, Input, LongText, ObjectIdStr, Output, ShortText
+from domain.money import normalise_rate, precision
+from domain.references import referenced
+from domain.resources import Hooks, Resource
+from memory.store import CollectionSpec, declare
+
+DocType = Literal["invoice", "bill"]
+Status = Literal["draft", "sent", "viewed", "partial", "paid", "overdue", "cancelled"]
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"sent", "viewed", "cancelled"}),
+    "sent": frozenset({"viewed", "cancelled"}),
+    "viewed": frozenset({"cancelled"}),
+    "partial": frozenset(),
+    "paid": frozenset(),
+    "cancelled": frozenset(),
+}
+POSTED = frozenset({"sent", "viewed", "partial", "paid"})
+EDITABLE = frozenset({"draft", "sent", "viewed"})
+OPEN = ("sent", "viewed", "partial")
+CONTACT_TYPES = {
+    "invoice": ("customer", "other"),
+    "bill": ("supplier", "other"),
+    "estimate": ("customer", "other"),
+}
+DEFAULT_CATEGORY = {"invoice": "sales", "bill": "general_expenses", "estimate": "sales"}
+CATEGORY_TYPE = {"invoice": "income", "bill": "expense", "estimate": "income"}
+CONTENT = ("contact_id", "issued_at", "due_at", "currency", "rate", "category_id", "lines")
+
+declare(
+    CollectionSpec(
+        "documents",
+        fields=(
+            "company_id",
+            "type",
+            "status",
+            "number",
+            "contact_id",
+            "issued_at",
+            "due_at",
+            "currency",
+            "total",
+            "due_base",
+            "created_at",
+        ),
+        indexes=(
+            ("company_id", "type", "issued_at"),
+            ("company_id", "status", "due_at"),
+            ("company_id", "contact_id"),
+            ("company_id", "created_at"),
+        ),
+        unique=(("company_id", "type", "number"),),
+    )
+)
+
+
+class DocumentCreate(Input):
+    type: DocType
+    contact_id: ObjectIdStr
+    issued_at: date
+    due_at: date
+    currency: CurrencyCode | None = Field(None, description="Default: the contact's, else base")
+    rate: Decimal | None = Field(
+        None,
+        gt=0,
+        le=Decimal("1000000000"),
+        description="Base units per unit; default: the current rate",
+    )
+    category_id: ObjectIdStr | None = None
+    status: Literal["draft", "sent"] = "draft"
+    reference: ShortText | None = None
+    notes: LongText | None = None
+    lines: list[doc_lines.LineIn] = doc_lines.Lines
+
+    @model_validator(mode="after")
+    def _dates(self) -> DocumentCreate:
+        if self.due_at < self.issued_at:
+            raise ValueError("due_at must be on or after issued_at")
+        return self
+
+
+class DocumentUpdate(Input):
+    contact_id: ObjectIdStr = None  # type: ignore[assignment]
+    issued_at: date = None  # type: ignore[assignment]
+    due_at: date = None  # type: ignore[assignment]
+    currency: CurrencyCode = None  # type: ignore[assignment]
+    rate: Decimal = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
+    category_id: ObjectIdStr = None  # type: ignore[assignment]
+    status: Literal["sent", "viewed", "cancelled"] = Field(
+        None, description="Payments set partial and paid; overdue follows the due date"
+    )  # type: ignore[assignment]
+    reference: ShortText | None = None
+    notes: LongText | None = None
+    lines: list[doc_lines.LineIn] = Field(None, min_length=1, max_length=500)  # type: ignore[assignment]
+
+
+class DocumentOut(Output):
+    id: ObjectIdStr
+    type: DocType
+    number: str
+    status: Status
+    contact_id: str
+    contact_name: str
+    issued_at: str
+    due_at: str
+    currency: str
+    rate: float
+    lines: list[dict[str, Any]]
+    subtotal: float
+    discount: float
+    tax: float
+    total: float
+    paid: float
+    credited: float
+    due: float
+    total_base: float
+    base_currency: str
+    created_at: str
+    updated_at: str
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+async def compose(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Everything but identity and lifecycle: contact, currency, rate, lines and totals."""
+    contact = await referenced(
+        ctx, "contacts", data["contact_id"], "contact_id", "contact", type=CONTACT_TYPES[kind]
+    )
+    base = await base_currency(ctx)
+    code = data.get("currency") or contact.get("currency") or base
+    rate = Decimal(str(data["rate"])) if data.get("rate") else await rate_of(ctx, code)
+    if code == base and rate != 1:
+        raise Invalid("rate: a document in the base currency has rate 1", code="base_rate_fixed")
+    category_id = data.get("category_id")
+    if category_id:
+        await referenced(
+            ctx, "categories", category_id, "category_id", "category", type=CATEGORY_TYPE[kind]
+        )
+    else:
+        category = await ctx.store.find_one("categories", ctx.scope(system=DEFAULT_CATEGORY[kind]))
+        category_id = category["_id"] if category else None
+    places = precision(code)
+    price_key = "purchase_price" if kind == "bill" else "sale_price"
+    stored, totals = await doc_lines.build_lines(ctx, data["lines"], places, price_key)
+    doc = {
+        "contact_id": contact["_id"],
+        "contact_name": contact["name"],
+        "issued_at": str(data["issued_at"]),
+        "due_at": str(data["due_at"]),
+        "currency": code,
+        "precision": places,
+        "rate": str(normalise_rate(rate)),
+        "base_currency": base,
+        "base_precision": precision(base),
+        "category_id": category_id,
+        "lines": stored,
+        **doc_lines.totals_fields(totals, doc_lines.tax_names(stored)),
+    }
+    if doc["due_at"] < doc["issued_at"]:
+        raise Invalid(
+            "due_at must be on or after issued_at",
+            details=[{"field": "due_at", "message": "before issued_at"}],
+        )
+    doc["total_base"] = base_components({**doc, "type": kind})[2]
+    return doc
+
+
+async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    kind = data["type"]
+    doc = await compose(ctx, kind, data)
+    return {
+        "type": kind,
+        "number": await next_number(ctx, kind),
+        "status": data.get("status", "draft"),
+        **doc,
+        **({"reference": data["reference"]} if data.get("reference") else {}),
+        **({"notes": data["notes"]} if data.get("notes") else {}),
+        "paid": 0,
+        "credited": 0,
+        "due": doc["total"],
+        "due_base": doc["total_base"],
+    }
+
+
+async def _after_create(ctx: Ctx, doc: dict[str, Any]) -> None:
+    if doc["status"] in POSTED:
+        await post_document(ctx, doc)
+
+
+async def _before_update(
+    ctx: Ctx, existing: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    status = existing["status"]
+    target = changes.get("status")
+    content = {k: v for k, v in changes.items() if k in CONTENT}
+    if content:
+        if status not in EDITABLE or existing["paid"] or existing["credited"]:
+            raise Conflict(
+                f"a {status} {existing['type']} with payments or credits cannot be edited",
+                code="document_locked",
+            )
+        merged = {**{k: existing[k] for k in CONTENT if k in existing}, **content}
+        if "lines" not in content:
+            merged["lines"] = [doc_lines.as_input(line) for line in existing["lines"]]
+        if "currency" in content and "rate" not in content:
+            merged.pop("rate", None)
+        recomposed = await compose(ctx, existing["type"], merged)
+        changes = {
+            **changes,
+            **recomposed,
+            "due": recomposed["total"],
+            "due_base": recomposed["total_base"],
+        }
+    if target and target != status:
+        if target not in TRANSITIONS[status]:
+            raise Conflict(
+                f"a {status} {existing['type']} cannot become {target}", code="invalid_transition"
+            )
+        if target == "cancelled" and (existing["paid"] or existing["credited"]):
+            raise Conflict(
+                "a document with payments or credits cannot be cancelled", code="has_payments"
+            )
+    new_status = target or status
+    was_posted, posted = status in POSTED, new_status in POSTED
+    if was_posted and (content or not posted):
+        await journal.reverse_source(
+            ctx, existing["_id"], today(), f"Reversal for {existing['number']} ({new_status})"
+        )
+    if posted and (content or not was_posted):
+        await post_document(ctx, {**existing, **changes, "status": new_status})
+    return changes
+
+
+async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
+    if (
+        existing["paid"]
+        or existing["credited"]
+        or await ctx.store.count("transactions", ctx.scope(document_id=existing["_id"]))
+    ):
+        raise Conflict(
+            "a document with payments or credits cannot be deleted; cancel it or "
+            "issue a credit note",
+            code="has_payments",
+        )
+    if existing["status"] in POSTED:
+        await journal.reverse_source(
+            ctx, existing["_id"], today(), f"Reversal for deleted {existing['number']}"
+        )
+
+
+def present(doc: dict[str, Any]) -> dict[str, Any]:
+    out = doc_lines.present_amounts(doc)
+    if doc["status"] in OPEN and doc["due_at"] < today():
+        out["status"] = "overdue"
+    for key in ("precision", "base_precision", "due_base"):
+        out.pop(key, None)
+    return out
+
+
+def rewrite_status(filters: dict[str, Any]) -> dict[str, Any]:
+    status = filters.get("status")
+    if status == "overdue":
+        return {**filters, "status": {"$in": list(OPEN)}, "due_at": {"$lt": today()}}
+    if status in OPEN:
+        return {**filters, "due_at": {"$gte": today()}}
+    return filters
+
+
+DOCUMENTS = Resource(
+    name="documents",
+    label="document",
+    collection="documents",
+    module="invoicing",
+    tag="Documents",
+    create=DocumentCreate,
+    update=DocumentUpdate,
+    read=DocumentOut,
+    search=("number", "contact_name", "reference"),
+    filters={"type": "eq", "status": "eq", "contact_id": "eq", "currency": "eq"},
+    sort=("number", "issued_at", "due_at", "total", "created_at", "updated_at"),
+    default_sort="-issued_at",
+    date_field="issued_at",
+    hooks=Hooks(
+        before_create=_before_create,
+        after_create=_after_create,
+        before_update=_before_update,
+        before_delete=_before_delete,
+    ),
+    present=present,
+    rewrite_filters=rewrite_status,
+)

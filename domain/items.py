@@ -1,0 +1,111 @@
+"""Products and services for documents. A disabled item cannot go on a new document."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+
+from domain.context import Ctx
+from domain.fields import Input, LongText, Name, ObjectIdStr, Output, ShortText
+from domain.references import referenced, referenced_many
+from domain.resources import Hooks, Resource
+from memory.store import CollectionSpec, declare
+
+declare(
+    CollectionSpec(
+        "items",
+        fields=("company_id", "name", "sku", "enabled", "created_at"),
+        unique=(("company_id", "sku"),),
+    )
+)
+
+
+class ItemCreate(Input):
+    name: Name
+    sku: ShortText | None = None
+    description: LongText | None = None
+    sale_price: Decimal = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
+    purchase_price: Decimal = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
+    tax_ids: list[ObjectIdStr] = Field(default_factory=list, max_length=10)
+    category_id: ObjectIdStr | None = None
+    unit: ShortText | None = None
+    track_inventory: bool = False
+    enabled: bool = True
+
+
+class ItemOut(Output):
+    id: ObjectIdStr
+    name: str
+    sku: str | None = None
+    description: str | None = None
+    sale_price: float
+    purchase_price: float
+    tax_ids: list[str]
+    category_id: str | None = None
+    unit: str | None = None
+    track_inventory: bool
+    enabled: bool
+    created_at: str
+    updated_at: str
+
+
+class ItemUpdate(Input):
+    name: Name = None  # type: ignore[assignment]
+    sku: ShortText | None = None
+    description: LongText | None = None
+    sale_price: Decimal = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
+    purchase_price: Decimal = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
+    tax_ids: list[ObjectIdStr] = Field(None, max_length=10)  # type: ignore[assignment]
+    category_id: ObjectIdStr | None = None
+    unit: ShortText | None = None
+    track_inventory: bool = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
+
+
+async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
+    changes = rest[0] if rest else data
+    if changes.get("tax_ids"):
+        await referenced_many(ctx, "taxes", changes["tax_ids"], "tax_ids", "tax")
+    if changes.get("category_id"):
+        await referenced(
+            ctx,
+            "categories",
+            changes["category_id"],
+            "category_id",
+            "category",
+            type=("item", "income", "expense"),
+        )
+    for key in ("sale_price", "purchase_price"):
+        if changes.get(key) is not None:
+            changes = {**changes, key: str(Decimal(str(changes[key])).normalize())}
+    return changes
+
+
+def _present(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **doc,
+        "sale_price": float(doc.get("sale_price", 0)),
+        "purchase_price": float(doc.get("purchase_price", 0)),
+        "tax_ids": doc.get("tax_ids", []),
+    }
+
+
+ITEMS = Resource(
+    name="items",
+    label="item",
+    collection="items",
+    module="invoicing",
+    tag="Items",
+    create=ItemCreate,
+    update=ItemUpdate,
+    read=ItemOut,
+    search=("name", "sku", "description"),
+    filters={"enabled": "eq", "category_id": "eq", "track_inventory": "eq"},
+    sort=("name", "sku", "created_at"),
+    default_sort="name",
+    hooks=Hooks(before_create=_check, before_update=_check),
+    conflict="an item with this SKU already exists in this company",
+    present=_present,
+)

@@ -1,0 +1,70 @@
+"""Taxes applied to lines: normal, inclusive, compound, fixed (an amount per unit),
+withholding (deducted). Rates are 0-100 (percent; for fixed, the amount per unit)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from domain.context import Ctx
+from domain.fields import Input, Name, ObjectIdStr, Output
+from domain.resources import Hooks, Resource
+from memory.store import CollectionSpec, declare
+
+TaxType = Literal["normal", "inclusive", "compound", "fixed", "withholding"]
+
+declare(CollectionSpec("taxes", fields=("company_id", "name", "type", "created_at")))
+
+TaxRate = Field(ge=0, le=100, max_digits=12, decimal_places=6, description="0-100")
+
+
+class TaxCreate(Input):
+    name: Name
+    rate: Decimal = TaxRate
+    type: TaxType = "normal"
+    enabled: bool = True
+
+
+class TaxUpdate(Input):
+    name: Name = None  # type: ignore[assignment]
+    rate: Decimal = Field(None, ge=0, le=100, max_digits=12, decimal_places=6)  # type: ignore[assignment]
+    type: TaxType = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
+
+
+class TaxOut(Output):
+    id: ObjectIdStr
+    name: str
+    rate: float
+    type: TaxType
+    enabled: bool
+    created_at: str
+    updated_at: str
+
+
+async def _store_rate(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
+    changes = rest[0] if rest else data
+    if changes.get("rate") is not None:
+        changes = {**changes, "rate": str(Decimal(str(changes["rate"])).normalize())}
+    return changes
+
+
+TAXES = Resource(
+    name="taxes",
+    label="tax",
+    collection="taxes",
+    module="accounting",
+    tag="Taxes",
+    create=TaxCreate,
+    update=TaxUpdate,
+    read=TaxOut,
+    search=("name",),
+    filters={"type": "eq", "enabled": "eq"},
+    sort=("name", "rate", "created_at"),
+    default_sort="name",
+    operations=("list", "create", "get", "update", "delete"),
+    hooks=Hooks(before_create=_store_rate, before_update=_store_rate),
+    present=lambda doc: {**doc, "rate": float(doc["rate"])},
+)
