@@ -22,7 +22,7 @@ from pathlib import Path
 from settings import ConfigError, Settings
 
 STOP_TIMEOUT_S = 10.0
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
