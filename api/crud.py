@@ -4,10 +4,11 @@ No `from __future__ import annotations` here: FastAPI reads the endpoint annotat
 runtime, and they name models that exist only inside `crud_router`.
 """
 
+from datetime import date
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from api import PREFIX
 from api.deps import CompanyCtx, module_gate
@@ -17,6 +18,15 @@ from domain.errors import Invalid
 from domain.resources import ListQuery, Resource
 
 MAX_LIMIT = 200
+MAX_PAGE = 1_000_000_000
+
+
+def _real_date(value: str) -> str:
+    date.fromisoformat(value[:10])  # 2026-02-30 matches the pattern but is no date: a 400
+    return value
+
+
+DateBound = Annotated[str, AfterValidator(_real_date)]
 
 
 def _optional(annotation: Any) -> Any:
@@ -25,7 +35,8 @@ def _optional(annotation: Any) -> Any:
 
 def list_query_model(resource: Resource) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        "page": (int, Field(1, ge=1, description="Page number, from 1")),
+        # Bounded so that the offset, (page - 1) * limit, fits the stores' 64-bit integers.
+        "page": (int, Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
         "limit": (int, Field(25, ge=1, le=MAX_LIMIT, description="Items per page (max 200)")),
         "sort": (
             str | None,
@@ -42,7 +53,7 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
     }
     if resource.date_field:
         fields["from_"] = (
-            str | None,
+            DateBound | None,
             Field(
                 None,
                 alias="from",
@@ -51,7 +62,7 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
             ),
         )
         fields["to"] = (
-            str | None,
+            DateBound | None,
             Field(
                 None,
                 pattern=r"^\d{4}-\d{2}-\d{2}",

@@ -94,9 +94,19 @@ async def _before_update(
     return changes
 
 
+# Where a currency code is kept: such records need its rate (`rate_of`) for what comes next.
+USED_BY = ("accounts", "contacts", "documents", "estimates")
+
+
 async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
     if existing.get("base"):
         raise Conflict("the base currency cannot be deleted", code="base_currency")
+    for collection in USED_BY:
+        if await ctx.store.count(collection, ctx.scope(currency=existing["code"])):
+            raise Conflict(
+                f"{existing['code']} is used by {collection}; it cannot be deleted",
+                code="currency_in_use",
+            )
 
 
 def _present(doc: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,8 @@ class ItemUpdate(Input):
 
 async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
     changes = rest[0] if rest else data
+    if changes.get("sku") == "":
+        changes = {**changes, "sku": None}  # a blank SKU is no SKU: it must not clash
     if changes.get("tax_ids"):
         await referenced_many(ctx, "taxes", changes["tax_ids"], "tax_ids", "tax")
     if changes.get("category_id"):

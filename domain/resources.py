@@ -124,9 +124,12 @@ def _sort(resource: Resource, sort: str | None) -> list[tuple[str, int]]:
 def list_filter(ctx: Ctx, resource: Resource, query: ListQuery) -> dict[str, Any]:
     conditions: list[dict[str, Any]] = [ctx.scope()]
     equal = {name: value for name, value in query.filters.items() if value is not None}
-    for name in equal:
+    for name, value in equal.items():
         if resource.filters.get(name) is None:
             raise Invalid(f"cannot filter {resource.name} by {name!r}")
+        if name.endswith("_id") and not (isinstance(value, str) and is_object_id(value)):
+            raise Invalid(f"{name}: {value!r} is not a valid id (24 hexadecimal characters)",
+                          code="invalid_id", details=[{"field": name, "message": "not an id"}])
     if equal and resource.rewrite_filters:
         equal = resource.rewrite_filters(equal)
     if equal:

@@ -44,10 +44,15 @@ class TaxOut(Output):
     updated_at: str
 
 
+def stored_rate(rate: Any) -> str:
+    """Fixed width ("008.875000"), so that the store sorts rates as numbers, not as text."""
+    return f"{Decimal(str(rate)):010.6f}"
+
+
 async def _store_rate(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
     changes = rest[0] if rest else data
     if changes.get("rate") is not None:
-        changes = {**changes, "rate": str(Decimal(str(changes["rate"])).normalize())}
+        changes = {**changes, "rate": stored_rate(changes["rate"])}
     return changes
 
 

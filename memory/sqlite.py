@@ -200,6 +200,8 @@ class _Compiler:
 
 def _connect(path: Path, busy_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # Switching a new file to WAL takes a lock another process opening it may hold.
+    conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -218,7 +220,7 @@ class SQLiteStore(DocumentStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _connect(self.path, busy_ms=0)
         self._reader = _connect(self.path, busy_ms=5000)
-        self._writer.execute(
+        self._ddl(
             "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
         )
         self._lock: asyncio.Lock | None = None
@@ -245,7 +247,8 @@ class SQLiteStore(DocumentStore):
             if column not in existing:
                 self._ddl(
                     f"ALTER TABLE {table} ADD COLUMN {column} GENERATED ALWAYS AS "
-                    f"(json_extract(doc, '{_json_path(path)}')) VIRTUAL"
+                    f"(json_extract(doc, '{_json_path(path)}')) VIRTUAL",
+                    done_if="duplicate column name",  # another process added it meanwhile
                 )
         indexes = spec.indexes or tuple((f,) for f in spec.fields)
         for unique, keys in [(False, k) for k in indexes] + [(True, k) for k in spec.unique]:
@@ -255,7 +258,7 @@ class SQLiteStore(DocumentStore):
             self._ddl(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
         return _Compiler(spec)
 
-    def _ddl(self, sql: str) -> None:
+    def _ddl(self, sql: str, done_if: str | None = None) -> None:
         """Schema changes at first use; other processes may be writing, so retry briefly."""
         deadline = time.monotonic() + WRITE_DEADLINE_S
         while True:
@@ -263,6 +266,8 @@ class SQLiteStore(DocumentStore):
                 self._writer.execute(sql)
                 return
             except sqlite3.OperationalError as error:
+                if done_if and done_if in str(error):
+                    return
                 if not _is_busy(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)

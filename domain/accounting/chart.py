@@ -81,6 +81,15 @@ class LedgerAccountOut(Output):
     updated_at: str
 
 
+async def _keep_system_accounts_enabled(
+    ctx: Ctx, account: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    if account.get("system") and changes.get("enabled") is False:
+        raise Conflict(f"account {account['code']} is used by the platform and cannot be disabled",
+                       code="system_account")
+    return changes
+
+
 async def _forbid_delete_with_entries(ctx: Ctx, account: dict[str, Any]) -> None:
     if account.get("system"):
         raise Conflict(
@@ -92,6 +101,14 @@ async def _forbid_delete_with_entries(ctx: Ctx, account: dict[str, Any]) -> None
             f"account {account['code']} has journal entries; disable it instead",
             code="account_in_use",
         )
+    # Bank accounts and categories post to their ledger account: it must outlive them.
+    for collection, label in (("accounts", "a bank or cash account"), ("categories", "a category")):
+        if await ctx.store.count(collection, ctx.scope(ledger_account_id=account["_id"])):
+            raise Conflict(
+                f"account {account['code']} is the ledger account of {label}; "
+                "relink or delete that first",
+                code="account_in_use",
+            )
 
 
 CHART = Resource(
@@ -107,7 +124,8 @@ CHART = Resource(
     filters={"type": "eq", "enabled": "eq", "system": "eq"},
     sort=("code", "name", "type", "created_at"),
     default_sort="code",
-    hooks=Hooks(before_delete=_forbid_delete_with_entries),
+    hooks=Hooks(before_update=_keep_system_accounts_enabled,
+                before_delete=_forbid_delete_with_entries),
     conflict="a ledger account with this code already exists in this company",
 )
 

@@ -11,9 +11,10 @@ from pydantic import Field, model_validator
 from domain.accounting import journal
 from domain.context import Ctx
 from domain.currencies import base_currency
+from domain.errors import Conflict, Invalid, not_found
 from domain.fields import Input, LongText, ObjectIdStr, Output, ShortText
 from domain.money import precision, to_minor, to_number
-from domain.resources import Resource, view
+from domain.resources import Resource, check_id, view
 
 MAX = Decimal("1000000000000")
 
@@ -64,12 +65,19 @@ async def create_manual(ctx: Ctx, body: JournalEntryIn) -> dict[str, Any]:
     draft = journal.Draft(
         date=body.date.isoformat(), description=body.description, reference=body.reference
     )
-    for line in body.lines:
+    for i, line in enumerate(body.lines):
+        debit, credit = to_minor(line.debit, places), to_minor(line.credit, places)
+        if not debit and not credit:
+            raise Invalid(
+                f"lines.{i}: the amount rounds to zero at the base currency's precision",
+                code="amount_too_small",
+                details=[{"field": f"lines.{i}", "message": "rounds to zero"}],
+            )
         draft.lines.append(
             {
                 "account_id": line.account_id,
-                "debit": to_minor(line.debit, places),
-                "credit": to_minor(line.credit, places),
+                "debit": debit,
+                "credit": credit,
                 **({"description": line.description} if line.description else {}),
             }
         )
@@ -78,6 +86,17 @@ async def create_manual(ctx: Ctx, body: JournalEntryIn) -> dict[str, Any]:
 
 
 async def reverse_entry(ctx: Ctx, entry_id: str, body: ReverseIn) -> dict[str, Any]:
+    """Reverse a manual entry. Entries the platform posted for a document, payment or
+    transfer follow that object: cancel or edit it instead, or the books and the object
+    would disagree."""
+    check_id(JOURNAL, entry_id)
+    entry = await ctx.store.find_one("journal_entries", ctx.scope(_id=entry_id))
+    if entry is None:
+        raise not_found("journal entry", entry_id)
+    if entry.get("source"):
+        kind = entry["source"]["type"].replace("_", " ")
+        raise Conflict(f"entry {entry['number']} was posted for a {kind}; cancel or change the "
+                       f"{kind} instead", code="posted_by_source")
     when = body.date.isoformat() if body.date else None
     entry = await journal.reverse(ctx, entry_id, when, body.description)
     return await view(ctx, JOURNAL, entry)

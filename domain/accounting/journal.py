@@ -29,9 +29,11 @@ declare(
     CollectionSpec(
         "journal_lines",
         fields=("company_id", "account_id", "account_type", "date", "debit", "credit", "entry_id"),
+        # Covering indexes: reports read every figure they sum from the index alone, never
+        # the JSON document (a virtual column outside an index is computed per row).
         indexes=(
-            ("company_id", "date", "account_id"),
-            ("company_id", "account_id", "date"),
+            ("company_id", "account_id", "date", "debit", "credit"),
+            ("company_id", "date", "account_type", "account_id", "debit", "credit"),
             ("entry_id",),
         ),
     )
@@ -151,8 +153,9 @@ async def reverse(
     return {**reversal, "reversal_of": entry_id}
 
 
-async def reverse_source(ctx: Ctx, source_id: str, date: str, description: str) -> int:
-    """Reverse every live entry posted for a document, payment or transfer."""
+async def reverse_source(ctx: Ctx, source_id: str, date: str | None, description: str) -> int:
+    """Reverse every live entry posted for a document, payment or transfer (on `date`, or
+    when None on each entry's own date)."""
     entries = await ctx.store.find(
         "journal_entries",
         ctx.scope(

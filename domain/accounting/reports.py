@@ -122,6 +122,8 @@ async def profit_and_loss(
     money = await _money(ctx)
     chart = await _chart(ctx)
     amounts, income, expense = await _profit_and_loss(ctx, chart, start, end)
+    if (compare_start is None) != (compare_end is None):
+        raise Invalid("send both compare_from and compare_to, or neither")
     comparing = compare_start is not None and compare_end is not None
     before, income_before, expense_before = ({}, 0, 0)
     if comparing:

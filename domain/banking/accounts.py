@@ -3,6 +3,7 @@ transactions (opening balance + income - expense), never a stored running total.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,11 +31,7 @@ class AccountCreate(Input):
     number: ShortText | None = None
     currency: CurrencyCode | None = Field(None, description="Default: the base currency")
     opening_balance: Decimal = Field(Decimal(0), ge=-MAX, le=MAX, decimal_places=4)
-    opened_at: str | None = Field(
-        None,
-        pattern=r"^\d{4}-\d{2}-\d{2}$",
-        description="Date of the opening balance; default today",
-    )
+    opened_at: date | None = Field(None, description="Date of the opening balance; default today")
     bank_name: ShortText | None = None
     bank_phone: ShortText | None = None
     enabled: bool = True

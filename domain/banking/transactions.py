@@ -1,8 +1,9 @@
 """Income and expense transactions on bank and cash accounts, and payments of documents.
 
 A transaction with a `document_id` is a payment: income against an invoice, expense against
-a bill. It converts to the document's currency through the base currency at both rates,
-may not exceed what is due (409), and moves the document to partial or paid. The payment
+a bill. It converts to the document's currency through the base currency at both current
+rates (the payment's and the document currency's, not the document's old rate), may not
+exceed what is due (409), and moves the document to partial or paid. The payment
 clears the receivable (payable) at the document's own rate; a difference against the
 payment's rate is an exchange gain or loss. Posting a payment to a draft document posts the
 document first.
@@ -151,7 +152,9 @@ async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
     if doc["currency"] == tx["currency"]:
         applied = tx["amount"]
     else:
-        cross = Decimal(tx["rate"]) / Decimal(doc["rate"])
+        # Today's rates on both sides: the document's own rate is history, and only decides
+        # how much receivable (payable) the payment clears.
+        cross = Decimal(tx["rate"]) / await rate_of(ctx, doc["currency"], "document_id")
         applied = convert_minor(tx["amount"], cross, tx["precision"], doc["precision"])
     if applied > doc["due"]:
         due = to_number(doc["due"], doc["precision"])

@@ -5,7 +5,8 @@ draft, sent and viewed documents can be cancelled (the entry is reversed). `over
 stored: a sent, viewed or partial document past its due date reads as overdue, and
 filtering by `status=overdue` finds exactly those. Content can change while the document is
 draft, sent or viewed and has no payments or credits; a posted one is re-posted (the old
-entry reversed). A paid document cannot be edited; one with payments cannot be deleted.
+entry reversed on its own date, so each period shows the document once). A paid document
+cannot be edited; one with payments cannot be deleted.
 """
 
 from __future__ import annotations
@@ -249,8 +250,13 @@ async def _before_update(
     new_status = target or status
     was_posted, posted = status in POSTED, new_status in POSTED
     if was_posted and (content or not posted):
+        # A re-post replaces the entry in its own period (the reversal takes the old entry's
+        # date); a cancellation is an event of today.
         await journal.reverse_source(
-            ctx, existing["_id"], today(), f"Reversal for {existing['number']} ({new_status})"
+            ctx,
+            existing["_id"],
+            None if posted else today(),
+            f"Reversal for {existing['number']} ({new_status})",
         )
     if posted and (content or not was_posted):
         await post_document(ctx, {**existing, **changes, "status": new_status})
@@ -270,7 +276,7 @@ async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
         )
     if existing["status"] in POSTED:
         await journal.reverse_source(
-            ctx, existing["_id"], today(), f"Reversal for deleted {existing['number']}"
+            ctx, existing["_id"], None, f"Reversal for deleted {existing['number']}"
         )
 
 

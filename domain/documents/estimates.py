@@ -1,5 +1,7 @@
-"""Estimates (quotes): draft -> sent -> approved or refused; approved or sent ones convert to
-a new numbered invoice with the same lines. Estimates never touch the ledger."""
+"""Estimates (quotes): draft -> sent -> approved or refused. Any estimate not refused or
+already converted converts to a new numbered draft invoice with the same lines; a converted
+estimate is kept (the invoice refers to it) and cannot change or be deleted. Estimates
+never touch the ledger."""
 
 from __future__ import annotations
 
@@ -97,6 +99,11 @@ class ConvertIn(Input):
 
 
 async def _compose(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    if str(data["expires_at"]) < str(data["issued_at"]):
+        raise Invalid(
+            "expires_at must be on or after issued_at",
+            details=[{"field": "expires_at", "message": "before issued_at"}],
+        )
     doc = await compose(ctx, "estimate", {**data, "due_at": data["expires_at"]})
     doc["expires_at"] = doc.pop("due_at")
     return doc
@@ -130,6 +137,12 @@ async def _before_update(
             merged["lines"] = [doc_lines.as_input(line) for line in existing["lines"]]
         changes = {**changes, **await _compose(ctx, merged)}
     return changes
+
+
+async def _keep_converted(ctx: Ctx, estimate: dict[str, Any]) -> None:
+    if estimate["status"] == "converted":
+        raise Conflict("a converted estimate is the record behind its invoice; it cannot be "
+                       "deleted", code="document_locked")
 
 
 async def convert(
@@ -193,6 +206,7 @@ ESTIMATES = Resource(
     sort=("number", "issued_at", "expires_at", "total", "created_at"),
     default_sort="-issued_at",
     date_field="issued_at",
-    hooks=Hooks(before_create=_before_create, before_update=_before_update),
+    hooks=Hooks(before_create=_before_create, before_update=_before_update,
+                before_delete=_keep_converted),
     present=present,
 )

@@ -1,4 +1,5 @@
-"""Line and document totals: the server computes them, client-sent totals are ignored.
+"""Line and document totals: the server computes them, a request that sends totals
+is refused (unknown fields are a 400), so no client figure is ever stored.
 
 Per line, in order, each step rounded half-up at the document currency's precision:
 gross = quantity x price; discount (percent of gross, or an amount, never above gross);
