@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level of the API and workers.")
     workers: int = Field(1, description="ARQ worker processes `make run` starts.")
     queue_name: str = Field("numbors:queue", description="ARQ queue name.")
+    job_wait_s: float = Field(
+        30.0, description="How long an enqueueing request waits for the result."
+    )
+    job_events_ttl_s: int = Field(86400, description="How long a job's event stream is kept.")
+    job_timeout_s: int = Field(300, description="Longest a job may run before it is failed.")
+    job_max_tries: int = Field(3, description="Attempts of a job whose failures are transient.")
+    sse_heartbeat_s: float = Field(15.0, description="Seconds between SSE heartbeat comments.")
+    sse_lifetime_s: float = Field(
+        600.0, description="An SSE connection's lifetime before `reconnect`."
+    )
 
     @property
     def sqlite_file(self) -> Path:

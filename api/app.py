@@ -22,6 +22,7 @@ from api import (
     estimates,
     health,
     items,
+    jobs,
     modules,
     openapi,
     reports,
@@ -31,6 +32,8 @@ from api import (
 )
 from api.middleware import RequestMiddleware
 from domain.auth.tokens import TokenConfig
+from memory.events import EventHub, EventPublisher
+from memory.queue import JobQueue
 from memory.redis import open_redis
 from memory.store import DocumentStore
 from memory.stores import open_store
@@ -54,6 +57,7 @@ ROUTERS = [
     credit_notes.router,
     accounting.router,
     reports.router,
+    jobs.router,
 ]
 
 
@@ -71,9 +75,18 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         own_store = store is None
         app.state.store = store or open_store(settings)
         app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
+        app.state.queue = app.state.hub = app.state.events = None
+        if settings.redis_url:
+            app.state.queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
+            app.state.events = EventPublisher(app.state.redis, settings.job_events_ttl_s)
+            app.state.hub = EventHub(app.state.redis)
+            await app.state.hub.start()
         try:
             yield
         finally:
+            if app.state.hub is not None:
+                await app.state.hub.stop()
+                await app.state.queue.close()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
             if own_store:

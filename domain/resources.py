@@ -57,7 +57,7 @@ class Resource:
     name: str
     label: str
     collection: str
-    module: str
+    module: str | None
     tag: str
     create: type[BaseModel]
     update: type[BaseModel]
@@ -128,8 +128,11 @@ def list_filter(ctx: Ctx, resource: Resource, query: ListQuery) -> dict[str, Any
         if resource.filters.get(name) is None:
             raise Invalid(f"cannot filter {resource.name} by {name!r}")
         if name.endswith("_id") and not (isinstance(value, str) and is_object_id(value)):
-            raise Invalid(f"{name}: {value!r} is not a valid id (24 hexadecimal characters)",
-                          code="invalid_id", details=[{"field": name, "message": "not an id"}])
+            raise Invalid(
+                f"{name}: {value!r} is not a valid id (24 hexadecimal characters)",
+                code="invalid_id",
+                details=[{"field": name, "message": "not an id"}],
+            )
     if equal and resource.rewrite_filters:
         equal = resource.rewrite_filters(equal)
     if equal:

@@ -6,20 +6,29 @@ from typing import Any
 
 from arq.connections import RedisSettings
 
+from memory import serialization
+from memory.events import EventPublisher
+from memory.redis import open_redis
 from memory.stores import open_store
 from settings import Settings, get_settings
-from workers import serialization, tasks
+from workers import runtime, tasks
+
+POLL_FALLBACK_S = 0.25  # the wake-up signal starts jobs; this bounds deferred retries
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["store"] = open_store(settings)
+    ctx["events_redis"] = open_redis(settings.redis_url or "")
+    ctx["events"] = EventPublisher(ctx["events_redis"], settings.job_events_ttl_s)
+    ctx["max_tries"] = settings.job_max_tries
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    store = ctx.get("store")
-    if store is not None:
-        await store.close()
+    if ctx.get("store") is not None:
+        await ctx["store"].close()
+    if ctx.get("events_redis") is not None:
+        await ctx["events_redis"].aclose()
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -31,7 +40,7 @@ def redis_settings(settings: Settings) -> RedisSettings:
 def worker_options(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     return {
-        "functions": [tasks.ping],
+        "functions": [tasks.ping, runtime.run_job],
         "redis_settings": redis_settings(settings),
         "queue_name": settings.queue_name,
         "on_startup": startup,
@@ -40,4 +49,11 @@ def worker_options(settings: Settings | None = None) -> dict[str, Any]:
         "job_serializer": serialization.dumps,
         "job_deserializer": serialization.loads,
         "handle_signals": True,
+        "poll_delay": POLL_FALLBACK_S,
+        "max_jobs": 64,
+        "queue_read_limit": 64,
+        "job_timeout": settings.job_timeout_s,
+        "max_tries": settings.job_max_tries + 1,
+        "allow_abort_jobs": True,
+        "keep_result": 60,
     }

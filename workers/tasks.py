@@ -4,8 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers.runtime import JobRun, handler
+
 
 async def ping(ctx: dict[str, Any]) -> str:
     """A no-op round trip: proves a worker is consuming the queue."""
     await ctx["store"].ping()
     return "pong"
+
+
+@handler("noop")
+async def noop(run: JobRun) -> dict[str, Any]:
+    """Does nothing but report: for health checks and the queue benchmark."""
+    return {"ok": True, "echo": run.input.get("echo")}
+
+
+@handler("sleep")
+async def sleep(run: JobRun) -> dict[str, Any]:
+    """Reports progress for `seconds` (at most 60): exercises streaming and cancellation."""
+    import asyncio
+
+    seconds = min(float(run.input.get("seconds", 1)), 60.0)
+    steps = max(1, int(seconds * 10))
+    for i in range(steps):
+        await asyncio.sleep(seconds / steps)
+        await run.progress((i + 1) / steps, f"step {i + 1} of {steps}")
+    return {"slept_s": seconds}

@@ -85,8 +85,10 @@ async def _keep_system_accounts_enabled(
     ctx: Ctx, account: dict[str, Any], changes: dict[str, Any]
 ) -> dict[str, Any]:
     if account.get("system") and changes.get("enabled") is False:
-        raise Conflict(f"account {account['code']} is used by the platform and cannot be disabled",
-                       code="system_account")
+        raise Conflict(
+            f"account {account['code']} is used by the platform and cannot be disabled",
+            code="system_account",
+        )
     return changes
 
 
@@ -124,8 +126,9 @@ CHART = Resource(
     filters={"type": "eq", "enabled": "eq", "system": "eq"},
     sort=("code", "name", "type", "created_at"),
     default_sort="code",
-    hooks=Hooks(before_update=_keep_system_accounts_enabled,
-                before_delete=_forbid_delete_with_entries),
+    hooks=Hooks(
+        before_update=_keep_system_accounts_enabled, before_delete=_forbid_delete_with_entries
+    ),
     conflict="a ledger account with this code already exists in this company",
 )
 

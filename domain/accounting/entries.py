@@ -95,8 +95,10 @@ async def reverse_entry(ctx: Ctx, entry_id: str, body: ReverseIn) -> dict[str, A
         raise not_found("journal entry", entry_id)
     if entry.get("source"):
         kind = entry["source"]["type"].replace("_", " ")
-        raise Conflict(f"entry {entry['number']} was posted for a {kind}; cancel or change the "
-                       f"{kind} instead", code="posted_by_source")
+        raise Conflict(
+            f"entry {entry['number']} was posted for a {kind}; cancel or change the {kind} instead",
+            code="posted_by_source",
+        )
     when = body.date.isoformat() if body.date else None
     entry = await journal.reverse(ctx, entry_id, when, body.description)
     return await view(ctx, JOURNAL, entry)

@@ -156,6 +156,12 @@ async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
         # how much receivable (payable) the payment clears.
         cross = Decimal(tx["rate"]) / await rate_of(ctx, doc["currency"], "document_id")
         applied = convert_minor(tx["amount"], cross, tx["precision"], doc["precision"])
+    if applied <= 0:
+        # else it would settle nothing, yet mark the document partial and book it all as FX
+        raise Invalid(
+            f"the payment rounds to zero in {doc['currency']}, the currency of {doc['number']}",
+            code="amount_too_small",
+        )
     if applied > doc["due"]:
         due = to_number(doc["due"], doc["precision"])
         raise Conflict(

@@ -141,8 +141,10 @@ async def _before_update(
 
 async def _keep_converted(ctx: Ctx, estimate: dict[str, Any]) -> None:
     if estimate["status"] == "converted":
-        raise Conflict("a converted estimate is the record behind its invoice; it cannot be "
-                       "deleted", code="document_locked")
+        raise Conflict(
+            "a converted estimate is the record behind its invoice; it cannot be deleted",
+            code="document_locked",
+        )
 
 
 async def convert(
@@ -206,7 +208,8 @@ ESTIMATES = Resource(
     sort=("number", "issued_at", "expires_at", "total", "created_at"),
     default_sort="-issued_at",
     date_field="issued_at",
-    hooks=Hooks(before_create=_before_create, before_update=_before_update,
-                before_delete=_keep_converted),
+    hooks=Hooks(
+        before_create=_before_create, before_update=_before_update, before_delete=_keep_converted
+    ),
     present=present,
 )

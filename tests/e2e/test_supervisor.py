@@ -26,9 +26,9 @@ import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
 
+from memory import serialization
 from settings import Settings
 from tests.helpers import PASSWORD, unique_email
-from workers import serialization
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ import msgpack
 
 
 def dumps(value: dict[str, Any]) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    # ARQ also stores a job's outcome, which may be an exception: keep its text, not the object.
+    return msgpack.packb(value, use_bin_type=True, default=repr)
 
 
 def loads(data: bytes) -> dict[str, Any]:

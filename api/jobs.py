@@ -1,0 +1,160 @@
+"""Jobs over HTTP: read, list, cancel, and follow their events as SSE (resumable with
+`Last-Event-ID`). `submit` is what every enqueueing endpoint calls: it stores the job,
+enqueues it once the record has committed, and by default waits (bounded) for its result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api import PREFIX
+from api.crud import crud_router
+from api.deps import CompanyCtx
+from api.responses import Envelope, EnvelopeResponse, errors, ok
+from domain import jobs
+from domain.context import Ctx
+from domain.errors import Invalid, Unavailable
+from domain.fields import Input
+from memory.events import EventHub, is_stream_id
+
+router = APIRouter()
+router.include_router(crud_router(jobs.JOBS))
+actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"])
+
+
+class Submitted(BaseModel):
+    job: jobs.JobOut
+    events_url: str
+    waited: bool = Field(description="False when the answer came before the job finished")
+
+
+def _queue_and_hub(request: Request) -> tuple[Any, EventHub]:
+    state = request.app.state
+    if getattr(state, "queue", None) is None or getattr(state, "hub", None) is None:
+        raise Unavailable(
+            "the job queue is not configured (NUMBORS_REDIS_URL)", code="queue_unavailable"
+        )
+    return state.queue, state.hub
+
+
+async def submit(
+    request: Request, ctx: Ctx, kind: str, input: dict[str, Any], wait: bool
+) -> EnvelopeResponse:
+    queue, hub = _queue_and_hub(request)
+    job = await jobs.create_job(ctx, kind, input)
+    events_url = f"{PREFIX}/jobs/{job['_id']}/events"
+    if not wait:
+        await queue.enqueue(job["_id"])
+        return ok(
+            {"job": await jobs.get_job(ctx, job["_id"]), "events_url": events_url, "waited": False},
+            status=202,
+        )
+    limit = request.app.state.settings.job_wait_s
+    async with hub.subscribe(job["_id"]) as events:
+        await queue.enqueue(job["_id"])
+        deadline = time.monotonic() + limit
+        finished = False
+        while not finished and (left := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(events.get(), left)
+            except TimeoutError:
+                break
+            finished = event.terminal
+    current = await jobs.get_job(ctx, job["_id"])
+    done = current["status"] in jobs.FINAL
+    return ok(
+        {"job": current, "events_url": events_url, "waited": done}, status=200 if done else 202
+    )
+
+
+class JobIn(Input):
+    kind: Literal["noop", "sleep"] = Field(description="Platform jobs; areas enqueue their own")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+@actions.post(
+    "",
+    status_code=200,
+    summary="Run a platform job (noop, sleep)",
+    response_model=Envelope[Submitted],
+    responses=errors(400, 401, 403, 503),
+)
+async def create(
+    body: JobIn,
+    ctx: CompanyCtx,
+    request: Request,
+    wait: Annotated[bool, Query(description="Wait for the result")] = True,
+) -> EnvelopeResponse:
+    return await submit(request, ctx, body.kind, body.input, wait)
+
+
+@actions.post(
+    "/{id}/cancel",
+    summary="Cancel a queued or running job",
+    response_model=Envelope[jobs.JobOut],
+    responses=errors(400, 401, 404, 409),
+)
+async def cancel(id: str, ctx: CompanyCtx, request: Request) -> EnvelopeResponse:
+    job = await jobs.request_cancel(ctx, id)
+    queue, _ = _queue_and_hub(request)
+    if job["status"] == "cancelled":
+        await request.app.state.events.publish(id, "cancelled", {"status": "cancelled"})
+    else:
+        await queue.abort(id)
+    return ok(job)
+
+
+@actions.get(
+    "/{id}/events",
+    summary="Follow a job's events (SSE, resumable)",
+    responses={
+        **errors(400, 401, 404),
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    },
+)
+async def events(
+    id: str,
+    ctx: CompanyCtx,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    await jobs.get_job(ctx, id)
+    if last_event_id is not None and not is_stream_id(last_event_id):
+        raise Invalid(
+            "Last-Event-ID must be an event id this stream sent (like 1732540000000-0)",
+            code="invalid_last_event_id",
+        )
+    _, hub = _queue_and_hub(request)
+    settings = request.app.state.settings
+    return EventSourceResponse(
+        _stream(hub, id, last_event_id, settings.sse_heartbeat_s, settings.sse_lifetime_s),
+        ping=int(settings.sse_heartbeat_s) or 15,
+        send_timeout=30,
+    )
+
+
+async def _stream(
+    hub: EventHub, job_id: str, after: str | None, idle_s: float, lifetime_s: float
+) -> AsyncIterator[ServerSentEvent]:
+    ends = time.monotonic() + lifetime_s
+    last = after
+    async for event in hub.follow(job_id, after, min(idle_s, lifetime_s)):
+        if event is not None:
+            last = event.id
+            yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
+            if event.terminal:
+                return
+        if time.monotonic() >= ends:
+            yield ServerSentEvent(
+                data={"last_event_id": last}, event="reconnect", id=last, retry=1000
+            )
+            return
+
+
+router.include_router(actions)

@@ -1,0 +1,152 @@
+"""Jobs: heavy work the API hands to workers. A job is a stored record (this module) and an
+ARQ job with the same id (`memory/queue.py`), company-scoped like every other object.
+
+Statuses: queued -> running -> succeeded | failed | cancelled (a transient failure goes back
+to queued for another attempt). The record is written and committed before the job is
+enqueued, so a worker never picks up a job it cannot read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from domain.context import Ctx
+from domain.errors import Conflict
+from domain.fields import ObjectIdStr, Output
+from domain.resources import Resource, fetch, present
+from memory.ids import new_id, utcnow
+from memory.store import CollectionSpec, DocumentStore, declare
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+declare(
+    CollectionSpec(
+        "jobs",
+        fields=("company_id", "kind", "status", "created_at", "worker"),
+        indexes=(("company_id", "created_at"), ("company_id", "kind", "status"), ("status",)),
+    )
+)
+
+
+class JobOut(Output):
+    id: ObjectIdStr
+    kind: str
+    status: Status
+    progress: float
+    input: dict[str, Any]
+    result: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int
+    created_by: str
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+JOBS = Resource(
+    name="jobs",
+    label="job",
+    collection="jobs",
+    module=None,  # every company has jobs; the area that enqueues one gates its own routes
+    tag="Jobs",
+    create=JobOut,
+    update=JobOut,
+    read=JobOut,
+    filters={"kind": "eq", "status": "eq"},
+    sort=("created_at", "updated_at"),
+    default_sort="-created_at",
+    date_field="created_at",
+    operations=("list", "get"),
+)
+
+
+async def create_job(ctx: Ctx, kind: str, input: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    job = {
+        "_id": new_id(),
+        "company_id": ctx.company_id,
+        "kind": kind,
+        "status": "queued",
+        "progress": 0.0,
+        "input": input,
+        "attempts": 0,
+        "created_by": ctx.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await ctx.store.insert_one("jobs", job)
+    return job
+
+
+async def get_job(ctx: Ctx, job_id: str) -> dict[str, Any]:
+    return present(JOBS, await fetch(ctx, JOBS, job_id))
+
+
+async def request_cancel(ctx: Ctx, job_id: str) -> dict[str, Any]:
+    """Mark the job for cancellation. A queued job is cancelled at once; a running one by its
+    worker within a second (it stores no partial result)."""
+    async with ctx.store.transaction():
+        job = await fetch(ctx, JOBS, job_id)
+        if job["status"] in FINAL:
+            raise Conflict(f"the job already {job['status']}", code="job_finished")
+        changes: dict[str, Any] = {"cancel_requested": True, "updated_at": utcnow()}
+        if job["status"] == "queued":
+            changes.update(status="cancelled", finished_at=utcnow())
+        job = await ctx.store.update_one("jobs", ctx.scope(_id=job_id), {"$set": changes})
+    assert job is not None
+    return present(JOBS, job)
+
+
+# --- what workers do with the record (no company context: they act for the job) ---------
+
+
+async def claim(store: DocumentStore, job_id: str, worker: str) -> dict[str, Any] | None:
+    """Move a queued (or orphaned running) job to running; None when it is already final."""
+    now = utcnow()
+    return await store.update_one(
+        "jobs",
+        {"_id": job_id, "status": {"$in": ["queued", "running"]}},
+        {
+            "$set": {"status": "running", "worker": worker, "started_at": now, "updated_at": now},
+            "$inc": {"attempts": 1},
+        },
+    )
+
+
+async def finish(
+    store: DocumentStore,
+    job_id: str,
+    status: str,
+    *,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "updated_at": utcnow()}
+    if status == "succeeded":
+        changes.update(result=result, progress=1.0)
+    if error is not None:
+        changes["error"] = error
+    return await store.update_one(
+        "jobs", {"_id": job_id, "status": {"$nin": list(FINAL)}}, {"$set": changes}
+    )
+
+
+async def requeue(store: DocumentStore, job_id: str, error: dict[str, Any]) -> None:
+    await store.update_one(
+        "jobs",
+        {"_id": job_id, "status": "running"},
+        {"$set": {"status": "queued", "error": error, "updated_at": utcnow()}},
+    )
+
+
+async def set_progress(store: DocumentStore, job_id: str, progress: float) -> None:
+    await store.update_one(
+        "jobs", {"_id": job_id}, {"$set": {"progress": progress, "updated_at": utcnow()}}
+    )
+
+
+async def orphans(store: DocumentStore, live_workers: set[str]) -> list[dict[str, Any]]:
+    running = await store.find("jobs", {"status": "running"})
+    return [job for job in running if job.get("worker") not in live_workers]
