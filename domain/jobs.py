@@ -8,6 +8,7 @@ enqueued, so a worker never picks up a job it cannot read.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from domain.context import Ctx
@@ -147,6 +148,21 @@ async def set_progress(store: DocumentStore, job_id: str, progress: float) -> No
     )
 
 
-async def orphans(store: DocumentStore, live_workers: set[str]) -> list[dict[str, Any]]:
+async def orphans(
+    store: DocumentStore, alive: Callable[[str], Awaitable[bool]]
+) -> list[dict[str, Any]]:
+    """Running jobs whose worker is not alive. The records are read before liveness is
+    checked: a worker announces itself before it claims, so a job claimed after this read is
+    not in the list, and one claimed before it names a worker that is seen alive."""
     running = await store.find("jobs", {"status": "running"})
-    return [job for job in running if job.get("worker") not in live_workers]
+    return [job for job in running if not await alive(str(job.get("worker")))]
+
+
+async def release_orphan(store: DocumentStore, job_id: str, worker: str | None) -> bool:
+    """Hand a dead worker's job back to the queue; False when it has moved on meanwhile."""
+    released = await store.update_one(
+        "jobs",
+        {"_id": job_id, "status": "running", "worker": worker},
+        {"$set": {"status": "queued", "worker": None, "updated_at": utcnow()}},
+    )
+    return released is not None

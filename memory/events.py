@@ -85,6 +85,15 @@ async def replay(redis: Redis, job_id: str, after: str | None) -> list[Event]:
     return [_event(row_id, fields) for row_id, fields in rows]
 
 
+async def ended_by(redis: Redis, job_id: str, after: str) -> bool:
+    """Whether the stream's last event is terminal and the client (at `after`) has it."""
+    rows = await redis.xrevrange(stream_key(job_id), count=1)
+    if not rows:
+        return False
+    last = _event(*rows[0])
+    return last.terminal and _stream_id(last.id) <= _stream_id(after)
+
+
 def _event(row_id: Any, fields: dict[Any, Any]) -> Event:
     decoded = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
     id_ = row_id.decode() if isinstance(row_id, bytes) else str(row_id)

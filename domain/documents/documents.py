@@ -73,6 +73,8 @@ declare(
             ("company_id", "status", "due_at"),
             ("company_id", "contact_id"),
             ("company_id", "created_at"),
+            # covers ageing: every figure its grouped sum reads comes from the index
+            ("company_id", "type", "status", "issued_at", "contact_id", "due_at", "due_base"),
         ),
         unique=(("company_id", "type", "number"),),
     )
