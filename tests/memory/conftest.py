@@ -1,7 +1,8 @@
 """The `store` fixture: every conformance test runs once per document-store adapter.
 
 SQLite always runs, on a fresh file per test. MongoDB runs when NUMBORS_TEST_MONGODB_URL
-is set (a replica set, for transactions), on a fresh database per test that is dropped after.
+is set (a replica set, for transactions), on a fresh database per test that is dropped after;
+when it is not, `test_mongodb_is_configured` is the one skip that says so.
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from memory.store import DocumentStore
-from tests.memory.backends import MONGO_URL_ENV, Backend, mongo_url, open_store
+from tests.memory.backends import Backend, mongo_url, open_store
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "mongo",
-        id="mongo",
-        marks=pytest.mark.skipif(not mongo_url(), reason=f"{MONGO_URL_ENV} is not set"),
-    ),
-]
+BACKENDS = ["sqlite", "mongo"] if mongo_url() else ["sqlite"]
 
 
 async def drop_database(url: str, database: str) -> None:

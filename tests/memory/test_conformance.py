@@ -27,7 +27,7 @@ from memory.store import (
     Sort,
     declare,
 )
-from tests.memory.backends import Backend
+from tests.memory.backends import MONGO_URL_ENV, Backend, mongo_url, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -493,15 +493,23 @@ async def test_delete_many_answers_the_number_deleted(store: DocumentStore) -> N
 
 # --- sum_by -------------------------------------------------------------------------------
 
+
+def ledger_line(account: str, side: str, amount: int, when: str, qty: int | None = None) -> Doc:
+    center = "north" if side == "credit" else "south"
+    line: Doc = {"account": account, "side": side, "amount": amount, "when": when}
+    line["dims"] = {"center": center}
+    if qty is not None:
+        line["qty"] = qty
+    return line
+
+
 LEDGER: list[Doc] = [
-    {"account": "4000", "side": "credit", "amount": 1000, "qty": 1, "when": "2024-01-10"},
-    {"account": "4000", "side": "credit", "amount": 2500, "qty": 2, "when": "2024-02-10"},
-    {"account": "4000", "side": "debit", "amount": 300, "qty": 1, "when": "2024-02-11"},
-    {"account": "1200", "side": "debit", "amount": 3200, "qty": 3, "when": "2024-02-12"},
-    {"account": "1200", "side": "credit", "amount": 7, "when": "2024-03-01"},
+    ledger_line("4000", "credit", 1000, "2024-01-10", qty=1),
+    ledger_line("4000", "credit", 2500, "2024-02-10", qty=2),
+    ledger_line("4000", "debit", 300, "2024-02-11", qty=1),
+    ledger_line("1200", "debit", 3200, "2024-02-12", qty=3),
+    ledger_line("1200", "credit", 7, "2024-03-01"),  # no qty: it sums as nothing
 ]
-for line in LEDGER:
-    line["dims"] = {"center": "north" if line["side"] == "credit" else "south"}
 
 
 @pytest.fixture(params=[LEDGER_PLAIN, LEDGER_DECLARED])
@@ -638,6 +646,21 @@ async def test_next_value_counts_from_start_per_counter(store: DocumentStore) ->
     assert await store.next_value("orders") == 102
 
 
+async def test_raise_counter_only_moves_a_counter_up(store: DocumentStore) -> None:
+    assert await store.raise_counter("invoices", 0) == 0
+    assert await store.next_value("invoices") == 1
+    assert await store.raise_counter("invoices", 10) == 10
+    assert await store.raise_counter("invoices", 5) == 10
+    assert await store.next_value("invoices") == 11
+    assert await store.raise_counter("orders", 41) == 41
+    assert await store.next_value("orders", start=1) == 42
+    with pytest.raises(Boom):
+        async with store.transaction():
+            assert await store.raise_counter("invoices", 100) == 100
+            raise Boom
+    assert await store.next_value("invoices") == 12
+
+
 # --- transactions -------------------------------------------------------------------------
 
 
@@ -762,6 +785,22 @@ async def test_unsupported_update_is_a_query_error(store: DocumentStore, update:
     with pytest.raises(QueryError):
         await store.update_many(THINGS, {}, update)
     assert await store.find(THINGS) == [{"_id": doc_id, "n": 1}]
+
+
+# --- connection ---------------------------------------------------------------------------
+
+
+async def test_ping(store: DocumentStore) -> None:
+    await store.ping()
+
+
+@pytest.mark.skipif(not mongo_url(), reason=f"{MONGO_URL_ENV} is not set: MongoStore untested")
+async def test_mongodb_is_configured() -> None:
+    store = open_store(Backend("mongo", mongo_url(), "conformance_ping"))
+    try:
+        await store.ping()
+    finally:
+        await store.close()
 
 
 # --- several OS processes -----------------------------------------------------------------
