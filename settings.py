@@ -59,10 +59,38 @@ class Settings(BaseSettings):
     sse_lifetime_s: float = Field(
         600.0, description="An SSE connection's lifetime before `reconnect`."
     )
+    facts_hot_ttl_s: int = Field(
+        600, description="Lifetime of a company's hot copy of its facts in Redis, seconds."
+    )
+    facts_hot_max: int = Field(
+        1000, description="Most live facts a company's hot copy holds; beyond, reads use the store."
+    )
+    fact_max_bytes: int = Field(64 * 1024, description="Largest fact value, as JSON bytes.")
+    memory_hook_replay_s: int = Field(
+        3 * 86400, description="How long a memory-hook answer is kept to answer replays."
+    )
+
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; unset (and no key): the offline provider."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key of the model endpoint (a key alone means OpenAI itself)."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
+    llm_timeout_s: float = Field(60.0, description="Timeout of one model request, seconds.")
+    llm_max_retries: int = Field(2, description="Retries of a model request on 429, 5xx, timeouts.")
+    llm_max_tokens: int = Field(800, description="Most tokens a narrative may take.")
+    checkpoint_path: Path | None = Field(
+        None, description="SQLite file of agent checkpoints; default var/checkpoints.db."
+    )
 
     @property
     def sqlite_file(self) -> Path:
         return self.sqlite_path or self.var_dir / "numbors.db"
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.checkpoint_path or self.var_dir / "checkpoints.db"
 
     def jwt_key(self) -> str:
         """The signing key; generated into var/ once in development when none is configured."""

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from api import (
     accounting,
     accounts,
+    ai_insights,
+    ai_memory,
     auth,
     categories,
     companies,
@@ -58,6 +60,8 @@ ROUTERS = [
     accounting.router,
     reports.router,
     jobs.router,
+    ai_memory.router,
+    ai_insights.router,
 ]
 
 

@@ -9,7 +9,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+import orjson
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -116,6 +117,7 @@ async def cancel(id: str, ctx: CompanyCtx, request: Request) -> EnvelopeResponse
     responses={
         **errors(400, 401, 404),
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+        204: {"description": "The client already has the job's last event: stop reconnecting"},
     },
 )
 async def events(
@@ -123,7 +125,7 @@ async def events(
     ctx: CompanyCtx,
     request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> EventSourceResponse:
+) -> Response:
     await jobs.get_job(ctx, id)
     if last_event_id is not None and not is_stream_id(last_event_id):
         raise Invalid(
@@ -131,10 +133,14 @@ async def events(
             code="invalid_last_event_id",
         )
     _, hub = _queue_and_hub(request)
+    if last_event_id is not None and await hub.ended_by(id, last_event_id):
+        # EventSource reconnects whenever a stream ends, also after the terminal event; 204 is
+        # how SSE tells it to stop (else it would wait on a finished job until `reconnect`).
+        return Response(status_code=204)
     settings = request.app.state.settings
     return EventSourceResponse(
         _stream(hub, id, last_event_id, settings.sse_heartbeat_s, settings.sse_lifetime_s),
-        ping=int(settings.sse_heartbeat_s) or 15,
+        ping=settings.sse_heartbeat_s or 15,
         send_timeout=30,
     )
 
@@ -147,14 +153,20 @@ async def _stream(
     async for event in hub.follow(job_id, after, min(idle_s, lifetime_s)):
         if event is not None:
             last = event.id
-            yield ServerSentEvent(data=event.data, event=event.type, id=event.id)
+            yield ServerSentEvent(data=_json(event.data), event=event.type, id=event.id)
             if event.terminal:
                 return
         if time.monotonic() >= ends:
             yield ServerSentEvent(
-                data={"last_event_id": last}, event="reconnect", id=last, retry=1000
+                data=_json({"last_event_id": last}), event="reconnect", id=last, retry=1000
             )
             return
+
+
+def _json(value: Any) -> str:
+    # ServerSentEvent writes str(data): a dict would go out as its Python repr, and None as
+    # no data line at all (an event EventSource never dispatches). Always send JSON text.
+    return orjson.dumps(value).decode()
 
 
 router.include_router(actions)

@@ -44,6 +44,7 @@ from memory.world import (
     WorldMemory,
     check_key,
     check_namespace,
+    normalise_time,
 )
 
 MODULE = "ai-insights"
@@ -378,12 +379,11 @@ async def remember(
     store: DocumentStore, company_id: str, webhook_id: str, answer: Answer, keep_s: int
 ) -> None:
     """Store the first answer; DuplicateKeyError when another delivery of this id won."""
-    now = datetime.now(UTC)
-    cutoff = (now - timedelta(seconds=keep_s)).isoformat(timespec="milliseconds")
+    cutoff = datetime.now(UTC) - timedelta(seconds=keep_s)
     async with store.transaction():
         await store.delete_many(
             "memory_hook_deliveries",
-            {"company_id": company_id, "created_at": {"$lt": cutoff.replace("+00:00", "Z")}},
+            {"company_id": company_id, "created_at": {"$lt": normalise_time(cutoff.isoformat())}},
         )
         await store.insert_one(
             "memory_hook_deliveries",

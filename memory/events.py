@@ -27,6 +27,7 @@ log = logging.getLogger("numbors.events")
 CHANNEL = "numbors:events"
 TERMINAL = frozenset({"result", "error", "cancelled"})
 MAX_EVENTS = 10_000
+REPLAY_CONCURRENCY = 4
 
 _PUBLISH = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
@@ -110,6 +111,9 @@ class EventHub:
         self._queues: dict[str, set[asyncio.Queue[Event]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Replays are the only Redis reads a subscriber makes. Bounded, so a burst of clients
+        # (all reconnecting after a restart) cannot grow the shared pool one connection each.
+        self._reads = asyncio.Semaphore(REPLAY_CONCURRENCY)
 
     async def start(self) -> None:
         if self._task is None:
@@ -122,6 +126,10 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def ended_by(self, job_id: str, after: str) -> bool:
+        async with self._reads:
+            return await ended_by(self.redis, job_id, after)
 
     @property
     def subscribers(self) -> int:
@@ -173,7 +181,9 @@ class EventHub:
         after `idle_s` without an event (the caller's cue for a heartbeat)."""
         async with self.subscribe(job_id) as queue:
             last = _stream_id(after) if after else (0, 0)
-            for event in await replay(self.redis, job_id, after):
+            async with self._reads:
+                replayed = await replay(self.redis, job_id, after)
+            for event in replayed:
                 last = _stream_id(event.id)
                 yield event
                 if event.terminal:

@@ -236,7 +236,10 @@ class WorldMemory:
         check_key(key)
         if value is None:
             raise InvalidFact("a fact needs a value; expire it to remove it")
-        size = len(orjson.dumps(value))
+        try:
+            size = len(orjson.dumps(value))
+        except TypeError as error:
+            raise InvalidFact(f"the value is not JSON: {error}") from None
         if size > self.max_value_bytes:
             raise InvalidFact(f"the value is {size} bytes; the limit is {self.max_value_bytes}")
         if ttl_s is not None and not (0 < ttl_s <= 10 * 365 * 86400):

@@ -98,9 +98,12 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
         return "failed"
     await run.emit("status", {"status": "running", "attempt": job["attempts"]})
     try:
-        result = await fn(run)
+        # Our own deadline, shorter than ARQ's: a job that runs too long fails (TimeoutError)
+        # instead of surfacing as a CancelledError that would read as a cancel request.
+        async with asyncio.timeout(ctx.get("job_timeout_s")):
+            result = await fn(run)
     except asyncio.CancelledError:
-        await asyncio.shield(_cancelled(store, events, job_id))
+        await asyncio.shield(_interrupted(store, events, job_id))
         raise
     except TransientError as error:
         if job["attempts"] < ctx["max_tries"]:
@@ -117,6 +120,18 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
     if await jobs.finish(store, job_id, "succeeded", result=result) is not None:
         await run.emit("result", result)
     return "succeeded"
+
+
+async def _interrupted(store: DocumentStore, events: EventPublisher, job_id: str) -> None:
+    """The job's task was cancelled: by a cancel request (ARQ abort; the job ends cancelled)
+    or by its worker stopping (SIGTERM; ARQ runs the job again, so it goes back to queued)."""
+    current = await store.find_one("jobs", {"_id": job_id})
+    if current is not None and current.get("cancel_requested"):
+        await _cancelled(store, events, job_id)
+    else:
+        await jobs.requeue(
+            store, job_id, {"type": "WorkerStopped", "message": "its worker stopped; runs again"}
+        )
 
 
 async def _cancelled(store: DocumentStore, events: EventPublisher, job_id: str) -> None:
@@ -156,12 +171,28 @@ class NumborsWorker(Worker):
         await self._announce()
         await self.reconcile()
         while True:
+            started = self._jobs_started()
             await self._poll_iteration()
             if time.monotonic() - self._announced > LIVENESS_EVERY_S:
                 await self._announce()
+                # Not only at start: a worker killed moments ago still looks alive until its
+                # liveness key expires (WORKER_TTL_S), and its jobs stay held by ARQ's
+                # in-progress key for the whole job timeout unless someone releases them.
+                await self.reconcile()
             if self.burst and await self.pool.zcard(self.queue_name) == 0:
                 await asyncio.gather(*self.tasks.values())
                 return
+            if self._jobs_started() > started:
+                # It found work, so more may be due: a backlog wakes nobody (the wake-up list
+                # is capped). Poll again once a slot is free instead of idling until the next
+                # wake-up or the poll delay, which capped a backlog at max_jobs per poll delay.
+                if self.job_counter >= self.max_jobs and self.tasks:
+                    await asyncio.wait(
+                        list(self.tasks.values()),
+                        timeout=self.poll_delay_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                continue
             await self.pool.blpop([WAKE_KEY], timeout=self.poll_delay_s)
 
     async def _announce(self) -> None:
@@ -169,17 +200,28 @@ class NumborsWorker(Worker):
         self._announced = time.monotonic()
 
     async def reconcile(self) -> None:
-        """Jobs left running by a worker that is gone: release them to run again now."""
-        live = {
-            key.decode().removeprefix(WORKER_KEY)
-            async for key in self.pool.scan_iter(match=WORKER_KEY + "*")
-        }
+        """Jobs left running by a worker that is gone: release them to run again now.
+
+        The record is handed back first with a conditional update naming the dead worker, and
+        only the worker that wins it deletes ARQ's in-progress key: a reconciler holding a
+        stale list can never release a job that another worker has meanwhile picked up."""
+        store: DocumentStore = self.ctx["store"]
         queue = JobQueue(self.pool, self.queue_name)
-        for job in await jobs.orphans(self.ctx["store"], live):
-            log.warning(
-                "job %s was left running by %s; releasing it", job["_id"], job.get("worker")
-            )
-            await queue.release(job["_id"])
+        released = False
+        for job in await jobs.orphans(store, self._alive):
+            worker = job.get("worker")
+            if job.get("cancel_requested"):  # its abort would stop it before it runs again
+                await _cancelled(store, self.ctx["events"], job["_id"])
+                continue
+            if await jobs.release_orphan(store, job["_id"], worker):
+                log.warning("job %s was left running by %s; releasing it", job["_id"], worker)
+                await queue.release(job["_id"])
+                released = True
+        if released:
+            await queue.wake()
+
+    async def _alive(self, worker: str) -> bool:
+        return worker == self.worker_id or bool(await self.pool.exists(WORKER_KEY + worker))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -14,6 +14,7 @@ from settings import Settings, get_settings
 from workers import runtime, tasks
 
 POLL_FALLBACK_S = 0.25  # the wake-up signal starts jobs; this bounds deferred retries
+TIMEOUT_GRACE_S = 10  # ARQ's own deadline comes after the runtime's (which fails the job)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -22,6 +23,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["events_redis"] = open_redis(settings.redis_url or "")
     ctx["events"] = EventPublisher(ctx["events_redis"], settings.job_events_ttl_s)
     ctx["max_tries"] = settings.job_max_tries
+    ctx["job_timeout_s"] = settings.job_timeout_s
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -52,7 +54,7 @@ def worker_options(settings: Settings | None = None) -> dict[str, Any]:
         "poll_delay": POLL_FALLBACK_S,
         "max_jobs": 64,
         "queue_read_limit": 64,
-        "job_timeout": settings.job_timeout_s,
+        "job_timeout": settings.job_timeout_s + TIMEOUT_GRACE_S,
         "max_tries": settings.job_max_tries + 1,
         "allow_abort_jobs": True,
         "keep_result": 60,

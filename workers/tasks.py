@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from conductors import insights  # noqa: F401  (registers the insight.analyse handler)
 from workers.runtime import JobRun, handler
 
 
@@ -15,8 +17,13 @@ async def ping(ctx: dict[str, Any]) -> str:
 
 @handler("noop")
 async def noop(run: JobRun) -> dict[str, Any]:
-    """Does nothing but report: for health checks and the queue benchmark."""
-    return {"ok": True, "echo": run.input.get("echo")}
+    """Does nothing but report: for health checks and the queue benchmark (which sends
+    `t_enqueued` and gets back `t_started`, the wall clock when the handler began)."""
+    started = time.time()
+    out: dict[str, Any] = {"ok": True, "echo": run.input.get("echo")}
+    if "t_enqueued" in run.input:
+        out["t_started"] = started
+    return out
 
 
 @handler("sleep")

@@ -1,0 +1,318 @@
+"""The report analysis graph: a LangGraph `StateGraph` with typed state.
+
+    load_report -> compute_facts -> recall_memory -> narrate -> validate -> persist
+
+Numbers come from the computation nodes, never from the model: `compute_facts` derives every
+figure the analysis may state from the accounting domain's own report functions; `narrate`
+asks the model (or the offline provider) for prose and streams its tokens as events;
+`validate` checks every figure of that prose against the facts and corrects or flags any that
+is not one, so a wrong number is never passed on (the streamed tokens are released through
+the same check, a few words behind the model); `persist` stores the insight and its audit
+row once per job.
+
+State is plain JSON (no Decimal, no objects) so LangGraph's checkpointer can store it after
+every node: run with `thread_id` = the job id, a retried job resumes after its last finished
+node (`run`). What a run needs but must not be checkpointed (the company context, the model
+client, the event sink, world memory) travels in the `Deps` runtime context.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict
+
+import orjson
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents import facts as F
+from agents.models import OFFLINE, ModelClient, Prompt
+from agents.offline import TITLES
+from agents.validation import StreamGuard, outcome, validate
+from domain import insights
+from domain.accounting import reports
+from domain.context import Ctx
+from domain.money import precision
+from memory.ids import utcnow
+
+log = logging.getLogger("numbors.agents")
+MEMORY_LIMIT = 20
+MEMORY_VALUE_CHARS = 300
+
+Emit = Callable[[str, Any], Awaitable[Any]]
+Progress = Callable[[float, str], Awaitable[None]]
+
+
+class Recall(Protocol):
+    async def recall(
+        self, company_id: str, namespaces: list[str] | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]: ...
+
+
+class AnalysisState(TypedDict, total=False):
+    job_id: str
+    request: dict[str, Any]
+    started_at: float
+    report: dict[str, Any]
+    previous: dict[str, Any] | None
+    currency: str
+    places: int
+    facts: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    digest: str
+    memory: list[dict[str, Any]]
+    memory_status: str
+    narrative: str
+    provider: str
+    model: str
+    usage: dict[str, Any]
+    notice: str | None
+    summary: str
+    validation: dict[str, Any]
+    insight: dict[str, Any]
+
+
+@dataclass
+class Deps:
+    ctx: Ctx
+    model: ModelClient
+    emit: Emit
+    progress: Progress
+    job: dict[str, Any]
+    memory: Recall | None = None
+
+
+async def _step(runtime: Runtime[Deps], name: str) -> None:
+    await runtime.context.progress(round(insights.STEPS.index(name) / len(insights.STEPS), 3), name)
+
+
+async def load_report(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    await _step(runtime, "load_report")
+    ctx, req = runtime.context.ctx, state["request"]
+    kind, start, end = req["report"], req.get("from"), req["to"]
+    compare_start, compare_end = req.get("compare_from"), req.get("compare_to")
+    previous = None
+    if kind == "profit_and_loss":
+        report = await reports.profit_and_loss(ctx, start, end, compare_start, compare_end)
+    elif kind == "balance_sheet":
+        report = await reports.balance_sheet(ctx, end)
+        if compare_end:
+            previous = await reports.balance_sheet(ctx, compare_end)
+    elif kind == "cash_flow":
+        report = await reports.cash_flow(ctx, start, end)
+        if compare_start and compare_end:
+            previous = await reports.cash_flow(ctx, compare_start, compare_end)
+    else:
+        which = kind.removeprefix("aged_")
+        report = await reports.aged(ctx, which, end)
+        if compare_end:
+            previous = await reports.aged(ctx, which, compare_end)
+    return {
+        "started_at": time.time(),
+        "report": report,
+        "previous": previous,
+        "currency": report["currency"],
+        "places": precision(report["currency"]),
+    }
+
+
+async def compute_facts(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    await _step(runtime, "compute_facts")
+    found, findings = F.compute(
+        state["request"]["report"], state["report"], state.get("previous"), state["places"]
+    )
+    for fact in found:
+        await runtime.context.emit("fact", {**fact, "text": _text(state, fact)})
+    return {"facts": found, "findings": findings, "digest": F.digest(found)}
+
+
+async def recall_memory(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    """What the company's world memory holds; an analysis never fails for want of it."""
+    await _step(runtime, "recall_memory")
+    memory = runtime.context.memory
+    if memory is None:
+        return {"memory": [], "memory_status": "unavailable"}
+    try:
+        recalled = await memory.recall(runtime.context.ctx.company_id, None, MEMORY_LIMIT)
+    except Exception:
+        log.exception("world memory recall failed; analysing without it")
+        return {"memory": [], "memory_status": "unavailable"}
+    kept = [
+        {
+            "namespace": str(item.get("namespace", "")),
+            "key": str(item.get("key", "")),
+            "value": orjson.dumps(item.get("value"), default=str).decode()[:MEMORY_VALUE_CHARS],
+            "version": item.get("version"),
+        }
+        for item in recalled[:MEMORY_LIMIT]
+    ]
+    return {"memory": kept, "memory_status": "recalled"}
+
+
+async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    await _step(runtime, "narrate")
+
+    async def token(text: str) -> None:
+        await runtime.context.emit("token", {"text": text})
+
+    guard = StreamGuard(state["facts"], state["places"], _years(state["request"]), token)
+    completion = await runtime.context.model.complete(prompt(state), guard.feed)
+    await guard.close()
+    return {
+        "narrative": completion.text,
+        "provider": completion.provider,
+        "model": completion.model,
+        "usage": completion.usage.as_dict(),
+        "notice": completion.notice,
+    }
+
+
+async def check(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    """Every figure of the narrative and the findings must be a computed fact."""
+    await _step(runtime, "validate")
+    found, places, years = state["facts"], state["places"], _years(state["request"])
+    summary, issues = validate(state["narrative"], found, places, years)
+    for finding in state["findings"]:
+        _, more = validate(finding["text"], found, places, years)
+        issues += [{**issue, "in": finding["title"]} for issue in more]
+    result = {"status": outcome(issues), "issues": issues}
+    await runtime.context.emit("progress", {"step": "validated", "validation": result["status"]})
+    return {"summary": summary.strip(), "validation": result}
+
+
+async def persist(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
+    await _step(runtime, "persist")
+    deps, job = runtime.context, runtime.context.job
+    req = state["request"]
+    by_key = {fact["key"]: {**fact, "text": _text(state, fact)} for fact in state["facts"]}
+    duration_ms = int((time.time() - state["started_at"]) * 1000)
+    now = utcnow()
+    offline = state["provider"] == OFFLINE
+    insight = {
+        "_id": job["_id"],
+        "job_id": job["_id"],
+        "report": req["report"],
+        "input": req,
+        "currency": state["currency"],
+        "summary": state["summary"],
+        "findings": [
+            {**finding, "facts": [by_key[k] for k in finding["facts"] if k in by_key]}
+            for finding in state["findings"]
+        ],
+        "facts": list(by_key.values()),
+        "facts_digest": state["digest"],
+        "provider": state["provider"],
+        "model": state["model"],
+        "offline": offline,
+        "notice": state.get("notice"),
+        "usage": state["usage"],
+        "validation": state["validation"],
+        "memory": {
+            "status": state.get("memory_status", "unavailable"),
+            "used": [f"{m['namespace']}/{m['key']}" for m in state.get("memory", [])],
+        },
+        "duration_ms": duration_ms,
+        "created_by": job["created_by"],
+        "created_at": now,
+    }
+    audit = {
+        "_id": job["_id"],
+        "job_id": job["_id"],
+        "user_id": job["created_by"],
+        "created_at": job["created_at"],
+        "finished_at": now,
+        "status": "succeeded",
+        "report": req["report"],
+        "input": req,
+        "provider": state["provider"],
+        "model": state["model"],
+        "usage": state["usage"],
+        "duration_ms": duration_ms,
+        "facts_digest": state["digest"],
+        "validation": state["validation"]["status"],
+    }
+    return {"insight": await insights.save(deps.ctx, insight, audit)}
+
+
+def _text(state: AnalysisState, fact: dict[str, Any]) -> str:
+    return F.render(fact, state["currency"], state["places"])
+
+
+def _years(req: dict[str, Any]) -> set[int]:
+    return {int(str(v)[:4]) for k, v in req.items() if k != "report" and v}
+
+
+SYSTEM = """You are the financial analyst of Numbors, an accounting platform. You write a short \
+plain-text summary of one financial report for the company's managers.
+Rules:
+- State only figures listed under FACTS, written exactly as given there (you may leave out the \
+currency code). Never compute, estimate or round a figure yourself.
+- Write no dates, years or other numbers.
+- MEMORY is background about the company: use it for judgement, never quote numbers from it.
+- Three to six sentences, no headings, no lists."""
+
+
+def prompt(state: AnalysisState) -> Prompt:
+    req = state["request"]
+    subject = {k: req.get(k) for k in ("report", "from", "to", "compare_from", "compare_to")}
+    title = TITLES[req["report"]]
+    when = f"from {req['from']} to {req['to']}" if req.get("from") else f"at {req['to']}"
+    lines = [f"REPORT: {title} {when}, amounts in {state['currency']}."]
+    if req.get("compare_to"):
+        since = req.get("compare_from")
+        lines.append(
+            f"COMPARED WITH: {since} to {req['compare_to']}"
+            if since
+            else f"COMPARED WITH: {req['compare_to']}"
+        )
+    lines.append("FACTS:")
+    lines += [f"- {fact['label']}: {_text(state, fact)}" for fact in state["facts"]]
+    lines.append("FINDINGS:")
+    lines += [f"- {finding['text']}" for finding in state["findings"]]
+    if state.get("memory"):
+        lines.append("MEMORY:")
+        lines += [f"- {m['namespace']}/{m['key']}: {m['value']}" for m in state["memory"]]
+    return Prompt(
+        system=SYSTEM,
+        user="\n".join(lines),
+        facts=state["facts"],
+        findings=state["findings"],
+        subject=subject,
+    )
+
+
+def build() -> StateGraph[AnalysisState, Deps, AnalysisState, AnalysisState]:
+    graph = StateGraph(AnalysisState, context_schema=Deps)
+    nodes = (load_report, compute_facts, recall_memory, narrate, check, persist)
+    previous = START
+    for name, node in zip(insights.STEPS, nodes, strict=True):
+        graph.add_node(name, node)  # type: ignore[call-overload]
+        graph.add_edge(previous, name)
+        previous = name
+    graph.add_edge(previous, END)
+    return graph
+
+
+GRAPH = build()
+
+
+async def run(
+    deps: Deps, request: dict[str, Any], checkpointer: BaseCheckpointSaver[Any] | None
+) -> dict[str, Any]:
+    """Run the analysis for `deps.job`, resuming its checkpoint when an attempt left one."""
+    graph = GRAPH.compile(checkpointer=checkpointer)
+    config: dict[str, Any] = {"configurable": {"thread_id": deps.job["_id"]}}
+    start: AnalysisState | None = {"job_id": deps.job["_id"], "request": request}
+    if checkpointer is not None:
+        snapshot = await graph.aget_state(config)  # type: ignore[arg-type]
+        if snapshot.next:
+            start = None  # resume after the last node that finished
+            await deps.emit("progress", {"step": "resumed", "at": snapshot.next[0]})
+        elif snapshot.values.get("insight"):
+            return snapshot.values["insight"]
+    final = await graph.ainvoke(start, config, context=deps)  # type: ignore[arg-type]
+    return final["insight"]

@@ -1,0 +1,140 @@
+"""A local OpenAI-compatible server for tests, so the real `openai` client code runs.
+
+`POST /v1/chat/completions` with `stream: true` answers server-sent events the way OpenAI
+does: `data: {chunk}` lines carrying content deltas, a chunk with `finish_reason`, a final
+chunk with `usage` and no choices (when `stream_options.include_usage` is set), then
+`data: [DONE]`. `GET /v1/models` lists the one model. The test decides what is said
+(`narrate`: a function of the request, by default quoting the first facts of the prompt
+verbatim) and can make the next requests fail (`fail_next`: 429 or 5xx, with a short
+`retry-after-ms` so the client's retries are quick). Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.jobs.support import serve
+
+MODEL = "fake-model-1"
+FACT_LINE = re.compile(r"^- (?P<label>[^:\n]+): (?P<value>.+)$", re.MULTILINE)
+CHUNK = re.compile(r"\S+\s*")
+
+
+def quote_facts(body: dict[str, Any], count: int = 2) -> str:
+    """A truthful narrative: the first facts of the prompt, as given."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    facts = FACT_LINE.findall(user)[:count]
+    return " ".join(f"{label} was {value}." for label, value in facts) or "Nothing to report."
+
+
+@dataclass
+class FakeLLM:
+    narrate: Callable[[dict[str, Any]], str] = quote_facts
+    failures: list[int] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def fail_next(self, *statuses: int) -> None:
+        self.failures.extend(statuses)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+            ]
+        )
+
+    async def models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+    async def completions(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append({"body": body, "headers": dict(request.headers)})
+        if self.failures:
+            status = self.failures.pop(0)
+            return JSONResponse(
+                {"error": {"message": f"fake {status}", "type": "fake", "code": str(status)}},
+                status_code=status,
+                headers={"retry-after-ms": "10"},
+            )
+        text = self.narrate(body)
+        usage = (body.get("stream_options") or {}).get("include_usage", False)
+        if not body.get("stream"):
+            return JSONResponse(_completion(body, text))
+        return StreamingResponse(_stream(body, text, usage), media_type="text/event-stream")
+
+
+def _chunk(body: dict[str, Any], **fields: Any) -> str:
+    payload = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", MODEL),
+        **fields,
+    }
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+def _tokens(text: str) -> list[str]:
+    return CHUNK.findall(text)
+
+
+async def _stream(body: dict[str, Any], text: str, usage: bool) -> AsyncIterator[str]:
+    yield _chunk(body, choices=[{"index": 0, "delta": {"role": "assistant"}}])
+    for token in _tokens(text):
+        yield _chunk(body, choices=[{"index": 0, "delta": {"content": token}}])
+    yield _chunk(body, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    if usage:
+        prompt = sum(len(m["content"].split()) for m in body["messages"])
+        completion = len(_tokens(text))
+        yield _chunk(
+            body,
+            choices=[],
+            usage={
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        )
+    yield "data: [DONE]\n\n"
+
+
+def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", MODEL),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+
+
+@contextlib.asynccontextmanager
+async def running(fake: FakeLLM | None = None) -> AsyncIterator[FakeLLM]:
+    """The fake served by a real uvicorn on a free port, in this event loop."""
+    fake = fake or FakeLLM()
+    async with serve(fake.app()) as url:  # type: ignore[arg-type]
+        fake.url = url
+        yield fake

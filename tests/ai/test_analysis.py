@@ -1,0 +1,534 @@
+"""The report analysis end to end: the graph run by the job runtime on books made through the
+API, with the offline provider and with the real `openai` client against the local fake
+server; its checkpoints, its idempotency, its validation; and the AI Insights endpoints,
+with a real worker in this process for the ones that wait for or stream a result.
+
+The books (one fresh USD company):
+
+    2024-12-01  bank opened with 5,000
+    2024-12-05  INV 1,000 to Acme, due 2024-12-20 (sent)
+    2024-12-10  expense 300 from the bank
+    2025-01-05  INV 2,500 to Acme, due 2025-01-20 (sent); 1,000 of it paid 2025-01-15
+    2025-01-08  INV 400 to Globex, due 2025-02-28 (sent)
+    2025-01-12  BILL 800 from Parts Inc, due 2025-01-30 (sent)
+    2025-01-25  expense 450 from the bank
+
+So January 2025 against December 2024: income 2,900 against 1,000, expenses 1,250 against 300,
+net profit 1,650 against 700.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from agents import facts as F
+from agents.validation import FLAG
+from conductors import insights as conductor
+from domain import insights, jobs
+from domain.context import Ctx
+from memory.events import replay
+from memory.world import WorldMemory
+from settings import Settings
+from tests.accounting import books as bk
+from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.helpers import Account, data, expect_error, register
+from tests.jobs.support import read_sse, run_worker, serve
+from workers.runtime import WORKER_KEY, JobRun, NumborsWorker, run_job
+
+Doc = dict[str, Any]
+FAKE_WORKER = "tests-ai:in-process"
+JANUARY = {
+    "report": "profit_and_loss",
+    "from": "2025-01-01",
+    "to": "2025-01-31",
+    "compare_from": "2024-12-01",
+    "compare_to": "2024-12-31",
+}
+REQUESTS = {
+    "profit_and_loss": JANUARY,
+    "profit_and_loss_alone": {
+        "report": "profit_and_loss",
+        "from": "2025-01-01",
+        "to": "2025-01-31",
+    },
+    "balance_sheet": {"report": "balance_sheet", "to": "2025-01-31", "compare_to": "2024-12-31"},
+    "cash_flow": {**JANUARY, "report": "cash_flow"},
+    "aged_receivables": {
+        "report": "aged_receivables",
+        "to": "2025-03-31",
+        "compare_to": "2025-01-31",
+    },
+    "aged_payables": {"report": "aged_payables", "to": "2025-03-31"},
+}
+
+
+@pytest.fixture(scope="module")
+async def owner(client: httpx.AsyncClient) -> Account:
+    return await register(client, name="Ana Lyst", company_name="Analyst Holdings")
+
+
+@pytest.fixture(scope="module")
+async def books(owner: Account) -> Account:
+    co = await bk.fresh_company(owner, "Insight Books")
+    acme = await bk.contact(co, name="Acme")
+    globex = await bk.contact(co, name="Globex")
+    parts = await bk.contact(co, "supplier", name="Parts Inc")
+    bank = await bk.bank(co, "Checking", opening_balance=5000, opened_at="2024-12-01")
+    await bk.document(
+        co, "invoice", acme["id"], [bk.line(1000)], "2024-12-05", "2024-12-20", status="sent"
+    )
+    await bk.transaction(co, "expense", bank["id"], 300, paid_at="2024-12-10")
+    big = await bk.document(
+        co, "invoice", acme["id"], [bk.line(2500)], "2025-01-05", "2025-01-20", status="sent"
+    )
+    await bk.pay(co, big["id"], bank["id"], 1000, paid_at="2025-01-15")
+    await bk.document(
+        co, "invoice", globex["id"], [bk.line(400)], "2025-01-08", "2025-02-28", status="sent"
+    )
+    await bk.document(
+        co, "bill", parts["id"], [bk.line(800)], "2025-01-12", "2025-01-30", status="sent"
+    )
+    await bk.transaction(co, "expense", bank["id"], 450, paid_at="2025-01-25")
+    return co
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[FakeLLM]:
+    async with running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(llm: FakeLLM) -> FakeLLM:
+    from tests.ai.fake_llm import quote_facts
+
+    llm.requests.clear()
+    llm.failures.clear()
+    llm.narrate = quote_facts
+    return llm
+
+
+@pytest.fixture(scope="module")
+def offline(settings: Settings) -> Settings:
+    """The suite's settings with no model endpoint, whatever the environment says."""
+    return settings.model_copy(update={"llm_base_url": None, "llm_api_key": None})
+
+
+@pytest.fixture(scope="module")
+async def worker(app: FastAPI, offline: Settings) -> AsyncIterator[NumborsWorker]:
+    async with run_worker(offline) as running_worker:
+        yield running_worker
+
+
+# --- running the job in this process ---------------------------------------------------------
+
+
+async def new_job(app: FastAPI, account: Account, request: Doc) -> Doc:
+    ctx = Ctx(app.state.store, account.user_id, account.company_id, "owner")
+    return await jobs.create_job(ctx, insights.KIND, request)
+
+
+def worker_ctx(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    return {
+        "store": app.state.store,
+        "events": app.state.events,
+        "events_redis": app.state.redis,
+        "worker_id": FAKE_WORKER,
+        "max_tries": settings.job_max_tries,
+        "settings": settings,
+        "job_timeout_s": 120,
+    }
+
+
+async def run(app: FastAPI, settings: Settings, job: Doc) -> tuple[str, Doc]:
+    redis: Redis = app.state.redis
+    await redis.set(WORKER_KEY + FAKE_WORKER, b"1", ex=60)  # alive: no reconciler takes it
+    outcome = await run_job(worker_ctx(app, settings), job["_id"])
+    stored = await app.state.store.find_one("jobs", {"_id": job["_id"]})
+    return outcome, stored
+
+
+async def events_of(app: FastAPI, job_id: str) -> list[tuple[str, Any]]:
+    return [(e.type, e.data) for e in await replay(app.state.redis, job_id, None)]
+
+
+def with_llm(settings: Settings, fake: FakeLLM, **more: Any) -> Settings:
+    return settings.model_copy(
+        update={"llm_base_url": fake.base_url, "llm_model": MODEL, "llm_max_retries": 0, **more}
+    )
+
+
+def fact(insight: Doc, key: str) -> Doc:
+    return next(f for f in insight["facts"] if f["key"] == key)
+
+
+async def test_the_analysis_runs_end_to_end_offline(
+    app: FastAPI, offline: Settings, books: Account
+) -> None:
+    job = await new_job(app, books, JANUARY)
+    outcome, stored = await run(app, offline, job)
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    assert insight["id"] == job["_id"] and insight["job_id"] == job["_id"]
+    assert insight["provider"] == "offline" and insight["offline"] is True
+    assert "offline provider" in insight["notice"]
+    assert insight["validation"] == {"status": "passed", "issues": []}
+    assert fact(insight, "total_income")["value"] == 2900
+    assert fact(insight, "total_expenses")["value"] == 1250
+    assert fact(insight, "net_profit") | {"text": "1,650.00 USD"} == fact(insight, "net_profit")
+    assert fact(insight, "previous_net_profit")["value"] == 700
+    assert fact(insight, "net_profit_change_pct")["value"] == 135.7
+    assert "1,650.00 USD" in insight["summary"]
+    assert insight["facts_digest"] == F.digest(
+        [{k: v for k, v in f.items() if k != "text"} for f in insight["facts"]]
+    )
+    for finding in insight["findings"]:
+        assert finding["facts"] and all("value" in f and "text" in f for f in finding["facts"])
+    assert insight["usage"]["completion_tokens"] > 0
+    assert insight["memory"]["status"] == "recalled"
+
+    events = await events_of(app, job["_id"])
+    types = [t for t, _ in events]
+    steps = [d["step"] for t, d in events if t == "progress"]
+    assert [s for s in steps if s in insights.STEPS] == list(insights.STEPS)
+    assert steps[0] == "started"
+    assert sum(t == "fact" for t in types) == len(insight["facts"])
+    tokens = "".join(d["text"] for t, d in events if t == "token")
+    assert tokens.strip() == insight["summary"]
+    assert types[-1] == "result"
+
+    store = app.state.store
+    assert await store.count("insights", {"_id": job["_id"]}) == 1
+    [audit] = await store.find("insight_audit", {"job_id": job["_id"]})
+    assert audit["status"] == "succeeded" and audit["validation"] == "passed"
+    assert audit["user_id"] == books.user_id and audit["company_id"] == books.company_id
+    assert audit["facts_digest"] == insight["facts_digest"]
+    assert audit["provider"] == "offline" and audit["duration_ms"] >= 0
+
+    # A retry finds the job final; a re-run of the handler stores nothing twice.
+    assert (await run(app, offline, job))[0] == "already final"
+    again = await conductor.analyse(
+        JobRun(stored, store, app.state.events, worker_ctx(app, offline))
+    )
+    assert again["id"] == insight["id"] and again["created_at"] == insight["created_at"]
+    assert await store.count("insights", {"_id": job["_id"]}) == 1
+    assert await store.count("insight_audit", {"job_id": job["_id"]}) == 1
+
+
+@pytest.mark.parametrize("case", list(REQUESTS))
+async def test_every_report_is_narrated_with_its_facts_only(
+    app: FastAPI, offline: Settings, books: Account, case: str
+) -> None:
+    job = await new_job(app, books, REQUESTS[case])
+    outcome, stored = await run(app, offline, job)
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    assert insight["report"] == REQUESTS[case]["report"]
+    assert insight["facts"] and insight["findings"]
+    assert insight["validation"]["status"] == "passed", insight["validation"]
+
+
+async def test_overdue_concentration_is_computed(
+    app: FastAPI, offline: Settings, books: Account
+) -> None:
+    job = await new_job(app, books, REQUESTS["aged_receivables"])
+    insight = (await run(app, offline, job))[1]["result"]
+    # At 2025-03-31 Acme owes 1,000 (due 2024-12-20) and 1,500 (due 2025-01-20); Globex 400.
+    assert fact(insight, "total_open")["value"] == 2900
+    assert fact(insight, "overdue_total")["value"] == 2900
+    assert fact(insight, "bucket_90_plus")["value"] == 1000
+    assert fact(insight, "top_overdue_contact")["label"] == "Acme overdue"
+    assert fact(insight, "top_overdue_contact_share_pct")["value"] == 86.2
+    assert fact(insight, "overdue_contacts")["value"] == 2
+    assert fact(insight, "previous_total_open")["value"] == 2900
+
+
+async def test_a_period_without_comparison_names_its_largest_lines(
+    app: FastAPI, offline: Settings, books: Account
+) -> None:
+    job = await new_job(app, books, REQUESTS["profit_and_loss_alone"])
+    insight = (await run(app, offline, job))[1]["result"]
+    assert not any(f["key"].startswith("previous_") for f in insight["facts"])
+    assert fact(insight, "top_income_1")["label"] == "Sales"
+    assert fact(insight, "top_income_1_share_pct")["value"] == 100.0
+    assert fact(insight, "top_expense_1")["value"] == 1250
+
+
+async def test_world_memory_is_recalled_into_the_prompt(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    world = WorldMemory(app.state.store, app.state.redis)
+    await world.put(
+        books.company_id, "finance/policy", "margin", {"goal": "stay profitable"}, "test"
+    )
+    job = await new_job(app, books, JANUARY)
+    insight = (await run(app, with_llm(offline, fake), job))[1]["result"]
+    assert insight["memory"] == {"status": "recalled", "used": ["finance/policy/margin"]}
+    user = fake.requests[-1]["body"]["messages"][1]["content"]
+    assert 'MEMORY:\n- finance/policy/margin: {"goal":"stay profitable"}' in user
+
+
+async def test_the_openai_path_streams_a_validated_narrative(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    job = await new_job(app, books, JANUARY)
+    outcome, stored = await run(app, with_llm(offline, fake), job)
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    assert insight["provider"] == "openai-compatible" and insight["model"] == MODEL
+    assert insight["offline"] is False and insight["notice"] is None
+    assert insight["summary"] == "Total income was 2,900.00 USD. Total expenses was 1,250.00 USD."
+    assert insight["validation"]["status"] == "passed"
+    usage = insight["usage"]
+    assert usage["reported"] is True and usage["prompt_tokens"] > 0
+    assert usage["completion_tokens"] > 0
+    [request] = fake.requests
+    user = request["body"]["messages"][1]["content"]
+    assert "- Net profit: 1,650.00 USD" in user
+    events = await events_of(app, job["_id"])
+    assert "".join(d["text"] for t, d in events if t == "token") == insight["summary"]
+    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    assert audit["usage"]["total_tokens"] == usage["total_tokens"]
+    assert audit["model"] == MODEL
+
+
+async def test_a_wrong_number_from_the_model_is_never_passed_on(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    fake.narrate = lambda body: (
+        "Net profit was 99,999.99 USD in January. Payroll costs reached 4,242.42 USD."
+    )
+    job = await new_job(app, books, JANUARY)
+    outcome, stored = await run(app, with_llm(offline, fake), job)
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    validation = insight["validation"]
+    assert validation["status"] == "flagged"
+    corrected, flagged = validation["issues"]
+    assert corrected["status"] == "corrected" and corrected["fact"] == "net_profit"
+    assert corrected["figure"] == "99,999.99" and corrected["replacement"] == "1,650.00"
+    assert flagged["status"] == "flagged" and flagged["figure"] == "4,242.42"
+    assert insight["summary"] == (
+        f"Net profit was 1,650.00 USD in January. Payroll costs reached {FLAG} USD."
+    )
+    tokens = "".join(d["text"] for t, d in await events_of(app, job["_id"]) if t == "token")
+    assert tokens == insight["summary"]
+    assert "99,999.99" not in tokens and "4,242.42" not in tokens
+    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    assert audit["validation"] == "flagged"
+
+
+async def test_a_lone_wrong_figure_is_corrected(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    fake.narrate = lambda body: "Total expenses came to 1,300.00 USD, a net margin of 60.0%."
+    job = await new_job(app, books, JANUARY)
+    insight = (await run(app, with_llm(offline, fake), job))[1]["result"]
+    assert insight["validation"]["status"] == "corrected"
+    assert insight["summary"] == "Total expenses came to 1,250.00 USD, a net margin of 56.9%."
+
+
+async def test_a_retried_job_resumes_after_its_last_finished_step(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    fake.fail_next(503)
+    own = with_llm(offline, fake)
+    job = await new_job(app, books, JANUARY)
+    from arq import Retry
+
+    with pytest.raises(Retry):
+        await run(app, own, job)
+    stored = await app.state.store.find_one("jobs", {"_id": job["_id"]})
+    assert stored["status"] == "queued" and stored["error"]["type"] == "TransientError"
+    outcome, stored = await run(app, own, job)
+    assert outcome == "succeeded", stored
+    assert stored["attempts"] == 2
+    steps = [d["step"] for t, d in await events_of(app, job["_id"]) if t == "progress"]
+    assert steps.count("load_report") == 1 and steps.count("compute_facts") == 1
+    assert steps.count("narrate") == 2
+    assert {"step": "resumed", "at": "narrate"} in [
+        d for t, d in await events_of(app, job["_id"]) if t == "progress"
+    ]
+    assert len(fake.requests) == 2
+    assert await app.state.store.count("insight_audit", {"job_id": job["_id"]}) == 1
+
+
+async def test_a_failed_run_is_audited(app: FastAPI, offline: Settings, books: Account) -> None:
+    # Past the API's validation (a job record written by hand): the report cannot be loaded.
+    job = await new_job(app, books, {"report": "aged_nonsense", "to": "2025-01-31"})
+    outcome, stored = await run(app, offline, job)
+    assert outcome == "failed", stored
+    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    assert audit["status"] == "failed" and audit["error"]["type"] == "KeyError"
+    assert audit["provider"] == "offline" and audit["report"] == "aged_nonsense"
+    assert await app.state.store.count("insights", {"_id": job["_id"]}) == 0
+
+
+# --- the endpoints ----------------------------------------------------------------------------
+
+
+async def status_with(settings: Settings) -> Doc:
+    """GET /api/ai-insights/status, without a token, from an app on `settings`."""
+    from api.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x.test") as c:
+            return data(await c.get("/api/ai-insights/status"))
+
+
+async def test_status_is_public(client: httpx.AsyncClient, offline: Settings) -> None:
+    assert (await client.get("/api/ai-insights/status")).status_code == 200
+    status = await status_with(offline)
+    assert status["provider"] == "offline" and status["offline"] is True
+    assert status["model"] == "numbors-offline-1"
+    assert status["reachable"] is True
+    assert isinstance(status["queue_depth"], int) and isinstance(status["live_workers"], int)
+
+
+async def test_status_probes_a_configured_endpoint(offline: Settings, fake: FakeLLM) -> None:
+    status = await status_with(with_llm(offline, fake))
+    assert status["provider"] == "openai-compatible" and status["model"] == MODEL
+    assert status["reachable"] is True and status["offline"] is False
+    down = await status_with(with_llm(offline, fake, llm_base_url="http://127.0.0.1:9/v1"))
+    assert down["reachable"] is False and down["available"] is False
+
+
+async def test_workflows_are_public(client: httpx.AsyncClient) -> None:
+    [workflow] = data(await client.get("/api/ai-insights/workflows"))
+    assert workflow["name"] == "insight.analyse"
+    assert workflow["steps"] == list(insights.STEPS)
+    properties = workflow["inputs"]["properties"]
+    assert {"report", "from", "to", "compare_from", "compare_to"} <= set(properties)
+    assert set(properties["report"]["enum"]) == {r["report"] for r in REQUESTS.values()}
+
+
+async def test_analyse_needs_a_token(client: httpx.AsyncClient) -> None:
+    for path in ("analyse", "analyse-stream", "audit"):
+        method = "GET" if path == "audit" else "POST"
+        response = await client.request(method, f"/api/ai-insights/{path}", json=JANUARY)
+        expect_error(response, 401, "token_missing")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**JANUARY, "report": "horoscope"}, "report"),
+        ({**JANUARY, "to": "2024-12-31"}, "to"),
+        ({"report": "profit_and_loss", "to": "2025-01-31"}, "from"),
+        ({**JANUARY, "compare_from": None}, "compare_to"),
+        ({"report": "balance_sheet", "from": "2025-01-01", "to": "2025-01-31"}, "from"),
+        ({**JANUARY, "to": "2025-02-30"}, "to"),
+        ({**JANUARY, "surprise": 1}, "surprise"),
+    ],
+)
+async def test_analyse_rejects_bad_input(books: Account, body: Doc, field: str) -> None:
+    for path in ("analyse", "analyse-stream"):
+        error = expect_error(
+            await books.post(f"/api/ai-insights/{path}", json=body), 400, "validation_error"
+        )
+        assert any(field in d["field"] for d in error["details"]), error
+
+
+async def test_a_disabled_module_answers_403(client: httpx.AsyncClient, owner: Account) -> None:
+    co = await bk.fresh_company(owner, "No AI Co")
+    data(await co.patch("/api/modules/licenses", json={"disable": ["ai-insights"]}))
+    expect_error(await co.post("/api/ai-insights/analyse", json=JANUARY), 403, "module_disabled")
+    expect_error(await co.get("/api/ai-insights/audit"), 403, "module_disabled")
+    assert (await co.client.get("/api/ai-insights/status")).status_code == 200
+
+
+async def test_analyse_waits_for_the_insight(
+    worker: NumborsWorker, books: Account, client: httpx.AsyncClient
+) -> None:
+    status = data(await client.get("/api/ai-insights/status"))
+    assert status["live_workers"] >= 1
+    insight = data(await books.post("/api/ai-insights/analyse", json=JANUARY), 201)
+    assert insight["report"] == "profit_and_loss" and insight["provider"] == "offline"
+    assert insight["validation"]["status"] == "passed"
+    assert {"summary", "findings", "model", "usage", "facts_digest"} <= set(insight)
+    job = data(await books.get(f"/api/jobs/{insight['job_id']}"))
+    assert job["status"] == "succeeded" and job["kind"] == "insight.analyse"
+
+
+async def test_analyse_without_waiting_answers_the_job(
+    worker: NumborsWorker, books: Account
+) -> None:
+    submitted = data(
+        await books.post("/api/ai-insights/analyse", params={"wait": "false"}, json=JANUARY), 202
+    )
+    assert submitted["job"]["kind"] == "insight.analyse" and submitted["waited"] is False
+    assert submitted["events_url"] == f"/api/jobs/{submitted['job']['id']}/events"
+
+
+async def test_analyse_stream_streams_and_resumes(
+    app: FastAPI, worker: NumborsWorker, books: Account
+) -> None:
+    async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        headers = {**books.headers, "Accept": "text/event-stream"}
+        async with http.stream(
+            "POST", "/api/ai-insights/analyse-stream", json=JANUARY, headers=headers
+        ) as response:
+            assert response.status_code == 201, await response.aread()
+            assert response.headers["content-type"].startswith("text/event-stream")
+            job_id = response.headers["x-job-id"]
+            from tests.jobs.support import iter_sse
+
+            events = [e async for e in iter_sse(response) if e.comment is None]
+        types = [e.event for e in events]
+        assert {"progress", "fact", "token", "result"} <= set(types), types
+        assert types[-1] == "result" and all(e.id for e in events)
+        started = next(e.json() for e in events if e.event == "progress")
+        assert started["job_id"] == job_id
+        result = events[-1].json()
+        assert result["id"] == job_id and result["validation"]["status"] == "passed"
+        tokens = "".join(e.json()["text"] for e in events if e.event == "token")
+        assert tokens.strip() == result["summary"]
+
+        # A client that dropped resumes after the last event it saw, and misses nothing.
+        middle = len(events) // 2
+        rest = await read_sse(
+            http, f"/api/jobs/{job_id}/events", books.headers, last_event_id=events[middle].id
+        )
+        assert rest.status == 200
+        assert [e.id for e in rest.events] == [e.id for e in events[middle + 1 :]]
+
+
+async def test_the_audit_lists_every_run_of_the_company(
+    app: FastAPI, offline: Settings, books: Account, owner: Account, mallory: Account
+) -> None:
+    job = await new_job(app, books, REQUESTS["balance_sheet"])
+    await run(app, offline, job)
+    rows = data(await books.get("/api/ai-insights/audit", params={"limit": 200}))
+    ours = next(r for r in rows if r["job_id"] == job["_id"])
+    assert ours["user_id"] == owner.user_id and ours["user"]["name"] == "Ana Lyst"
+    assert ours["input"] == REQUESTS["balance_sheet"] and ours["report"] == "balance_sheet"
+    assert ours["provider"] == "offline" and ours["model"] == "numbors-offline-1"
+    assert ours["validation"] == "passed" and len(ours["facts_digest"]) == 64
+    assert "total_tokens" in ours["usage"] and ours["duration_ms"] >= 0
+    assert all(r["company_id"] == books.company_id for r in rows)
+    assert [r["created_at"] for r in rows] == sorted((r["created_at"] for r in rows), reverse=True)
+
+    page = await books.get("/api/ai-insights/audit", params={"limit": 2, "page": 1})
+    assert page.json()["meta"]["total"] == len(rows) and len(page.json()["data"]) == 2
+    mine = data(await books.get("/api/ai-insights/audit", params={"user_id": owner.user_id}))
+    assert len(mine) == min(len(rows), 25)
+    nobody = data(await books.get("/api/ai-insights/audit", params={"user_id": mallory.user_id}))
+    assert nobody == []
+    today = ours["created_at"][:10]
+    assert data(await books.get("/api/ai-insights/audit", params={"from": today}))
+    assert data(await books.get("/api/ai-insights/audit", params={"to": "2000-01-01"})) == []
+    expect_error(
+        await books.get("/api/ai-insights/audit", params={"user_id": "nope"}), 400, "invalid_id"
+    )
+
+    theirs = data(await mallory.get("/api/ai-insights/audit", params={"limit": 200}))
+    assert all(r["job_id"] != job["_id"] for r in theirs)
+    assert all(r["company_id"] == mallory.company_id for r in theirs)

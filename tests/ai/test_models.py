@@ -1,0 +1,265 @@
+"""The model layer: the real `openai` client streaming from a local OpenAI-compatible server
+(tests/ai/fake_llm.py), its retries and error mapping, the offline provider, and the
+validation of a narrative's figures against computed facts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agents import facts as F
+from agents.models import (
+    OFFLINE,
+    OPENAI_COMPATIBLE,
+    ModelError,
+    ModelUnavailable,
+    OpenAICompatible,
+    Prompt,
+    describe,
+    model_client,
+)
+from agents.offline import NOTICE, OfflineProvider
+from agents.validation import FLAG, StreamGuard, outcome, validate
+from settings import Settings
+from supervisor import free_port
+from tests.ai.fake_llm import MODEL, FakeLLM, running
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[FakeLLM]:
+    async with running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(llm: FakeLLM) -> FakeLLM:
+    llm.requests.clear()
+    llm.failures.clear()
+    llm.narrate = lambda body: "Net profit was 1,250.00 USD, up 25.0% on the previous period."
+    return llm
+
+
+def client(fake: FakeLLM, **options: float) -> OpenAICompatible:
+    return OpenAICompatible(fake.base_url, MODEL, "test-key", **options)  # type: ignore[arg-type]
+
+
+PROMPT = Prompt(system="Be brief.", user="FACTS:\n- Net profit: 1,250.00 USD")
+
+
+async def test_the_client_streams_tokens_and_records_usage(fake: FakeLLM) -> None:
+    tokens: list[str] = []
+
+    async def sink(token: str) -> None:
+        tokens.append(token)
+
+    model = client(fake)
+    try:
+        completion = await model.complete(PROMPT, sink)
+    finally:
+        await model.close()
+    expected = "Net profit was 1,250.00 USD, up 25.0% on the previous period."
+    assert completion.text == expected
+    assert "".join(tokens) == expected and len(tokens) > 5, tokens
+    assert completion.provider == OPENAI_COMPATIBLE and completion.model == MODEL
+    usage = completion.usage.as_dict()
+    assert usage["reported"] is True
+    assert usage["completion_tokens"] == len(tokens)
+    assert usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    [request] = fake.requests
+    body = request["body"]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["model"] == MODEL
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert request["headers"]["authorization"] == "Bearer test-key"
+
+
+async def test_a_429_is_retried_then_succeeds(fake: FakeLLM) -> None:
+    fake.fail_next(429)
+    model = client(fake, max_retries=2)
+    try:
+        completion = await model.complete(PROMPT)
+    finally:
+        await model.close()
+    assert completion.text.startswith("Net profit was 1,250.00 USD")
+    assert len(fake.requests) == 2
+
+
+async def test_5xx_beyond_the_retries_is_unavailable(fake: FakeLLM) -> None:
+    fake.fail_next(503, 502, 500)
+    model = client(fake, max_retries=2)
+    try:
+        with pytest.raises(ModelUnavailable, match="500"):
+            await model.complete(PROMPT)
+    finally:
+        await model.close()
+    assert len(fake.requests) == 3
+
+
+async def test_a_refusal_is_not_retried(fake: FakeLLM) -> None:
+    fake.fail_next(401)
+    model = client(fake, max_retries=2)
+    try:
+        with pytest.raises(ModelError, match="401"):
+            await model.complete(PROMPT)
+    finally:
+        await model.close()
+    assert len(fake.requests) == 1
+
+
+async def test_an_endpoint_that_is_down_is_unavailable() -> None:
+    model = OpenAICompatible(f"http://127.0.0.1:{free_port()}/v1", MODEL, max_retries=0)
+    try:
+        assert await model.probe() is False
+        with pytest.raises(ModelUnavailable):
+            await model.complete(PROMPT)
+    finally:
+        await model.close()
+
+
+async def test_probe_answers_for_a_live_endpoint(fake: FakeLLM) -> None:
+    model = client(fake)
+    try:
+        assert await model.probe() is True
+    finally:
+        await model.close()
+
+
+def test_the_provider_follows_the_settings(tmp_path: Path) -> None:
+    bare = Settings(var_dir=tmp_path, llm_base_url=None, llm_api_key=None)
+    assert isinstance(model_client(bare), OfflineProvider)
+    assert describe(bare)["provider"] == OFFLINE
+    configured = Settings(var_dir=tmp_path, llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
+    chosen = model_client(configured)
+    assert isinstance(chosen, OpenAICompatible) and chosen.model == "m"
+    assert describe(configured) == {
+        "provider": OPENAI_COMPATIBLE,
+        "model": "m",
+        "base_url": "http://127.0.0.1:9/v1",
+    }
+    keyed = Settings(var_dir=tmp_path, llm_base_url=None, llm_api_key="sk-test")
+    assert describe(keyed)["base_url"] == "https://api.openai.com/v1"
+
+
+# --- the offline provider -------------------------------------------------------------------
+
+
+def pnl_facts() -> tuple[list[F.Fact], list[F.Finding]]:
+    report = {
+        "currency": "USD",
+        "income": [
+            {"account_id": "a1", "name": "Sales", "amount": 2500.0, "previous": 1000.0},
+        ],
+        "expenses": [
+            {"account_id": "a2", "name": "General expenses", "amount": 1250.0, "previous": 300.0},
+        ],
+        "total_income": 2500.0,
+        "total_expenses": 1250.0,
+        "net_profit": 1250.0,
+        "comparison": {"total_income": 1000.0, "total_expenses": 300.0, "net_profit": 700.0},
+    }
+    return F.compute("profit_and_loss", report, None, 2)
+
+
+def offline_prompt() -> Prompt:
+    found, findings = pnl_facts()
+    subject = {
+        "report": "profit_and_loss",
+        "from": "2025-01-01",
+        "to": "2025-01-31",
+        "compare_from": "2024-12-01",
+        "compare_to": "2024-12-31",
+    }
+    return Prompt("", "", found, findings, subject)
+
+
+async def test_the_offline_provider_is_deterministic_and_grounded() -> None:
+    runs = []
+    for _ in range(2):
+        tokens: list[str] = []
+
+        async def sink(token: str, into: list[str] = tokens) -> None:
+            into.append(token)
+
+        completion = await OfflineProvider().complete(offline_prompt(), sink)
+        runs.append((completion.text, tokens))
+        assert "".join(tokens) == completion.text
+        assert completion.provider == OFFLINE and completion.notice == NOTICE
+        assert completion.usage.completion_tokens == len(tokens)
+        assert "without a language model" in completion.text
+    assert runs[0] == runs[1]
+    text = runs[0][0]
+    assert "1,250.00 USD" in text and "2,500.00 USD" in text
+    found, _ = pnl_facts()
+    _, issues = validate(text, found, 2, {2024, 2025})
+    assert issues == [], issues
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def test_figures_that_are_facts_pass_at_the_precision_written() -> None:
+    found, _ = pnl_facts()
+    text = (
+        "Net profit was 1,250.00 USD (about 1,250 USD, or 1.25k), income 2,500 USD, "
+        "a margin of 50.0% (50%). Net profit rose by 550.00 USD, 78.6% on 2024-12-31. "
+        "Debt of 0 is not mentioned.\n1. A list marker is not a figure."
+    )
+    # 0 is no fact: only that figure fails
+    _, issues = validate(text, found, 2, {2024})
+    assert [i["figure"] for i in issues] == ["0"]
+
+
+def test_a_wrong_figure_named_by_its_phrase_is_corrected() -> None:
+    found, _ = pnl_facts()
+    text, issues = validate("Net profit was 9,999.99 USD this month.", found, 2)
+    assert text == "Net profit was 1,250.00 USD this month."
+    assert issues[0]["status"] == "corrected" and issues[0]["fact"] == "net_profit"
+    assert outcome(issues) == "corrected"
+
+
+def test_a_wrong_percentage_is_corrected_from_its_phrase() -> None:
+    found, _ = pnl_facts()
+    text, issues = validate("The net margin came to 61.3%.", found, 2)
+    assert text == "The net margin came to 50.0%."
+    assert outcome(issues) == "corrected"
+
+
+def test_a_figure_no_fact_explains_is_flagged_not_passed_on() -> None:
+    found, _ = pnl_facts()
+    text, issues = validate("Headcount costs reached 4,242.42 USD.", found, 2)
+    assert "4,242.42" not in text and FLAG in text
+    assert issues[0]["status"] == "flagged"
+    assert outcome(issues) == "flagged"
+
+
+def test_a_sign_may_be_dropped_but_not_reversed() -> None:
+    found = [{"key": "change", "label": "Change", "value": -200.0, "unit": "money"}]
+    assert validate("It fell by 200.00 USD.", found, 2)[1] == []
+    assert validate("It fell by -200.00 USD.", found, 2)[1] == []
+    assert len(validate("It rose by +150.00 USD.", found, 2)[1]) == 1
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+async def test_the_stream_guard_releases_only_checked_text(size: int) -> None:
+    found, _ = pnl_facts()
+    raw = (
+        "Net profit was 9,999.99 USD. Payroll reached 4,242.42 USD, "
+        "while income was 2,500.00 USD, 1.25k in short, up 150.0%."
+    )
+    pieces: list[str] = []
+
+    async def sink(piece: str) -> None:
+        pieces.append(piece)
+
+    guard = StreamGuard(found, 2, set(), sink)
+    for i in range(0, len(raw), size):
+        await guard.feed(raw[i : i + size])
+    await guard.close()
+    expected, issues = validate(raw, found, 2)
+    assert "".join(pieces) == expected
+    assert [i["status"] for i in issues] == ["corrected", "flagged"]
+    assert len(pieces) > 3
+    assert not any("9,999" in p or "4,242" in p for p in pieces)
