@@ -21,10 +21,11 @@ from domain.accounting import journal
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.documents import lines as doc_lines
+from domain.documents.forms import ContentIn, ContentUpdate
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict, Invalid
-from domain.fields import CurrencyCode, Input, LongText, ObjectIdStr, Output, ShortText
+from domain.fields import ObjectIdStr, Output
 from domain.money import normalise_rate, precision
 from domain.references import referenced
 from domain.resources import Hooks, Resource
@@ -81,23 +82,9 @@ declare(
 )
 
 
-class DocumentCreate(Input):
+class DocumentCreate(ContentIn):
     type: DocType
-    contact_id: ObjectIdStr
-    issued_at: date
     due_at: date
-    currency: CurrencyCode | None = Field(None, description="Default: the contact's, else base")
-    rate: Decimal | None = Field(
-        None,
-        gt=0,
-        le=Decimal("1000000000"),
-        description="Base units per unit; default: the current rate",
-    )
-    category_id: ObjectIdStr | None = None
-    status: Literal["draft", "sent"] = "draft"
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    lines: list[doc_lines.LineIn] = doc_lines.Lines
 
     @model_validator(mode="after")
     def _dates(self) -> DocumentCreate:
@@ -106,19 +93,11 @@ class DocumentCreate(Input):
         return self
 
 
-class DocumentUpdate(Input):
-    contact_id: ObjectIdStr = None  # type: ignore[assignment]
-    issued_at: date = None  # type: ignore[assignment]
+class DocumentUpdate(ContentUpdate):
     due_at: date = None  # type: ignore[assignment]
-    currency: CurrencyCode = None  # type: ignore[assignment]
-    rate: Decimal = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
-    category_id: ObjectIdStr = None  # type: ignore[assignment]
-    status: Literal["sent", "viewed", "cancelled"] = Field(
+    status: Literal["sent", "viewed", "cancelled"] = Field(  # type: ignore[assignment]
         None, description="Payments set partial and paid; overdue follows the due date"
-    )  # type: ignore[assignment]
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    lines: list[doc_lines.LineIn] = Field(None, min_length=1, max_length=500)  # type: ignore[assignment]
+    )
 
 
 class DocumentOut(Output):

@@ -6,7 +6,6 @@ never touch the ledger."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -15,9 +14,10 @@ from domain import resources
 from domain.context import Ctx
 from domain.documents import lines as doc_lines
 from domain.documents.documents import DOCUMENTS, compose
+from domain.documents.forms import ContentIn, ContentUpdate
 from domain.documents.numbering import next_number
 from domain.errors import Conflict, Invalid
-from domain.fields import CurrencyCode, Input, LongText, ObjectIdStr, Output, ShortText
+from domain.fields import Input, ObjectIdStr, Output
 from domain.resources import Hooks, Resource
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
@@ -42,17 +42,8 @@ declare(
 )
 
 
-class EstimateCreate(Input):
-    contact_id: ObjectIdStr
-    issued_at: date
+class EstimateCreate(ContentIn):
     expires_at: date
-    currency: CurrencyCode | None = None
-    rate: Decimal | None = Field(None, gt=0, le=Decimal("1000000000"))
-    category_id: ObjectIdStr | None = None
-    status: Literal["draft", "sent"] = "draft"
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    lines: list[doc_lines.LineIn] = doc_lines.Lines
 
     @model_validator(mode="after")
     def _dates(self) -> EstimateCreate:
@@ -61,17 +52,9 @@ class EstimateCreate(Input):
         return self
 
 
-class EstimateUpdate(Input):
-    contact_id: ObjectIdStr = None  # type: ignore[assignment]
-    issued_at: date = None  # type: ignore[assignment]
+class EstimateUpdate(ContentUpdate):
     expires_at: date = None  # type: ignore[assignment]
-    currency: CurrencyCode = None  # type: ignore[assignment]
-    rate: Decimal = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
-    category_id: ObjectIdStr = None  # type: ignore[assignment]
     status: Literal["sent", "approved", "refused"] = None  # type: ignore[assignment]
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    lines: list[doc_lines.LineIn] = Field(None, min_length=1, max_length=500)  # type: ignore[assignment]
 
 
 class EstimateOut(Output):
