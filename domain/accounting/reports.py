@@ -272,27 +272,38 @@ async def cash_flow(ctx: Ctx, start: str, end: str) -> dict[str, Any]:
     }
 
 
-def _bucket(due_at: str, as_of: date) -> str:
-    days = (as_of - date.fromisoformat(due_at)).days
-    for name, low, high in BUCKETS:
-        if (low is None and days <= high) or (
-            low is not None and days >= low and (high is None or days <= high)
-        ):
-            return name
-    return "current"
+def _due_range(as_of: date, low: int | None, high: int | None) -> dict[str, str]:
+    """The due dates `low`..`high` days before `as_of` (None: unbounded)."""
+    bounds: dict[str, str] = {}
+    if low is not None:
+        bounds["$lte"] = (as_of - timedelta(days=low)).isoformat()
+    if high is not None:
+        bounds["$gt" if low is None else "$gte"] = (as_of - timedelta(days=high)).isoformat()
+    return bounds
 
 
 async def aged(ctx: Ctx, kind: str, as_of: str) -> dict[str, Any]:
-    """Aged receivables (invoices) or payables (bills): what is open, by days past due."""
+    """Aged receivables (invoices) or payables (bills): what is open, by days past due.
+
+    One grouped sum per bucket (due-date range), by contact: the store does the bucketing.
+    Open amounts are today's: a payment made after `as_of` is already deducted."""
     money = await _money(ctx)
     doc_type = {"receivables": "invoice", "payables": "bill"}[kind]
-    rows = await ctx.store.sum_by(
-        "documents",
-        ctx.scope(type=doc_type, status={"$in": list(OPEN)}, issued_at={"$lte": as_of}),
-        ["contact_id", "due_at"],
-        ["due_base"],
-    )
     as_of_date = date.fromisoformat(as_of)
+    base = ctx.scope(type=doc_type, status={"$in": list(OPEN)}, issued_at={"$lte": as_of})
+    by_contact: dict[str, dict[str, int]] = {}
+    totals = {name: 0 for name, _, _ in BUCKETS}
+    for name, low, high in BUCKETS:
+        # current: due today or later; n-m: due n to m days ago
+        bounds = {"$gte": as_of} if low is None else _due_range(as_of_date, low, high)
+        rows = await ctx.store.sum_by(
+            "documents", {**base, "due_at": bounds}, ["contact_id"], ["due_base"]
+        )
+        for row in rows:
+            amount = int(row["due_base"])
+            by_contact.setdefault(row["contact_id"], dict.fromkeys(totals, 0))[name] += amount
+            totals[name] += amount
+    rows = [{"contact_id": cid} for cid in by_contact]
     names = (
         {
             c["_id"]: c["name"]
@@ -303,13 +314,6 @@ async def aged(ctx: Ctx, kind: str, as_of: str) -> dict[str, Any]:
         if rows
         else {}
     )
-    by_contact: dict[str, dict[str, int]] = {}
-    totals = {name: 0 for name, _, _ in BUCKETS}
-    for row in rows:
-        bucket = _bucket(row["due_at"], as_of_date)
-        amount = int(row["due_base"])
-        by_contact.setdefault(row["contact_id"], {n: 0 for n, _, _ in BUCKETS})[bucket] += amount
-        totals[bucket] += amount
     contacts = [
         {
             "contact_id": cid,

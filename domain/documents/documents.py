@@ -75,7 +75,7 @@ declare(
             ("company_id", "contact_id"),
             ("company_id", "created_at"),
             # covers ageing: every figure its grouped sum reads comes from the index
-            ("company_id", "type", "status", "issued_at", "contact_id", "due_at", "due_base"),
+            ("company_id", "type", "contact_id", "status", "issued_at", "due_at", "due_base"),
         ),
         unique=(("company_id", "type", "number"),),
     )

@@ -7,6 +7,7 @@ These use an app on a queue of its own (`idle`) that no worker reads until a tes
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -108,6 +109,23 @@ async def test_a_job_is_enqueued_only_after_its_record_committed(
         await other.close()
     assert len(seen) == 1 and seen[0] is not None, "enqueued before the record was visible"
     assert seen[0]["_id"] == submitted["job"]["id"]
+
+
+async def test_waiting_is_bounded_by_job_wait_s(here: Account, idle: FastAPI) -> None:
+    """With no worker, a waiting submit answers after NUMBORS_JOB_WAIT_S: 202, not done."""
+    own = idle.state.settings.model_copy(update={"job_wait_s": 0.3})
+    app = create_app(own)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wait.test") as http:
+            started = time.monotonic()
+            response = await as_client(here, http).post("/api/jobs", json={"kind": "noop"})
+            took = time.monotonic() - started
+    submitted = data(response, 202)
+    assert 0.3 <= took < 3, took
+    assert submitted["waited"] is False
+    assert submitted["job"]["status"] == "queued"
+    assert submitted["events_url"] == f"/api/jobs/{submitted['job']['id']}/events"
 
 
 # --- heartbeats -----------------------------------------------------------------------------

@@ -270,12 +270,13 @@ async def test_a_worker_killed_moments_ago_is_reconciled_once_its_liveness_expir
     TTL ago, and ARQ's in-progress key then held the job for the whole job timeout."""
     monkeypatch.setattr(runtime, "LIVENESS_EVERY_S", 0.2)
     dead = "gone:2:dead01"
-    await redis.set(runtime.WORKER_KEY + dead, b"1", px=1500)  # still "alive" for 1.5 s
+    await redis.set(runtime.WORKER_KEY + dead, b"1", ex=60)  # still looks alive
     job_id = await create(app, company, "noop", {"echo": 2})
     await _left_by_a_dead_worker(app, redis, queue, job_id, dead)
     async with run_worker(queue_settings):
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(0.6)
         assert (await record(app, job_id))["status"] == "running", "released a live worker's job"
+        await redis.pexpire(runtime.WORKER_KEY + dead, 300)  # its liveness runs out
         job = await final(app, job_id, within=10)
     assert job["status"] == "succeeded" and job["attempts"] == 2
 
