@@ -17,7 +17,7 @@ router.include_router(crud_router(CHART))
 journal = APIRouter(
     prefix=f"{PREFIX}/accounting/journal",
     tags=["Accounting"],
-    dependencies=[module_gate("accounting")],
+    dependencies=module_gate("accounting"),
 )
 
 

@@ -40,7 +40,7 @@ TAG = "AI Insights"
 
 public = APIRouter(prefix=f"{PREFIX}/ai-insights", tags=[TAG])
 gated = APIRouter(
-    prefix=f"{PREFIX}/ai-insights", tags=[TAG], dependencies=[module_gate("ai-insights")]
+    prefix=f"{PREFIX}/ai-insights", tags=[TAG], dependencies=module_gate("ai-insights")
 )
 
 

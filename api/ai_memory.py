@@ -23,7 +23,7 @@ BASE = f"{PREFIX}/ai-insights"
 TAG = "AI Insights"
 
 router = APIRouter()
-members = APIRouter(prefix=BASE, tags=[TAG], dependencies=[module_gate(facts.MODULE)])
+members = APIRouter(prefix=BASE, tags=[TAG], dependencies=module_gate(facts.MODULE))
 public = APIRouter(prefix=BASE, tags=[TAG])
 
 

@@ -103,7 +103,7 @@ def crud_router(resource: Resource) -> APIRouter:
     router = APIRouter(
         prefix=f"{PREFIX}/{resource.name}",
         tags=[resource.tag],
-        dependencies=[module_gate(resource.module)] if resource.module else [],
+        dependencies=module_gate(resource.module) if resource.module else [],
     )
     Read, Create, Update = resource.read, resource.create, resource.update
     Params = list_query_model(resource)

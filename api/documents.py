@@ -20,7 +20,7 @@ router.include_router(crud_router(DOCUMENTS))
 numbering_router = APIRouter(
     prefix=f"{PREFIX}/documents/numbering",
     tags=["Documents"],
-    dependencies=[module_gate("invoicing")],
+    dependencies=module_gate("invoicing"),
 )
 
 

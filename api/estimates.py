@@ -14,7 +14,7 @@ from domain.documents.documents import DocumentOut
 router = APIRouter()
 router.include_router(crud_router(estimates.ESTIMATES))
 actions = APIRouter(
-    prefix=f"{PREFIX}/estimates", tags=["Estimates"], dependencies=[module_gate("invoicing")]
+    prefix=f"{PREFIX}/estimates", tags=["Estimates"], dependencies=module_gate("invoicing")
 )
 
 

@@ -14,7 +14,7 @@ from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain.accounting import reports
 
 router = APIRouter(
-    prefix=f"{PREFIX}/reports", tags=["Reports"], dependencies=[module_gate("accounting")]
+    prefix=f"{PREFIX}/reports", tags=["Reports"], dependencies=module_gate("accounting")
 )
 
 

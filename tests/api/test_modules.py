@@ -184,7 +184,7 @@ async def test_modules_without_token_are_401(
 @pytest.fixture
 async def gated(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An app with one extra route behind `module_gate("crm")`."""
-    router = APIRouter(prefix="/api/gated", dependencies=[module_gate("crm")])
+    router = APIRouter(prefix="/api/gated", dependencies=module_gate("crm"))
 
     @router.get("")
     async def gated_route() -> dict[str, bool]:
@@ -219,3 +219,7 @@ async def test_module_gate_still_authenticates_first(gated: httpx.AsyncClient) -
 def test_module_gate_refuses_an_unknown_alias() -> None:
     with pytest.raises(ValueError, match="teleportation"):
         module_gate("teleportation")
+
+
+def test_a_core_module_adds_no_dependency() -> None:
+    assert module_gate("contacts") == []

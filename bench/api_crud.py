@@ -1,0 +1,955 @@
+"""CRUD throughput and latency of the API, as ratios to floors measured in the same run.
+
+Run from the repository root: `.venv/bin/python bench/api_crud.py` (or `make bench`).
+
+What it does:
+1. Starts its own Valkey and a temporary var dir, then ONE API process exactly as
+   `make run` starts it (`python -m uvicorn --factory api.app:app_factory --host ... --port
+   ... --no-access-log --timeout-graceful-shutdown 5`, NUMBORS_* in the environment). It
+   registers a user and creates one contact to read. The API runs twice: with the default
+   INFO logging (one JSON access line per request, written to a file, as in production;
+   this is the run the targets are judged on) and with NUMBORS_LOG_LEVEL=WARNING.
+2. Serves two floors the same way (`bench/floor_app.py`, same uvicorn flags, one process at
+   a time): `bare` (FastAPI answering a tiny JSON) and `essential` (the same JWT verified
+   with PyJWT, one SQLite statement on a plain table holding the same contact, the
+   envelope rendered with orjson; nothing of the project's machinery).
+3. Drives each with authenticated `GET /api/contacts/{id}` and `POST /api/contacts` (a
+   unique email per request) at each concurrency: keep-alive connections, a warm-up that is
+   not counted, then a fixed measured window. Every request's status is checked.
+4. Prints a table and writes `bench/results/api_crud.json`: every figure, the ratios to the
+   essential floor, and the targets (GET by id at concurrency 16: at least 70% of the
+   floor's req/s with p99 at most twice the floor's; POST at concurrency 16: at least 60%
+   of the floor's req/s), each marked pass or fail.
+
+The load generator. By default it is a minimal asyncio HTTP/1.1 keep-alive client on
+uvloop (prebuilt request bytes, responses framed by Content-Length): httpx costs about as
+much CPU per request as the server, so on a small machine it, not the server, would set
+the pace and flatter every ratio. `--client httpx` runs the same load with httpx. The
+run's "client check" measures the client itself: the bare floor (the fastest target) at
+the highest concurrency with 1 and 2 client processes, raw and httpx, with the CPU each
+side used. Every cell records the server's and the client's CPU use, so a reader can see
+which side was saturated.
+
+CPU placement. On a machine with at least 2 CPUs the server is pinned to CPU 0 and the
+client processes to the others (`--no-pin` disables this), so the two never compete for a
+core and the server's core is its own; on 2 CPUs that leaves one core for all the load
+generators, which is why the client's CPU share is printed next to every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+
+from supervisor import free_port, stop, wait_http  # noqa: E402
+from tests.servers import ValkeyProcess  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "api_crud.json"
+HOST = "127.0.0.1"
+PASSWORD = "bench-password-0123456789"
+SECRET = "bench-secret-" + "0123456789abcdef" * 3
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1
+
+GET_TARGET_RPS = 0.70
+GET_TARGET_P99 = 2.0
+POST_TARGET_RPS = 0.60
+TARGET_CONCURRENCY = 16
+
+CONTACT = {
+    "type": "customer",
+    "name": "Ada Lovelace Ltd",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0000",
+    "currency": "GBP",
+    "address": {"line1": "12 Analytical Street", "city": "London", "country": "GB"},
+    "reference": "C-0001",
+    "notes": "Prefers invoices by email.",
+}
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process (all its threads), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def system_busy_seconds() -> float:
+    """CPU time spent on anything but idle, summed over all CPUs, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / CLK_TCK
+
+
+def wait_quiet(limit_pct: float, max_wait_s: float) -> float:
+    """Wait until the machine's other work uses under `limit_pct` of one CPU; answer the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < max_wait_s:
+        before = system_busy_seconds()
+        time.sleep(0.5)
+        if 100 * (system_busy_seconds() - before) / 0.5 < limit_pct:
+            break
+    return time.monotonic() - started
+
+
+def start_uvicorn(
+    name: str, factory: str, env: dict[str, str], log: Path, cpus: set[int] | None
+) -> Server:
+    """One uvicorn process with exactly the flags `make run` (supervisor.py) gives the API."""
+    port = free_port()
+    env = {**env, "NUMBORS_HOST": HOST, "NUMBORS_PORT": str(port), "PYTHONPATH": str(ROOT)}
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    server = Server(name, process, port, log)
+    if cpus:
+        os.sched_setaffinity(process.pid, cpus)
+    if factory.startswith("api."):
+        wait_http(f"{server.base}/api/health", process)
+    else:
+        wait_port(server)
+    return server
+
+
+def wait_port(server: Server) -> None:
+    """Floors have no /api/health: wait until anything answers over HTTP."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
+        try:
+            httpx.get(server.base, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{server.name} did not answer in time")
+
+
+# --- the load generator ----------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """One client process's share of a cell."""
+
+    port: int
+    method: str  # GET or POST
+    path: str
+    headers: dict[str, str]
+    connections: int
+    start_at: float  # time.monotonic(), shared by every process on Linux (CLOCK_MONOTONIC)
+    warmup_s: float
+    duration_s: float
+    client: str  # raw or httpx
+    tag: str
+    cpus: set[int] | None = None
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_sample: str = ""
+    cpu_s: float = 0.0
+
+
+def _post_body(load: Load, n: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "customer",
+            "name": f"Bench Contact {n}",
+            "email": f"bench-{load.tag}-{n}@example.com",
+            "phone": "+1 555 0100",
+            "currency": "USD",
+            "reference": f"B-{n}",
+        }
+    )
+
+
+def _raw_request(load: Load, body: bytes | None) -> bytes:
+    lines = [f"{load.method} {load.path} HTTP/1.1", f"Host: {HOST}:{load.port}"]
+    lines += [f"{k}: {v}" for k, v in load.headers.items()]
+    lines += ["Accept: application/json", "User-Agent: numbors-bench"]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+async def _raw_exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = -1
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    if length < 0:
+        raise RuntimeError(f"response without Content-Length: {head!r}")
+    return status, await reader.readexactly(length)
+
+
+async def _drive(load: Load) -> LoadResult:
+    result = LoadResult()
+    expected = 200 if load.method == "GET" else 201
+    measure_from = load.start_at + load.warmup_s
+    end = measure_from + load.duration_s
+    counter = iter(range(1 << 62))
+    now = time.monotonic
+    clock = time.perf_counter
+
+    def record(started: float, status: int, body: bytes) -> None:
+        done = now()
+        if measure_from <= done < end:
+            result.latencies.append(clock() - started)
+            if status != expected:
+                result.errors += 1
+                result.error_sample = result.error_sample or f"{status} {body[:300]!r}"
+
+    async def raw_worker() -> None:
+        reader, writer = await asyncio.open_connection(HOST, load.port)
+        get = _raw_request(load, None)
+        await _until(load.start_at)
+        try:
+            while now() < end:
+                request = (
+                    get
+                    if load.method == "GET"
+                    else _raw_request(load, _post_body(load, next(counter)))
+                )
+                started = clock()
+                status, body = await _raw_exchange(reader, writer, request)
+                record(started, status, body)
+        finally:
+            writer.close()
+
+    async def httpx_workers(client: httpx.AsyncClient) -> None:
+        async def one() -> None:
+            headers = {**load.headers, "Accept": "application/json"}
+            await _until(load.start_at)
+            while now() < end:
+                started = clock()
+                if load.method == "GET":
+                    response = await client.get(load.path, headers=headers)
+                else:
+                    response = await client.post(
+                        load.path,
+                        content=_post_body(load, next(counter)),
+                        headers={**headers, "Content-Type": "application/json"},
+                    )
+                record(started, response.status_code, response.content)
+
+        await asyncio.gather(*(one() for _ in range(load.connections)))
+
+    async def cpu_probe() -> None:
+        await _until(measure_from)
+        before = time.process_time()
+        await _until(end)
+        result.cpu_s = time.process_time() - before
+
+    probe = asyncio.ensure_future(cpu_probe())
+    if load.client == "raw":
+        await asyncio.gather(*(raw_worker() for _ in range(load.connections)))
+    else:
+        limits = httpx.Limits(
+            max_connections=load.connections, max_keepalive_connections=load.connections
+        )
+        base = f"http://{HOST}:{load.port}"
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+            await httpx_workers(client)
+    await probe
+    return result
+
+
+async def _until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _client_process(load: Load, out: Any) -> None:
+    if load.cpus:
+        os.sched_setaffinity(0, load.cpus)
+    try:
+        import uvloop
+
+        result = uvloop.run(_drive(load))
+    except ImportError:
+        result = asyncio.run(_drive(load))
+    out.put((result.latencies, result.errors, result.error_sample, result.cpu_s))
+
+
+# --- cells -----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """What the client needs to address one server's contacts."""
+
+    server: Server
+    token: str
+    company_id: str
+    contact_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "X-Company-Id": self.company_id}
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def run_cell(
+    target: Target,
+    method: str,
+    concurrency: int,
+    options: argparse.Namespace,
+    *,
+    client: str | None = None,
+    procs: int | None = None,
+    client_cpus: set[int] | None,
+) -> dict[str, Any]:
+    client = client or options.client
+    procs = min(procs or options.client_procs, concurrency)
+    path = f"/api/contacts/{target.contact_id}" if method == "GET" else "/api/contacts"
+    start_at = time.monotonic() + 0.5 + 0.1 * procs
+    tag = uuid.uuid4().hex[:10]
+    shares = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=_client_process,
+            args=(
+                Load(
+                    port=target.server.port,
+                    method=method,
+                    path=path,
+                    headers=target.headers,
+                    connections=share,
+                    start_at=start_at,
+                    warmup_s=options.warmup,
+                    duration_s=options.duration,
+                    client=client,
+                    tag=f"{tag}-{i}",
+                    cpus=client_cpus,
+                ),
+                queue,
+            ),
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    for worker in workers:
+        worker.start()
+    measure_from = start_at + options.warmup
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    server_before, busy_before = target.server.cpu_seconds(), system_busy_seconds()
+    time.sleep(max(0.0, measure_from + options.duration - time.monotonic()))
+    server_cpu = target.server.cpu_seconds() - server_before
+    busy = system_busy_seconds() - busy_before
+    parts = [queue.get(timeout=120 + options.warmup + options.duration) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    latencies = sorted(x for part in parts for x in part[0])
+    errors = sum(part[1] for part in parts)
+    sample = next((part[2] for part in parts if part[2]), "")
+    client_cpu = sum(part[3] for part in parts)
+    n = len(latencies)
+    ms = 1000.0
+    cell = {
+        "target": target.server.name,
+        "method": method,
+        "concurrency": concurrency,
+        "client": client,
+        "client_procs": procs,
+        "requests": n,
+        "errors": errors,
+        "duration_s": options.duration,
+        "rps": n / options.duration,
+        "p50_ms": percentile(latencies, 50) * ms,
+        "p90_ms": percentile(latencies, 90) * ms,
+        "p99_ms": percentile(latencies, 99) * ms,
+        "max_ms": (latencies[-1] if latencies else float("nan")) * ms,
+        "mean_ms": (sum(latencies) / n if n else float("nan")) * ms,
+        "server_cpu_pct": 100 * server_cpu / options.duration,
+        "server_cpu_us_per_req": 1e6 * server_cpu / n if n else float("nan"),
+        "client_cpu_pct": 100 * client_cpu / options.duration,
+        "other_cpu_pct": max(0.0, 100 * (busy - server_cpu - client_cpu) / options.duration),
+    }
+    if errors:
+        cell["error_sample"] = sample
+    _print_cell(cell)
+    if errors:
+        raise RuntimeError(f"{errors} unexpected responses, e.g. {sample}")
+    if n < options.min_requests:
+        print(f"    note: only {n} requests measured (wanted {options.min_requests})")
+    return cell
+
+
+def _print_cell(cell: dict[str, Any]) -> None:
+    print(
+        f"  {cell['target']:<16} {cell['method']:<4} c={cell['concurrency']:<3} "
+        f"{cell['client']:>5}x{cell['client_procs']}  {cell['rps']:>8.0f} req/s  "
+        f"p50 {cell['p50_ms']:>7.2f} ms  p99 {cell['p99_ms']:>7.2f} ms  "
+        f"n={cell['requests']:<6} cpu% server {cell['server_cpu_pct']:>3.0f} "
+        f"({cell['server_cpu_us_per_req']:>4.0f} us/req) client {cell['client_cpu_pct']:>3.0f} "
+        f"other {cell['other_cpu_pct']:>3.0f}",
+        flush=True,
+    )
+
+
+# --- setup of each server ---------------------------------------------------------------
+
+
+def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
+    with httpx.Client(base_url=server.base, timeout=30) as http:
+        response = http.post(
+            "/api/auth/register",
+            json={
+                "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                "password": PASSWORD,
+                "name": "Bench User",
+                "company_name": "Bench Ltd",
+            },
+        )
+        response.raise_for_status()
+        data = response.json()["data"]
+        token, company_id = data["token"], data["company"]["id"]
+        headers = {"Authorization": f"Bearer {token}", "X-Company-Id": company_id}
+        created = http.post("/api/contacts", json=CONTACT, headers=headers)
+        created.raise_for_status()
+        contact = created.json()["data"]
+        read = http.get(f"/api/contacts/{contact['id']}", headers=headers)
+        read.raise_for_status()
+    return Target(server, token, company_id, contact["id"]), read.json()
+
+
+def seed_floor(db: Path, contact: dict[str, Any]) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)"
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO contacts (id, company_id, doc) VALUES (?, ?, ?)",
+            (contact["id"], contact["company_id"], orjson.dumps(contact).decode()),
+        )
+    finally:
+        conn.close()
+
+
+def check_same_answer(target: Target, expected: dict[str, Any]) -> None:
+    response = httpx.get(
+        f"{target.server.base}/api/contacts/{target.contact_id}", headers=target.headers
+    )
+    if response.status_code != 200 or response.json() != expected:
+        raise RuntimeError(
+            f"{target.server.name} does not answer what the API answers: {response.text[:300]}"
+        )
+
+
+# --- the run -----------------------------------------------------------------------------
+
+STATS = ("rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "server_cpu_us_per_req")
+STATS_PCT = ("server_cpu_pct", "client_cpu_pct", "other_cpu_pct")
+
+
+def measured_cell(
+    target: Target,
+    method: str,
+    concurrency: int,
+    options: argparse.Namespace,
+    client_cpus: set[int] | None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """A cell measured while the machine is otherwise quiet, re-measured (up to
+    `--retries` times) when other work took more than `--max-other` % of a CPU."""
+    best: dict[str, Any] | None = None
+    for attempt in range(options.retries + 1):
+        waited = wait_quiet(options.max_other, options.quiet_wait)
+        cell = run_cell(target, method, concurrency, options, client_cpus=client_cpus, **kw)
+        cell["quiet_wait_s"] = round(waited, 1)
+        cell["attempts"] = attempt + 1
+        if best is None or cell["other_cpu_pct"] < best["other_cpu_pct"]:
+            best = cell
+        if cell["other_cpu_pct"] <= options.max_other:
+            break
+        print(f"    other work took {cell['other_cpu_pct']:.0f}% of a CPU: measuring again")
+    assert best is not None
+    best["disturbed"] = best["other_cpu_pct"] > options.max_other
+    return best
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _cells(cells: list[dict[str, Any]], target: str, method: str, c: int) -> list[Any]:
+    return [
+        x
+        for x in cells
+        if x["target"] == target and x["method"] == method and x["concurrency"] == c
+    ]
+
+
+def summarise(cells: list[dict[str, Any]], names: list[str], conc: list[int]) -> list[Any]:
+    """Per target, method and concurrency: the median of the rounds, and the req/s range."""
+    out = []
+    for name in names:
+        for method in ("GET", "POST"):
+            for c in conc:
+                rounds = _cells(cells, name, method, c)
+                row: dict[str, Any] = {"target": name, "method": method, "concurrency": c}
+                for key in (*STATS, *STATS_PCT):
+                    row[key] = median([x[key] for x in rounds])
+                row["rps_min"] = min(x["rps"] for x in rounds)
+                row["rps_max"] = max(x["rps"] for x in rounds)
+                row["requests"] = sum(x["requests"] for x in rounds)
+                row["rounds"] = len(rounds)
+                row["disturbed_rounds"] = sum(1 for x in rounds if x["disturbed"])
+                out.append(row)
+    return out
+
+
+def ratios(cells: list[dict[str, Any]], mine: str, floor: str, conc: list[int]) -> list[Any]:
+    """Ratios within each round (the two cells ran minutes apart at most), then the median."""
+    out = []
+    for method in ("GET", "POST"):
+        for c in conc:
+            pairs = [
+                (a, b)
+                for a in _cells(cells, mine, method, c)
+                for b in _cells(cells, floor, method, c)
+                if a["round"] == b["round"]
+            ]
+            rps = [a["rps"] / b["rps"] for a, b in pairs]
+            p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs]
+            cpu = [a["server_cpu_us_per_req"] / b["server_cpu_us_per_req"] for a, b in pairs]
+            out.append(
+                {
+                    "api": mine,
+                    "floor": floor,
+                    "method": method,
+                    "concurrency": c,
+                    "rps_ratio": median(rps),
+                    "rps_ratio_range": [min(rps), max(rps)],
+                    "p50_ratio": median([a["p50_ms"] / b["p50_ms"] for a, b in pairs]),
+                    "p99_ratio": median(p99),
+                    "p99_ratio_range": [min(p99), max(p99)],
+                    "cpu_per_req_ratio": median(cpu),
+                }
+            )
+    return out
+
+
+def targets(ratio_rows: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
+    def row(method: str) -> dict[str, Any]:
+        return next(
+            r
+            for r in ratio_rows
+            if r["api"] == api
+            and r["floor"] == "essential"
+            and r["method"] == method
+            and r["concurrency"] == TARGET_CONCURRENCY
+        )
+
+    get, post = row("GET"), row("POST")
+    at = f"at concurrency {TARGET_CONCURRENCY}"
+    return [
+        {
+            "api": api,
+            "target": f"GET by id req/s >= {GET_TARGET_RPS:.0%} of the essential floor's {at}",
+            "value": get["rps_ratio"],
+            "range": get["rps_ratio_range"],
+            "pass": get["rps_ratio"] >= GET_TARGET_RPS,
+        },
+        {
+            "api": api,
+            "target": f"GET by id p99 <= {GET_TARGET_P99:g}x the essential floor's {at}",
+            "value": get["p99_ratio"],
+            "range": get["p99_ratio_range"],
+            "pass": get["p99_ratio"] <= GET_TARGET_P99,
+        },
+        {
+            "api": api,
+            "target": f"POST req/s >= {POST_TARGET_RPS:.0%} of the essential floor's {at}",
+            "value": post["rps_ratio"],
+            "range": post["rps_ratio_range"],
+            "pass": post["rps_ratio"] >= POST_TARGET_RPS,
+        },
+    ]
+
+
+def client_check(
+    target: Target, options: argparse.Namespace, client_cpus: set[int] | None
+) -> dict[str, Any]:
+    """The fastest target at the highest concurrency, with 1 and 2 client processes."""
+    c = max(options.concurrency)
+    cells = [
+        measured_cell(target, "GET", c, options, client_cpus, client=kind, procs=procs)
+        for kind in ("raw", "httpx")
+        for procs in (1, 2)
+    ]
+    by = {(x["client"], x["client_procs"]): x for x in cells}
+    raw1, raw2 = by[("raw", 1)], by[("raw", 2)]
+    gain = raw2["rps"] / raw1["rps"] - 1
+    bound = raw1["client_cpu_pct"] >= 90 or gain > 0.10
+    return {
+        "cells": cells,
+        "raw_2proc_gain": gain,
+        "httpx_vs_raw": by[("httpx", 1)]["rps"] / raw1["rps"],
+        "raw_client_is_limit": bound,
+        "verdict": (
+            f"the raw client may be the limit (a second process adds {gain:+.0%}, one uses "
+            f"{raw1['client_cpu_pct']:.0f}% of a CPU): treat the bare floor as a lower bound"
+            if bound
+            else f"the raw client is not the limit: a second client process changes req/s by "
+            f"{gain:+.0%}, and one process uses {raw1['client_cpu_pct']:.0f}% of a CPU while "
+            f"the server uses {raw1['server_cpu_pct']:.0f}%"
+        )
+        + f"; httpx reaches {by[('httpx', 1)]['rps'] / raw1['rps']:.0%} of the raw client's "
+        f"req/s using {by[('httpx', 1)]['client_cpu_pct']:.0f}% of a CPU",
+    }
+
+
+def environment(pinned: bool, server_cpus: Any, client_cpus: Any) -> dict[str, Any]:
+    import fastapi
+    import jwt
+    import pydantic
+    import starlette
+    import uvicorn
+
+    versions = {
+        "python": platform.python_version(),
+        "fastapi": fastapi.__version__,
+        "starlette": starlette.__version__,
+        "uvicorn": uvicorn.__version__,
+        "pydantic": pydantic.__version__,
+        "pyjwt": jwt.__version__,
+        "orjson": orjson.__version__,
+        "sqlite": sqlite3.sqlite_version,
+    }
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        versions["uvloop"] = uvloop.__version__
+    with contextlib.suppress(ImportError):
+        import httptools
+
+        versions["httptools"] = httptools.__version__
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "api", "domain", "memory"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "versions": versions,
+        "git_commit": commit + ("+dirty" if dirty else ""),
+        "pinned": pinned,
+        "server_cpus": sorted(server_cpus) if server_cpus else None,
+        "client_cpus": sorted(client_cpus) if client_cpus else None,
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    conc = result["config"]["concurrency"]
+    print(
+        f"\nmedian of {result['config']['rounds']} rounds: req/s  p50 ms  p99 ms  "
+        "(server CPU us per request)"
+    )
+    names = list(dict.fromkeys(x["target"] for x in result["summary"]))
+    for method in ("GET", "POST"):
+        print(f"\n{method:<12}" + "".join(f"{'c=' + str(c):>34}" for c in conc))
+        for name in names:
+            row = f"{name:<12}"
+            for c in conc:
+                x = _cells(result["summary"], name, method, c)[0]
+                row += (
+                    f"{x['rps']:>8.0f} {x['p50_ms']:>7.2f} {x['p99_ms']:>7.2f}"
+                    f" ({x['server_cpu_us_per_req']:>5.0f} us)"
+                )
+            print(row)
+    print("\nratios (median of the per-round ratios [range]): req/s, p99, server CPU per request")
+    for r in result["ratios"]:
+        lo, hi = r["rps_ratio_range"]
+        print(
+            f"  {r['api']:<11} / {r['floor']:<9} {r['method']:<4} c={r['concurrency']:<3} "
+            f"req/s x{r['rps_ratio']:.2f} [{lo:.2f}-{hi:.2f}]  p99 x{r['p99_ratio']:.2f}  "
+            f"cpu/req x{r['cpu_per_req_ratio']:.2f}"
+        )
+    print("\ntargets")
+    for t in result["targets"]:
+        mark = "PASS" if t["pass"] else "FAIL"
+        lo, hi = t["range"]
+        print(f"  [{mark}] {t['api']}: {t['target']}: {t['value']:.2f} [{lo:.2f}-{hi:.2f}]")
+    if result.get("client_check"):
+        print(f"\nclient check: {result['client_check']['verdict']}")
+    for note in result["notes"]:
+        print(f"note: {note}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--warmup", type=float, default=2.0, help="uncounted seconds per cell")
+    parser.add_argument("--duration", type=float, default=4.0, help="measured seconds per cell")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 16, 64],
+        help="comma-separated connection counts",
+    )
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument("--client-procs", type=int, default=1, help="load processes per cell")
+    parser.add_argument("--min-requests", type=int, default=2000)
+    parser.add_argument(
+        "--max-other",
+        type=float,
+        default=30.0,
+        help="%% of one CPU other work may use during a cell before it is measured again",
+    )
+    parser.add_argument("--retries", type=int, default=2, help="re-measurements of a cell")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=20.0, help="longest wait for a quiet machine (s)"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and client")
+    parser.add_argument("--no-warning-run", action="store_true", help="skip the WARNING run")
+    parser.add_argument("--no-client-check", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dbs)")
+    options = parser.parse_args()
+    if TARGET_CONCURRENCY not in options.concurrency:
+        parser.error(f"--concurrency must include {TARGET_CONCURRENCY} (the targets use it)")
+    return options
+
+
+def main() -> int:
+    options = parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = not options.no_pin and len(cpus) >= 2
+    server_cpus = {cpus[0]} if pinned else None
+    client_cpus = set(cpus[1:]) if pinned else None
+    tmp = Path(tempfile.mkdtemp(prefix="numbors-bench-"))
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBORS_")}
+    processes: list[subprocess.Popen[bytes]] = []
+    cells: list[dict[str, Any]] = []
+    log_lines: dict[str, int] = {}
+    check: dict[str, Any] | None = None
+    started = time.time()
+    apis = [("api", "INFO")] + ([] if options.no_warning_run else [("api-warning", "WARNING")])
+    names = [name for name, _ in apis] + ["bare", "essential"]
+    try:
+        (tmp / "valkey").mkdir()
+        valkey = ValkeyProcess(tmp / "valkey")
+        processes.append(valkey.process)
+        redis_url = valkey.url
+        serving: dict[str, Target] = {}
+        answer: dict[str, Any] = {}
+        for name, level in apis:
+            print(f"{name}: uvicorn --factory api.app:app_factory, NUMBORS_LOG_LEVEL={level}")
+            env = {
+                **base_env,
+                "NUMBORS_VAR_DIR": str(tmp / name),
+                "NUMBORS_JWT_SECRET": SECRET,
+                "NUMBORS_REDIS_URL": redis_url,
+                "NUMBORS_LOG_LEVEL": level,
+            }
+            server = start_uvicorn(
+                name, "api.app:app_factory", env, tmp / f"{name}.log", server_cpus
+            )
+            processes.append(server.process)
+            serving[name], read = prepare_api(server)
+            answer = answer or read
+        api = serving["api"]
+        floor_db = tmp / "floor.db"
+        seed_floor(floor_db, answer["data"])
+        floor_env = {**base_env, "NUMBORS_JWT_SECRET": SECRET, "FLOOR_DB": str(floor_db)}
+        for kind in ("bare", "essential"):
+            print(f"{kind}: uvicorn --factory bench.floor_app:app_factory, FLOOR_KIND={kind}")
+            env = {**floor_env, "FLOOR_KIND": kind}
+            server = start_uvicorn(
+                kind, "bench.floor_app:app_factory", env, tmp / f"{kind}.log", server_cpus
+            )
+            processes.append(server.process)
+            serving[kind] = Target(server, api.token, api.company_id, api.contact_id)
+        check_same_answer(serving["essential"], answer)
+
+        for round_ in range(options.rounds):
+            print(f"\nround {round_ + 1} of {options.rounds}")
+            for method in ("GET", "POST"):
+                for c in options.concurrency:
+                    shift = round_ % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        cell = measured_cell(serving[name], method, c, options, client_cpus)
+                        cell["round"] = round_
+                        cells.append(cell)
+        if not options.no_client_check:
+            print("\nclient check: the bare floor at the highest concurrency")
+            check = client_check(serving["bare"], options, client_cpus)
+        for name, _ in apis:
+            log_lines[name] = sum(1 for _ in (tmp / f"{name}.log").open("rb"))
+    finally:
+        stop([p for p in reversed(processes) if p.poll() is None])
+        if options.keep:
+            print(f"kept {tmp} (logs and databases)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    conc = options.concurrency
+    ratio_rows = []
+    for name, _ in apis:
+        ratio_rows += ratios(cells, name, "essential", conc)
+        ratio_rows += ratios(cells, name, "bare", conc)
+    ratio_rows += ratios(cells, "essential", "bare", conc)
+    judged = [t for name, _ in apis for t in targets(ratio_rows, name)]
+    disturbed = sum(1 for x in cells if x["disturbed"])
+    notes = [
+        f"{os.cpu_count()} CPUs; "
+        + (
+            f"every server pinned to CPU {sorted(server_cpus)} (one loaded at a time), the "
+            f"load generator to CPU {sorted(client_cpus)}: neither competes with the other "
+            "for its core; on 2 CPUs the load generator has exactly one"
+            if pinned and server_cpus and client_cpus
+            else "server and client not pinned: they share the CPUs"
+        ),
+        f"{options.rounds} interleaved rounds (the order of targets rotates each round); "
+        "figures are medians, ratios are medians of ratios taken within one round",
+        f"a cell is measured once the rest of the machine uses under {options.max_other:g}% "
+        f"of a CPU (waiting up to {options.quiet_wait:g} s) and re-measured up to "
+        f"{options.retries} times when other work exceeded that during it; {disturbed} of "
+        f"{len(cells)} cells still were ('other_cpu_pct', 'disturbed' in the cells; it also "
+        "counts the kernel's loopback networking, which grows with req/s)",
+        "targets are judged on 'api' (the default INFO logging: one JSON access line per "
+        "request, written to a file as in production); 'api-warning' is the same API with "
+        "NUMBORS_LOG_LEVEL=WARNING, to show what that line costs",
+        "the floors log nothing, check no company membership, validate no model and maintain "
+        "no secondary index; the API does all of these, and the ratios charge it for them",
+        "latencies are seen by the client and include its own time, most visibly at "
+        "concurrency 1; 'server_cpu_us_per_req' is the server process's CPU time per request",
+    ]
+    result = {
+        "benchmark": "api_crud",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "config": {
+            "warmup_s": options.warmup,
+            "duration_s": options.duration,
+            "rounds": options.rounds,
+            "concurrency": conc,
+            "client": options.client,
+            "client_procs": options.client_procs,
+            "max_other_pct": options.max_other,
+            "uvicorn": "python -m uvicorn --factory <app> --host 127.0.0.1 --port <free> "
+            "--no-access-log --timeout-graceful-shutdown 5",
+            "requests": {
+                "GET": "/api/contacts/{id} with Authorization and X-Company-Id",
+                "POST": "/api/contacts, a 6-field contact with a unique email",
+            },
+        },
+        "environment": environment(pinned, server_cpus, client_cpus),
+        "summary": summarise(cells, names, conc),
+        "ratios": ratio_rows,
+        "targets": judged,
+        "client_check": check,
+        "api_log_lines": log_lines,
+        "notes": notes,
+        "cells": cells,
+    }
+    print_table(result)
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {options.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The floors `bench/api_crud.py` measures the API against, served exactly as the API is.
+
+`uvicorn --factory bench.floor_app:app_factory` (same flags as `make run`) with
+`FLOOR_KIND` chosen in the environment:
+
+- `bare`: FastAPI answering a tiny JSON on the same two routes, nothing else: the cost of
+  uvicorn + Starlette + FastAPI routing on this machine.
+- `essential`: what the two requests cannot do without, and nothing of the project's
+  machinery (no dependencies, no pydantic models, no middleware, no store port): verify the
+  same JWT with PyJWT (HS256 pinned, `exp iat iss aud sub jti` required, issuer and audience
+  checked), one SQLite statement (a read of the contact by id AND company, or one insert of
+  the JSON document) on a plain `contacts(id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)`
+  table in WAL mode, and the `{"success": true, "data": ...}` envelope rendered with orjson.
+  The company is taken from `X-Company-Id` without a membership check (the brief's floor);
+  the API's membership read is part of what the ratio charges it for.
+
+Environment: FLOOR_KIND, FLOOR_DB (SQLite file), NUMBORS_JWT_SECRET, and optionally
+NUMBORS_JWT_ISSUER / NUMBORS_JWT_AUDIENCE (defaults as in settings.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+
+import jwt
+import orjson
+from bson import ObjectId
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
+SCHEMA = "CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)"
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(SCHEMA)
+    return conn
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(status: int, code: str) -> Response:
+    return _json(status, {"success": False, "error": {"code": code, "message": code}})
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/api/contacts/{id}")
+    async def get_contact(id: str) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/api/contacts", status_code=201)
+    async def create_contact() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    conn = connect(db)
+
+    def claims(request: Request) -> dict[str, object] | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        try:
+            return jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=audience,
+                issuer=issuer,
+                options={"require": REQUIRED},
+            )
+        except jwt.InvalidTokenError:
+            return None
+
+    @app.get("/api/contacts/{id}")
+    async def get_contact(id: str, request: Request) -> Response:
+        if claims(request) is None:
+            return _error(401, "unauthenticated")
+        company = request.headers.get("x-company-id")
+        row = conn.execute(
+            "SELECT doc FROM contacts WHERE id = ? AND company_id = ?", (id, company)
+        ).fetchone()
+        if row is None:
+            return _error(404, "not_found")
+        return _json(200, {"success": True, "data": orjson.loads(row[0])})
+
+    @app.post("/api/contacts")
+    async def create_contact(request: Request) -> Response:
+        user = claims(request)
+        if user is None:
+            return _error(401, "unauthenticated")
+        company = request.headers.get("x-company-id")
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _error(400, "malformed_json")
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            return _error(400, "validation_error")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        doc = {
+            "id": str(ObjectId()),
+            **body,
+            "company_id": company,
+            "created_by": user["sub"],
+            "created_at": now,
+            "updated_at": now,
+        }
+        conn.execute(
+            "INSERT INTO contacts (id, company_id, doc) VALUES (?, ?, ?)",
+            (doc["id"], company, orjson.dumps(doc).decode()),
+        )
+        return _json(201, {"success": True, "data": doc})
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory bench.floor_app:app_factory`."""
+    kind = os.environ.get("FLOOR_KIND", "essential")
+    if kind == "bare":
+        return bare_app()
+    if kind == "essential":
+        return essential_app(
+            os.environ["FLOOR_DB"],
+            os.environ["NUMBORS_JWT_SECRET"],
+            os.environ.get("NUMBORS_JWT_ISSUER", "numbors"),
+            os.environ.get("NUMBORS_JWT_AUDIENCE", "numbors-api"),
+        )
+    raise RuntimeError(f"FLOOR_KIND must be bare or essential, not {kind!r}")
