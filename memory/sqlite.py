@@ -311,6 +311,12 @@ class SQLiteStore(DocumentStore):
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.05)
 
+    def _idle_writer(self) -> bool:
+        """No transaction open on the writer, ours or another task's."""
+        if self._in_tx.get() or self._writer.in_transaction:
+            return False
+        return self._lock is None or not self._lock.locked()
+
     def _read_conn(self) -> sqlite3.Connection:
         return self._writer if self._in_tx.get() else self._reader
 
@@ -367,8 +373,19 @@ class SQLiteStore(DocumentStore):
             f"UPDATE {collection} SET doc = {expr} WHERE id = "
             f"(SELECT id FROM {collection} WHERE {where} ORDER BY id LIMIT 1) RETURNING doc"
         )
+        args = [*update_params, *params]
+        if self._idle_writer():
+            # One statement needs no BEGIN/COMMIT of its own: in autocommit it is atomic, and
+            # nothing else in this process is writing (no await between check and commit).
+            try:
+                rows = self._write(collection, sql, args).fetchall()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):  # another process holds the lock: wait for it below
+                    raise
+            else:
+                return orjson.loads(rows[0][0]) if rows else None
         async with self.transaction():
-            row = self._write(collection, sql, [*update_params, *params]).fetchone()
+            row = self._write(collection, sql, args).fetchone()
         return orjson.loads(row[0]) if row else None
 
     async def update_many(self, collection: str, filter: Filter, update: Update) -> int:

@@ -109,6 +109,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
         if job["attempts"] < ctx["max_tries"]:
             await jobs.requeue(store, job_id, _error(error))
             delay = min(2 ** job["attempts"] * 0.5, 30)
+            log.info("job %s (%s) retries in %.1fs: %s", job_id, job["kind"], delay, error)
             await run.emit("progress", {"step": "retrying", "in_s": delay, "error": _error(error)})
             raise Retry(defer=delay) from error
         await _failed(run, error)
@@ -169,6 +170,13 @@ class NumborsWorker(Worker):
         if self.on_startup:
             await self.on_startup(self.ctx)
         await self._announce()
+        log.info(
+            "worker %s: queue %s, up to %d jobs at once, functions: %s",
+            self.worker_id,
+            self.queue_name,
+            self.max_jobs,
+            ", ".join(self.functions),
+        )
         await self.reconcile()
         while True:
             started = self._jobs_started()
