@@ -38,12 +38,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import platform
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +58,7 @@ from arq.connections import RedisSettings  # noqa: E402
 from arq.jobs import deserialize_result  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
+from bench.common import cpu_seconds, loadavg, spawn, stop, summary  # noqa: E402
 from domain import jobs  # noqa: E402
 from domain.companies import create_company  # noqa: E402
 from domain.context import Ctx  # noqa: E402
@@ -77,8 +75,6 @@ QUEUE = "numbors:queue"
 ARQ_QUEUE = "bench:arq:queue"
 FLOOR_KEY = "bench:floor"
 STAGING = "bench:staging"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1
 TARGET_P50_MS = 10.0
 TARGET_P99_MS = 30.0
 TARGET_JOBS_S = 500.0
@@ -115,65 +111,12 @@ def floor_consumer(redis_url: str) -> None:
         r.rpush(FLOOR_KEY + ":out", orjson.dumps({"sent": float(raw), "got": now}))
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-
-
 def python_speed_us() -> float:
     """`sum(range(1000))`, best of 5 runs of 2,000: about 10 us on an idle modern core; how
     much more it takes here says how contended the CPU was."""
     import timeit
 
     return round(min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6, 1)
-
-
-def summary(values_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(values_ms)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pct(50), 3),
-        "p90_ms": round(pct(90), 3),
-        "p99_ms": round(pct(99), 3),
-        "max_ms": round(ordered[-1], 3),
-        "mean_ms": round(statistics.fmean(ordered), 3),
-    }
 
 
 # --- the run ------------------------------------------------------------------------------

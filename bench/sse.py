@@ -39,13 +39,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import platform
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +58,7 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
+from bench.common import cpu_seconds, loadavg, spawn, stop, summary  # noqa: E402
 from domain import jobs  # noqa: E402
 from domain.context import Ctx  # noqa: E402
 from memory.events import CHANNEL, REPLAY_CONCURRENCY, EventPublisher  # noqa: E402
@@ -74,9 +71,7 @@ SELF = str(Path(__file__).resolve())
 HOST = "127.0.0.1"
 SECRET = "bench-secret-" + "0123456789abcdef" * 3
 PASSWORD = "bench-password-0123456789"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-PR_SET_PDEATHSIG = 1
 RELAY_JOB = "floor"
 BURST = 100
 TARGETS = {"p50_ms": 5.0, "p99_ms": 20.0, "first_event_p50_ms": 10.0, "rss_per_sub_kb": 64.0}
@@ -111,66 +106,13 @@ async def relay(redis_url: str, port: int) -> None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def rss_kb(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE // 1024
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def python_speed_us() -> float:
     """`sum(range(1000))`, best of 5: about 10 us on an idle modern core."""
     return round(min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6, 1)
-
-
-def summary(values_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(values_ms)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pct(50), 3),
-        "p90_ms": round(pct(90), 3),
-        "p99_ms": round(pct(99), 3),
-        "max_ms": round(ordered[-1], 3),
-        "mean_ms": round(statistics.fmean(ordered), 3),
-    }
 
 
 # --- a minimal SSE client -------------------------------------------------------------------
