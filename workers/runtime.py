@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from arq import Retry
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from domain import jobs
@@ -30,6 +32,27 @@ log = logging.getLogger("numbors.worker")
 WORKER_KEY = "numbors:worker:"
 WORKER_TTL_S = 15
 LIVENESS_EVERY_S = 3.0
+
+# Takes up to ARGV[3] due jobs from the queue (KEYS[1]) in one round trip: a job is due when
+# its score is at most ARGV[1] and nobody holds its in-progress key, which is then set for
+# ARGV[2] ms. Answers [id, score, id, score, ...]. ARQ's own `start_jobs` does the same per
+# job with WATCH/EXISTS/ZSCORE/MULTI, four round trips each, and spends them again on every
+# poll for each job it is itself still running (those stay in the queue until they finish).
+TAKE_JOBS = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
+                       tonumber(ARGV[4]))
+local taken = {}
+local wanted = tonumber(ARGV[3])
+for i = 1, #due, 2 do
+    if #taken >= 2 * wanted then break end
+    local key = KEYS[2] .. due[i]
+    if redis.call('SET', key, '1', 'PX', ARGV[2], 'NX') then
+        taken[#taken + 1] = due[i]
+        taken[#taken + 1] = due[i + 1]
+    end
+end
+return taken
+"""
 
 
 class TransientError(Exception):
@@ -167,6 +190,7 @@ class NumborsWorker(Worker):
                 expires_extra_ms=self.expires_extra_ms,
             )
         self.ctx["redis"] = self.pool
+        self._take_jobs = self.pool.register_script(TAKE_JOBS)
         if self.on_startup:
             await self.on_startup(self.ctx)
         await self._announce()
@@ -179,8 +203,7 @@ class NumborsWorker(Worker):
         )
         await self.reconcile()
         while True:
-            started = self._jobs_started()
-            await self._poll_iteration()
+            taken = await self._poll_iteration()
             if time.monotonic() - self._announced > LIVENESS_EVERY_S:
                 await self._announce()
                 # Not only at start: a worker killed moments ago still looks alive until its
@@ -190,18 +213,52 @@ class NumborsWorker(Worker):
             if self.burst and await self.pool.zcard(self.queue_name) == 0:
                 await asyncio.gather(*self.tasks.values())
                 return
-            if self._jobs_started() > started:
-                # It found work, so more may be due: a backlog wakes nobody (the wake-up list
-                # is capped). Poll again once a slot is free instead of idling until the next
-                # wake-up or the poll delay, which capped a backlog at max_jobs per poll delay.
-                if self.job_counter >= self.max_jobs and self.tasks:
-                    await asyncio.wait(
-                        list(self.tasks.values()),
-                        timeout=self.poll_delay_s,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+            if self.job_counter >= self.max_jobs and self.tasks:
+                # Every slot is busy and a backlog wakes nobody (the wake-up list is capped):
+                # poll again as soon as a slot frees instead of idling until the next wake-up.
+                await asyncio.wait(
+                    list(self.tasks.values()),
+                    timeout=self.poll_delay_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                continue
+            if taken:  # it found work, so more may be due
                 continue
             await self.pool.blpop([WAKE_KEY], timeout=self.poll_delay_s)
+
+    async def _poll_iteration(self) -> int:
+        """ARQ's poll, with the jobs taken by one script (`TAKE_JOBS`) instead of one by one.
+        Answers how many it took (ARQ's `_jobs_started()` cannot tell: it also drops the
+        tasks that finished meanwhile)."""
+        taken: list[bytes] = []
+        free = self.max_jobs - self.job_counter
+        if self.burst and self.max_burst_jobs >= 0:
+            free = min(free, self.max_burst_jobs - self._jobs_started())
+        if self.allow_pick_jobs and free > 0:
+            taken = await self._take_jobs(
+                keys=[self.queue_name, in_progress_key_prefix],
+                args=[
+                    timestamp_ms(),
+                    int(self.in_progress_timeout_s * 1000),
+                    free,
+                    self.queue_read_limit + self.job_counter,
+                ],
+            )
+            for job_id_b, score in zip(taken[::2], taken[1::2], strict=True):
+                await self.sem.acquire()
+                self.job_counter += 1
+                job_id = job_id_b.decode()
+                task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+                task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+                self.tasks[job_id] = task
+        if self.allow_abort_jobs:
+            await self._cancel_aborted_jobs()
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()  # propagates an error in ARQ's run_job
+        await self.heart_beat()
+        return len(taken) // 2
 
     async def _announce(self) -> None:
         await self.pool.set(WORKER_KEY + self.worker_id, b"1", ex=WORKER_TTL_S)
