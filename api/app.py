@@ -33,13 +33,14 @@ from api import (
     transfers,
 )
 from api.middleware import RequestMiddleware
+from api.routing import index_routes
 from domain.auth.tokens import TokenConfig
 from memory.events import EventHub, EventPublisher
 from memory.queue import JobQueue
 from memory.redis import open_redis
 from memory.store import DocumentStore
 from memory.stores import open_store
-from settings import Settings, get_settings
+from settings import Settings, configure_logging, get_settings
 
 ROUTERS = [
     health.router,
@@ -104,6 +105,9 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry: nothing here exports traces or metrics, and left
+        # on it checks for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.tokens = token_config
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         app.include_router(router)
     errors.install(app)
     openapi.install(app)
+    index_routes(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     logging.getLogger("numbors").setLevel(settings.log_level.upper())
     return app
@@ -118,5 +123,5 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
 
 def app_factory() -> FastAPI:
     """Entry point for `uvicorn --factory api.app:app_factory`."""
-    logging.basicConfig(level=get_settings().log_level.upper(), format="%(message)s")
+    configure_logging(get_settings().log_level)
     return create_app()

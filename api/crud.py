@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from api import PREFIX
 from api.deps import CompanyCtx, module_gate
 from api.responses import Deleted, Envelope, ListEnvelope, errors, ok
+from api.routing import LeanRoute
 from domain import resources
 from domain.errors import Invalid
 from domain.resources import ListQuery, Resource
@@ -104,6 +105,7 @@ def crud_router(resource: Resource) -> APIRouter:
         prefix=f"{PREFIX}/{resource.name}",
         tags=[resource.tag],
         dependencies=module_gate(resource.module) if resource.module else [],
+        route_class=LeanRoute,
     )
     Read, Create, Update = resource.read, resource.create, resource.update
     Params = list_query_model(resource)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.responses import ErrorEnvelope
+from api.routing import app_routes
 
 
 def install(app: FastAPI) -> None:
@@ -20,7 +21,7 @@ def install(app: FastAPI) -> None:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=app_routes(app),
             )
             _replace_422(schema)
             app.openapi_schema = schema

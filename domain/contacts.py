@@ -16,7 +16,7 @@ declare(
     CollectionSpec(
         "contacts",
         fields=("company_id", "type", "name", "email", "created_at", "updated_at", "enabled"),
-        indexes=(("company_id", "created_at"), ("company_id", "type"), ("company_id", "name")),
+        indexes=(("company_id", "created_at"), ("company_id", "name")),
         unique=(("company_id", "type", "email"),),
     )
 )

@@ -28,6 +28,7 @@ from memory.store import (
     Sort,
     Update,
     spec_for,
+    tie_break,
 )
 
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -114,7 +115,7 @@ class MongoStore(DocumentStore):
         coll = await self._coll(collection)
         order = [(p, DESCENDING if d < 0 else ASCENDING) for p, d in sort]
         if not any(p == "_id" for p, _ in sort):
-            order.append(("_id", ASCENDING))
+            order.append(("_id", DESCENDING if tie_break(sort) < 0 else ASCENDING))
         cursor = coll.find(filter or {}, sort=order, skip=skip, limit=limit, **self._kw())
         return [doc async for doc in cursor]
 

@@ -38,6 +38,7 @@ from memory.store import (
     StoreBusyError,
     Update,
     spec_for,
+    tie_break,
 )
 
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -164,7 +165,7 @@ class _Compiler:
     def order(self, sort: Sort) -> str:
         parts = [f"{self.expr(path)} {'DESC' if d < 0 else 'ASC'}" for path, d in sort]
         if not any(path == "_id" for path, _ in sort):
-            parts.append("id ASC")
+            parts.append(f"id {'DESC' if tie_break(sort) < 0 else 'ASC'}")
         return ", ".join(parts)
 
     def update(self, update: Update) -> tuple[str, list[Any]]:
@@ -337,9 +338,19 @@ class SQLiteStore(DocumentStore):
         self._compiler(collection)
         stored = [doc if "_id" in doc else {"_id": new_id(), **doc} for doc in docs]
         rows = [(d["_id"], orjson.dumps(d).decode()) for d in stored]
+        sql = f"INSERT INTO {collection} (id, doc) VALUES (?, ?)"
+        if len(rows) == 1 and self._idle_writer():
+            # One statement is atomic in autocommit: no BEGIN/COMMIT (as in update_one).
+            try:
+                self._write(collection, sql, rows[0])
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):  # another process holds the lock: wait for it below
+                    raise
+            else:
+                return stored
         async with self.transaction():
             for row in rows:
-                self._write(collection, f"INSERT INTO {collection} (id, doc) VALUES (?, ?)", row)
+                self._write(collection, sql, row)
         return stored
 
     async def find(

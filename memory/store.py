@@ -24,6 +24,12 @@ Update = dict[str, Any]
 Sort = Sequence[tuple[str, int]]
 
 
+def tie_break(sort: Sort) -> int:
+    """The direction of the `_id` order that breaks ties: the first key's, so "newest first"
+    lists two documents stamped in the same millisecond newest first too (ids grow)."""
+    return sort[0][1] if sort else 1
+
+
 class StoreError(Exception):
     """Base of the store's own errors."""
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from settings import get_settings
+from settings import configure_logging, get_settings
 from workers.runtime import NumborsWorker
 from workers.settings import worker_options
 
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    configure_logging(settings.log_level)
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # ARQ logs two INFO lines for every job it runs (its start and its end), a third of a
         # no-op job's cost; the job's record and events say as much. Its warnings and errors

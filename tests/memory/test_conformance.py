@@ -322,7 +322,7 @@ async def test_sort_puts_missing_first_ascending_and_last_descending(
     ascending = await names(store, people, sort=[("meta.level", 1)])
     assert ascending == ["Cleo", "dan", "Eve", "Ada", "bob"]
     descending = await names(store, people, sort=[("meta.level", -1)])
-    assert descending == ["bob", "Ada", "Cleo", "dan", "Eve"]
+    assert descending == ["bob", "Ada", "Eve", "dan", "Cleo"]  # ties: newest id first
 
 
 async def test_sort_on_several_keys(store: DocumentStore, people: str) -> None:
@@ -330,6 +330,15 @@ async def test_sort_on_several_keys(store: DocumentStore, people: str) -> None:
     assert by_kind_then_n == ["Eve", "dan", "Cleo", "Ada", "bob"]
     by_flag_then_name = await names(store, people, sort=[("flag", -1), ("name", -1)])
     assert by_flag_then_name == ["Cleo", "Ada", "dan", "bob", "Eve"]
+
+
+async def test_ties_follow_the_id_in_the_first_keys_direction(store: DocumentStore) -> None:
+    ids = [await insert_thing(store, {"day": "2026-11-30", "n": n}) for n in range(3)]
+    newest_first = await store.find(THINGS, sort=[("day", -1)])
+    assert [d["_id"] for d in newest_first] == sorted(ids, reverse=True)
+    oldest_first = await store.find(THINGS, sort=[("day", 1), ("n", -1)])
+    assert [d["_id"] for d in oldest_first] == sorted(ids, reverse=True)  # n decides first
+    assert [d["_id"] for d in await store.find(THINGS, sort=[("day", 1)])] == sorted(ids)
 
 
 async def test_skip_and_limit(store: DocumentStore, people: str) -> None:

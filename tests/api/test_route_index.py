@@ -1,0 +1,55 @@
+"""The route index changes which routes a request tries, never what answers it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.routing import RouteIndex, app_routes
+from tests.helpers import Account
+
+REQUESTS = [
+    ("GET", "/api/health"),
+    ("GET", "/api/contacts"),
+    ("GET", "/api/contacts/"),
+    ("GET", "/api/contacts/not-an-id"),
+    ("GET", "/api/contacts/6745a1c2e4b0f3a9d2c81e57"),
+    ("PATCH", "/api/contacts"),
+    ("DELETE", "/api/auth/login"),
+    ("GET", "/api/documents?type=invoice"),
+    ("GET", "/api/estimates"),
+    ("GET", "/api/accounting/journal"),
+    ("GET", "/api/reports/trial-balance"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/ai-insights/status"),
+    ("GET", "/api/ai-insights/shared"),
+    ("POST", "/api/ai-insights/memory-hook"),
+    ("GET", "/api/nothing-here"),
+    ("GET", "/api"),
+    ("GET", "/elsewhere"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/openapi.yaml"),
+    ("GET", "/api/docs"),
+]
+
+
+def test_the_app_is_indexed(app: FastAPI) -> None:
+    assert [type(r) for r in app.router.routes] == [RouteIndex]
+    assert len(app_routes(app)) > 20
+
+
+@pytest.mark.parametrize(("method", "url"), REQUESTS)
+async def test_answers_as_without_the_index(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, method: str, url: str
+) -> None:
+    indexed = app.router.routes
+    answers = []
+    for routes in (indexed, app_routes(app)):
+        app.router.routes = routes
+        try:
+            response = await client.request(method, url, headers=alice.headers)
+        finally:
+            app.router.routes = indexed
+        answers.append((response.status_code, response.headers.get("allow"), response.content))
+    assert answers[0] == answers[1]
