@@ -34,6 +34,7 @@ from api import (
 )
 from api.middleware import RequestMiddleware
 from api.routing import index_routes
+from domain.accounting import periods
 from domain.auth.tokens import TokenConfig
 from memory.events import EventHub, EventPublisher
 from memory.queue import JobQueue
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         app.state.store = store or open_store(settings)
+        await periods.backfill(app.state.store)
         app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
         app.state.queue = app.state.hub = app.state.events = None
         if settings.redis_url:

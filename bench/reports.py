@@ -16,7 +16,14 @@ Run from the repository root: `.venv/bin/python bench/reports.py [--transactions
    with sqlite3: the floor.
 4. Prints the table and writes `bench/results/reports.json` with the ratios, the API
    process's resident memory, and pass/fail against the targets (each report at most 3x
-   its floor and at most 250 ms; API under 300 MB).
+   its floor and at most 250 ms; API under 300 MB). `--transactions 1000000` writes
+   `bench/results/reports_1000000.json`.
+
+The API sums whole months from the ledger's monthly totals (`domain/accounting/periods.py`)
+and only the partial months at a range's edges from the lines; the floor sums every line of
+the range, as a report without period totals must. Books kept with `--keep` before the
+monthly totals existed get them when the API starts (`periods.backfill`), as any older
+database does.
 """
 
 from __future__ import annotations

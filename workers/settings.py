@@ -6,6 +6,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 
+from domain.accounting import periods
 from memory import serialization
 from memory.events import EventPublisher
 from memory.redis import open_redis
@@ -20,6 +21,7 @@ TIMEOUT_GRACE_S = 10  # ARQ's own deadline comes after the runtime's (which fail
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     ctx["store"] = open_store(settings)
+    await periods.backfill(ctx["store"])
     ctx["events_redis"] = open_redis(settings.redis_url or "")
     ctx["events"] = EventPublisher(ctx["events_redis"], settings.job_events_ttl_s)
     ctx["max_tries"] = settings.job_max_tries

@@ -3,7 +3,8 @@
 An entry is balanced (debits equal credits, in the base currency's minor units), has at
 least two lines, and names only this company's enabled ledger accounts. Posted entries are
 immutable: a correction is a reversing entry (`reverse`), linked both ways. Each line is
-also written to `journal_lines`, flat and indexed, so reports are grouped sums.
+also written to `journal_lines`, flat and indexed, so reports are grouped sums, and added
+to its account's month (`periods`), so reports over long ranges read months, not lines.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.accounting import periods
 from domain.accounting.chart import account_in_company
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid, not_found
@@ -104,21 +106,20 @@ async def post(ctx: Ctx, draft: Draft, *, manual: bool = False) -> dict[str, Any
             "updated_at": now,
         }
         await ctx.store.insert_one("journal_entries", entry)
-        await ctx.store.insert_many(
-            "journal_lines",
-            [
-                {
-                    "company_id": ctx.company_id,
-                    "entry_id": entry["_id"],
-                    "account_id": line["account_id"],
-                    "account_type": accounts[line["account_id"]]["type"],
-                    "date": draft.date,
-                    "debit": line["debit"],
-                    "credit": line["credit"],
-                }
-                for line in draft.lines
-            ],
-        )
+        lines = [
+            {
+                "company_id": ctx.company_id,
+                "entry_id": entry["_id"],
+                "account_id": line["account_id"],
+                "account_type": accounts[line["account_id"]]["type"],
+                "date": draft.date,
+                "debit": line["debit"],
+                "credit": line["credit"],
+            }
+            for line in draft.lines
+        ]
+        await ctx.store.insert_many("journal_lines", lines)
+        await periods.add_lines(ctx, lines)
     return entry
 
 

@@ -1,5 +1,6 @@
-"""Financial reports, computed with the store's grouped sums over `journal_lines` (and
-open documents for ageing): never by loading every document into Python.
+"""Financial reports, computed with the store's grouped sums over the ledger's monthly
+totals and `journal_lines` (`periods.sums`), and over open documents for ageing: never by
+loading every document into Python.
 
 All amounts are in the base currency. These are plain async functions so the API and the
 AI analysis call the same code.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.accounting import periods
 from domain.context import Ctx
 from domain.currencies import base_currency
 from domain.errors import Invalid
@@ -33,11 +35,7 @@ async def _chart(ctx: Ctx) -> dict[str, dict[str, Any]]:
 async def _sums(
     ctx: Ctx, date_filter: dict[str, str], types: tuple[str, ...] | None = None
 ) -> dict[str, tuple[int, int]]:
-    filter: dict[str, Any] = ctx.scope(date=date_filter)
-    if types:
-        filter["account_type"] = {"$in": list(types)}
-    rows = await ctx.store.sum_by("journal_lines", filter, ["account_id"], ["debit", "credit"])
-    return {r["account_id"]: (int(r["debit"]), int(r["credit"])) for r in rows}
+    return await periods.sums(ctx, date_filter.get("$gte"), date_filter["$lte"], types)
 
 
 class _Money:
