@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 
 from memory.ids import new_id
@@ -26,6 +26,7 @@ from memory.store import (
     Filter,
     QueryError,
     Sort,
+    StoreBusyError,
     Update,
     spec_for,
     tie_break,
@@ -71,12 +72,17 @@ class MongoStore(DocumentStore):
         if self._session.get() is not None:
             yield
             return
-        async with self._client.start_session() as session, await session.start_transaction():
-            token = self._session.set(session)
-            try:
-                yield
-            finally:
-                self._session.reset(token)
+        try:
+            async with self._client.start_session() as session, await session.start_transaction():
+                token = self._session.set(session)
+                try:
+                    yield
+                finally:
+                    self._session.reset(token)
+        except PyMongoError as error:
+            if is_transient(error):
+                raise StoreBusyError("a concurrent write conflicted with this one") from error
+            raise
 
     async def insert_one(self, collection: str, doc: Doc) -> Doc:
         return (await self.insert_many(collection, [doc]))[0]
@@ -236,3 +242,12 @@ def _check_update(update: Update) -> None:
 def _keys(error: Any) -> tuple[str, ...]:
     details = getattr(error, "details", None) or {}
     return tuple((details.get("keyPattern") or {}).keys())
+
+
+def is_transient(error: PyMongoError) -> bool:
+    """A transaction MongoDB says may succeed if run again (a write conflict with another
+    transaction, a commit whose outcome is unknown): the API answers 503 `store_busy`,
+    which tells the client to retry, instead of an error of its own making."""
+    return error.has_error_label("TransientTransactionError") or error.has_error_label(
+        "UnknownTransactionCommitResult"
+    )
