@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arq import Retry
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, retry_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 
@@ -259,6 +259,27 @@ class NumborsWorker(Worker):
                 task.result()  # propagates an error in ARQ's run_job
         await self.heart_beat()
         return len(taken) // 2
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        """ARQ gave up on a job before `run_job` could run it: its tries used up (by workers
+        that died holding it), its payload expired, or aborted before it started. End the
+        record as well, or it would wait as queued or running for ever."""
+        tries = await self.pool.get(retry_key_prefix + job_id)
+        await super().finish_failed_job(job_id, result_data)
+        store: DocumentStore = self.ctx["store"]
+        job = await store.find_one("jobs", {"_id": job_id})
+        if job is None or job["status"] in jobs.FINAL:
+            return
+        if job.get("cancel_requested"):
+            await _cancelled(store, self.ctx["events"], job_id)
+            return
+        if tries is not None and int(tries) > self.max_tries:
+            reason = f"its {self.max_tries} tries were used up by workers that stopped"
+        else:
+            reason = "it expired in the queue"
+        error = {"type": "JobAbandoned", "message": f"the job did not run: {reason}"}
+        if await jobs.finish(store, job_id, "failed", error=error) is not None:
+            await self.ctx["events"].publish(job_id, "error", error)
 
     async def _announce(self) -> None:
         await self.pool.set(WORKER_KEY + self.worker_id, b"1", ex=WORKER_TTL_S)

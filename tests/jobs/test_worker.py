@@ -149,6 +149,29 @@ async def test_transient_failures_stop_after_max_tries(
     ]
 
 
+async def test_a_job_whose_tries_ran_out_before_it_ran_ends_failed(
+    app: FastAPI,
+    company: Account,
+    queue_settings: Settings,
+    queue: JobQueue,
+    redis: Redis,
+) -> None:
+    """Workers that died holding a job used up its tries: ARQ drops it without calling our
+    task, and the record must not stay queued for ever."""
+    ran: list[str] = []
+    job_id = await create(app, company, "noop")
+    await redis.set(retry_key_prefix + job_id, queue_settings.job_max_tries + 1)
+    async with run_worker(queue_settings):
+        await queue.enqueue(job_id)
+        job = await final(app, job_id)
+        ran.extend(t for _, t in await xrange_ids(redis, job_id))
+    assert job["status"] == "failed"
+    assert job["attempts"] == 0  # our task never claimed it
+    assert job["error"]["type"] == "JobAbandoned"
+    assert "tries were used up" in job["error"]["message"]
+    assert ran == ["error"]
+
+
 async def test_an_exception_fails_the_job_at_once(
     app: FastAPI,
     company: Account,
