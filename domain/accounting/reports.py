@@ -18,6 +18,7 @@ from domain.errors import Invalid
 from domain.money import precision, to_number
 
 OPEN = ("sent", "viewed", "partial")
+POSTED = (*OPEN, "paid")
 BUCKETS = (
     ("current", None, 0),
     ("1-30", 1, 30),
@@ -270,6 +271,34 @@ async def cash_flow(ctx: Ctx, start: str, end: str) -> dict[str, Any]:
     }
 
 
+async def _cleared_after(ctx: Ctx, as_of: str) -> dict[str, int]:
+    """What payments and credit notes dated after `as_of` took off each document (base
+    currency, at the document's rate)."""
+    cleared: dict[str, int] = {}
+    for collection, dated in (("transactions", "paid_at"), ("credit_notes", "issued_at")):
+        rows = await ctx.store.sum_by(
+            collection,
+            ctx.scope(document_id={"$exists": True}, **{dated: {"$gt": as_of}}),
+            ["document_id"],
+            ["cleared_base"],
+        )
+        for row in rows:
+            cleared[row["document_id"]] = cleared.get(row["document_id"], 0) + int(
+                row["cleared_base"]
+            )
+    return {doc_id: amount for doc_id, amount in cleared.items() if amount}
+
+
+def _bucket(as_of: date, due_at: str) -> str:
+    late = (as_of - date.fromisoformat(due_at[:10])).days
+    for name, low, high in BUCKETS:
+        if (low is None and late <= 0) or (
+            low is not None and low <= late and (high is None or late <= high)
+        ):
+            return name
+    raise AssertionError(f"no bucket for {late} days late")
+
+
 def _due_range(as_of: date, low: int | None, high: int | None) -> dict[str, str]:
     """The due dates `low`..`high` days before `as_of` (None: unbounded)."""
     bounds: dict[str, str] = {}
@@ -284,13 +313,20 @@ async def aged(ctx: Ctx, kind: str, as_of: str) -> dict[str, Any]:
     """Aged receivables (invoices) or payables (bills): what is open, by days past due.
 
     One grouped sum per bucket (due-date range), by contact: the store does the bucketing.
-    Open amounts are today's: a payment made after `as_of` is already deducted."""
+    What is open today is then given back what was paid or credited after `as_of` (a
+    grouped sum of those payments and credit notes, by document), so a past date shows what
+    was owed on that date."""
     money = await _money(ctx)
     doc_type = {"receivables": "invoice", "payables": "bill"}[kind]
     as_of_date = date.fromisoformat(as_of)
     base = ctx.scope(type=doc_type, status={"$in": list(OPEN)}, issued_at={"$lte": as_of})
     by_contact: dict[str, dict[str, int]] = {}
     totals = {name: 0 for name, _, _ in BUCKETS}
+
+    def owed(contact_id: str, bucket: str, amount: int) -> None:
+        by_contact.setdefault(contact_id, dict.fromkeys(totals, 0))[bucket] += amount
+        totals[bucket] += amount
+
     for name, low, high in BUCKETS:
         # current: due today or later; n-m: due n to m days ago
         bounds = {"$gte": as_of} if low is None else _due_range(as_of_date, low, high)
@@ -298,9 +334,20 @@ async def aged(ctx: Ctx, kind: str, as_of: str) -> dict[str, Any]:
             "documents", {**base, "due_at": bounds}, ["contact_id"], ["due_base"]
         )
         for row in rows:
-            amount = int(row["due_base"])
-            by_contact.setdefault(row["contact_id"], dict.fromkeys(totals, 0))[name] += amount
-            totals[name] += amount
+            owed(row["contact_id"], name, int(row["due_base"]))
+    cleared = await _cleared_after(ctx, as_of)
+    if cleared:
+        reopened = await ctx.store.find(
+            "documents",
+            ctx.scope(
+                _id={"$in": list(cleared)},
+                type=doc_type,
+                status={"$in": list(POSTED)},
+                issued_at={"$lte": as_of},
+            ),
+        )
+        for doc in reopened:
+            owed(doc["contact_id"], _bucket(as_of_date, doc["due_at"]), cleared[doc["_id"]])
     rows = [{"contact_id": cid} for cid in by_contact]
     names = (
         {

@@ -358,3 +358,35 @@ async def test_a_comparison_needs_both_ends(alice: Account) -> None:
         "/api/reports/profit-and-loss?from=2026-01-01&to=2026-12-31&compare_from=2025-01-01"
     )
     expect_error(response, 400, "validation_error")
+
+
+async def test_ageing_at_a_past_date_counts_what_was_owed_then(owner: Account) -> None:
+    """Payments and credit notes dated after the report's date were still owed on it."""
+    co = await bk.fresh_company(owner, "Month-end Co")
+    customer = await bk.contact(co, name="Late Payer")
+    other = await bk.contact(co, name="On Time")
+    bank = (await bk.cash(co))["id"]
+    big = await bk.document(
+        co, "invoice", customer["id"], [bk.line(300)], "2025-10-01", "2025-10-31", status="sent"
+    )
+    small = await bk.document(
+        co, "invoice", other["id"], [bk.line(80)], "2025-10-20", "2025-11-19", status="sent"
+    )
+    await bk.pay(co, big["id"], bank, 100, paid_at="2025-11-10")
+    credited = {"document_id": big["id"], "issued_at": "2025-11-12", "amount": "50"}
+    data(await co.post("/api/credit-notes", json=credited), 201)
+    await bk.pay(co, big["id"], bank, 150, paid_at="2025-11-20")  # settles it
+    await bk.pay(co, small["id"], bank, 80, paid_at="2025-10-25")  # before every date below
+
+    async def owed(as_of: str) -> dict[str, Any]:
+        aged = await report(co, "aged-receivables", as_of=as_of)
+        return {c["name"]: c["total"] for c in aged["contacts"]} | {"buckets": aged["totals"]}
+
+    empty = {"current": 0, "1-30": 0, "31-60": 0, "61-90": 0, "90+": 0}
+    assert await owed("2025-10-15") == {"Late Payer": 300, "buckets": {**empty, "current": 300}}
+    assert await owed("2025-11-05") == {"Late Payer": 300, "buckets": {**empty, "1-30": 300}}
+    assert await owed("2025-11-11") == {"Late Payer": 200, "buckets": {**empty, "1-30": 200}}
+    assert await owed("2025-11-15") == {"Late Payer": 150, "buckets": {**empty, "1-30": 150}}
+    assert await owed("2025-11-20") == {"buckets": empty}
+    today = await report(co, "aged-receivables", as_of=bk.today())
+    assert today["total"] == 0
