@@ -22,7 +22,7 @@ from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
 from domain.fields import Input
-from memory.events import EventHub, is_stream_id
+from memory.events import EventHub, after, is_stream_id
 
 router = APIRouter()
 router.include_router(crud_router(jobs.JOBS))
@@ -126,18 +126,28 @@ async def events(
     request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
-    await jobs.get_job(ctx, id)
+    job = await jobs.get_job(ctx, id)
     if last_event_id is not None and not is_stream_id(last_event_id):
         raise Invalid(
             "Last-Event-ID must be an event id this stream sent (like 1732540000000-0)",
             code="invalid_last_event_id",
         )
     _, hub = _queue_and_hub(request)
+    settings = request.app.state.settings
+    if job["status"] in jobs.FINAL and not await hub.exists(id):
+        # Its events expired (NUMBORS_JOB_EVENTS_TTL_S): answer the outcome from the record,
+        # or a client would wait on a stream that will never have another event.
+        event_id, type, data = jobs.final_event(job)
+        if last_event_id is not None and not after(event_id, last_event_id):
+            return Response(status_code=204)
+        return EventSourceResponse(
+            _single(ServerSentEvent(data=_json(data), event=type, id=event_id)),
+            ping=settings.sse_heartbeat_s or 15,
+        )
     if last_event_id is not None and await hub.ended_by(id, last_event_id):
         # EventSource reconnects whenever a stream ends, also after the terminal event; 204 is
         # how SSE tells it to stop (else it would wait on a finished job until `reconnect`).
         return Response(status_code=204)
-    settings = request.app.state.settings
     return EventSourceResponse(
         _stream(hub, id, last_event_id, settings.sse_heartbeat_s, settings.sse_lifetime_s),
         ping=settings.sse_heartbeat_s or 15,
@@ -161,6 +171,10 @@ async def _stream(
                 data=_json({"last_event_id": last}), event="reconnect", id=last, retry=1000
             )
             return
+
+
+async def _single(event: ServerSentEvent) -> AsyncIterator[ServerSentEvent]:
+    yield event
 
 
 def _json(value: Any) -> str:

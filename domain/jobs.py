@@ -9,6 +9,7 @@ enqueued, so a worker never picks up a job it cannot read.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from domain.context import Ctx
@@ -166,3 +167,16 @@ async def release_orphan(store: DocumentStore, job_id: str, worker: str | None) 
         {"$set": {"status": "queued", "worker": None, "updated_at": utcnow()}},
     )
     return released is not None
+
+
+def final_event(job: dict[str, Any]) -> tuple[str, str, Any]:
+    """The terminal event of a finished job, rebuilt from its record (id, type, data) for a
+    client arriving after its event stream expired. Its id is the finish time, so a client
+    holding it can be told it has everything."""
+    finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+    event_id = f"{int(finished.timestamp() * 1000)}-0"
+    if job["status"] == "succeeded":
+        return event_id, "result", job.get("result")
+    if job["status"] == "cancelled":
+        return event_id, "cancelled", {"status": "cancelled"}
+    return event_id, "error", job.get("error") or {"message": "the job failed"}

@@ -95,6 +95,15 @@ async def ended_by(redis: Redis, job_id: str, after: str) -> bool:
     return last.terminal and _stream_id(last.id) <= _stream_id(after)
 
 
+async def exists(redis: Redis, job_id: str) -> bool:
+    return bool(await redis.exists(stream_key(job_id)))
+
+
+def after(event_id: str, than: str) -> bool:
+    """Whether stream id `event_id` comes after `than`."""
+    return _stream_id(event_id) > _stream_id(than)
+
+
 def _event(row_id: Any, fields: dict[Any, Any]) -> Event:
     decoded = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
     id_ = row_id.decode() if isinstance(row_id, bytes) else str(row_id)
@@ -130,6 +139,10 @@ class EventHub:
     async def ended_by(self, job_id: str, after: str) -> bool:
         async with self._reads:
             return await ended_by(self.redis, job_id, after)
+
+    async def exists(self, job_id: str) -> bool:
+        async with self._reads:
+            return await exists(self.redis, job_id)
 
     @property
     def subscribers(self) -> int:

@@ -276,17 +276,19 @@ async def _cleared_after(ctx: Ctx, as_of: str) -> dict[str, int]:
     currency, at the document's rate)."""
     cleared: dict[str, int] = {}
     for collection, dated in (("transactions", "paid_at"), ("credit_notes", "issued_at")):
+        # Filtered by date only and grouped by date first, so the (company, date, document,
+        # cleared) index answers it alone; plain income and expense group under None.
         rows = await ctx.store.sum_by(
             collection,
-            ctx.scope(document_id={"$exists": True}, **{dated: {"$gt": as_of}}),
-            ["document_id"],
+            ctx.scope(**{dated: {"$gt": as_of}}),
+            [dated, "document_id"],
             ["cleared_base"],
         )
         for row in rows:
-            cleared[row["document_id"]] = cleared.get(row["document_id"], 0) + int(
-                row["cleared_base"]
-            )
-    return {doc_id: amount for doc_id, amount in cleared.items() if amount}
+            if row["document_id"] and row["cleared_base"]:
+                doc_id = row["document_id"]
+                cleared[doc_id] = cleared.get(doc_id, 0) + int(row["cleared_base"])
+    return cleared
 
 
 def _bucket(as_of: date, due_at: str) -> str:

@@ -48,11 +48,13 @@ declare(
             "category_id",
             "contact_id",
             "document_id",
+            "cleared_base",
             "transfer_id",
             "created_at",
         ),
         indexes=(
-            ("company_id", "paid_at"),
+            # covering for ageing at a past date: what payments after it cleared, by document
+            ("company_id", "paid_at", "document_id", "cleared_base"),
             ("company_id", "account_id", "type"),
             ("company_id", "document_id"),
             ("company_id", "category_id"),

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from api.app import create_app
+from memory.events import stream_key
 from settings import Settings
 from tests.helpers import Account, data, expect_error
 from tests.jobs.support import SSE, eventually, read_sse, serve, xrange_ids
@@ -90,6 +91,32 @@ async def test_reconnecting_after_the_terminal_event_is_told_to_stop(
     )
     assert again.status == 204
     assert again.events == []
+
+
+async def test_after_the_events_expired_the_outcome_comes_from_the_record(
+    company: Account, http: httpx.AsyncClient, redis: Redis
+) -> None:
+    """Past NUMBORS_JOB_EVENTS_TTL_S the stream is gone; a client still learns how the job
+    ended, once, instead of waiting on a stream that will never have another event."""
+    submitted = await start(company, "sleep", {"seconds": 0.2})
+    job_id = submitted["job"]["id"]
+    rows = await finished(redis, job_id)
+    await redis.delete(stream_key(job_id))  # what the TTL does
+
+    late = await read_sse(http, submitted["events_url"], company.headers, within=5)
+    assert late.status == 200
+    assert late.types == ["result"]
+    assert late.events[0].json() == {"slept_s": 0.2}
+    # a client that was mid-stream gets the outcome too; one that has it is told to stop
+    midway = await read_sse(
+        http, submitted["events_url"], company.headers, last_event_id=rows[1][0], within=5
+    )
+    assert midway.types == ["result"]
+    for seen in (late.ids[0], rows[-1][0]):
+        again = await read_sse(
+            http, submitted["events_url"], company.headers, last_event_id=seen, within=5
+        )
+        assert (again.status, again.events) == (204, [])
 
 
 async def test_a_client_dropped_mid_stream_resumes_without_gap_or_repeat(
