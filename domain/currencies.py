@@ -34,7 +34,9 @@ Rate = Field(gt=0, le=Decimal("1000000000"), description="Base-currency units pe
 class CurrencyCreate(Input):
     code: CurrencyCode
     rate: Decimal = Rate
-    precision: int | None = Field(None, ge=0, le=4, description="Default: ISO 4217's")
+    precision: int | None = Field(
+        None, ge=0, le=4, description="ISO 4217's minor units (JPY 0, USD 2, KWD 3); optional"
+    )
     symbol: ShortText | None = None
     name: ShortText | None = None
     enabled: bool = True
@@ -71,12 +73,17 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     base = code == await base_currency(ctx)
     if base and rate != 1:
         raise Invalid("the base currency's rate is 1", code="base_rate_fixed")
-    return {
-        **data,
-        "rate": str(rate),
-        "precision": data.get("precision", precision(code)),
-        "base": base,
-    }
+    # Amounts are kept in minor units at ISO 4217's precision everywhere (documents,
+    # accounts, the ledger): a currency stored with another would show figures it cannot hold.
+    places = precision(code)
+    if data.get("precision", places) != places:
+        raise Invalid(
+            f"{code} has {places} decimal places (ISO 4217): send precision {places} or leave "
+            "it out",
+            code="precision_fixed",
+            details=[{"field": "precision", "message": f"must be {places} for {code}"}],
+        )
+    return {**data, "rate": str(rate), "precision": places, "base": base}
 
 
 async def _before_update(

@@ -64,7 +64,7 @@ async def test_create_stores_the_rate_and_iso_precision(books: Account) -> None:
     assert data(await books.get(f"/api/currencies/{eur['id']}")) == eur
 
 
-async def test_precision_defaults_from_iso_and_may_be_given(books: Account) -> None:
+async def test_precision_is_iso_4217s(books: Account) -> None:
     kwd = data(await books.post("/api/currencies", json={"code": "KWD", "rate": 3.25}), 201)
     assert kwd["precision"] == 3
     jpy = data(await books.post("/api/currencies", json={"code": "JPY", "rate": 0.0067}), 201)
@@ -72,11 +72,17 @@ async def test_precision_defaults_from_iso_and_may_be_given(books: Account) -> N
     gbp = data(
         await books.post(
             "/api/currencies",
-            json={"code": "GBP", "rate": "1.27", "precision": 4, "symbol": "£", "name": "Pound"},
+            json={"code": "GBP", "rate": "1.27", "precision": 2, "symbol": "£", "name": "Pound"},
         ),
         201,
     )
-    assert (gbp["precision"], gbp["rate"], gbp["symbol"], gbp["name"]) == (4, 1.27, "£", "Pound")
+    assert (gbp["precision"], gbp["rate"], gbp["symbol"], gbp["name"]) == (2, 1.27, "£", "Pound")
+    # amounts are kept at ISO's precision everywhere, so another one is refused, not ignored
+    refused = await books.post("/api/currencies", json={"code": "CHF", "rate": 1, "precision": 4})
+    error = expect_error(refused, 400, "precision_fixed")
+    assert detail_fields(error) == {"precision"}
+    assert "CHF has 2 decimal places" in error["message"]
+    assert data(await books.get("/api/currencies", params={"code": "CHF"})) == []
 
 
 async def test_a_rate_is_kept_to_ten_decimal_places(books: Account) -> None:
