@@ -45,6 +45,12 @@ class JobOut(Output):
     updated_at: str
     started_at: str | None = None
     finished_at: str | None = None
+    cancel_requested: bool = False
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as its company sees it: which worker process holds it is the platform's affair."""
+    return {k: v for k, v in job.items() if k != "worker"}
 
 
 JOBS = Resource(
@@ -61,6 +67,7 @@ JOBS = Resource(
     default_sort="-created_at",
     date_field="created_at",
     operations=("list", "get"),
+    present=_public,
 )
 
 
