@@ -42,6 +42,10 @@ HTTP_CODES = {
 }
 
 
+# FastAPI's answer when a JSON body cannot even be decoded (not UTF-8): its message, vague
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 def status_of(error: DomainError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS:
@@ -87,6 +91,8 @@ async def on_validation_error(request: Request, error: Exception) -> EnvelopeRes
 async def on_http_error(request: Request, error: Exception) -> EnvelopeResponse:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
+    if status == 400 and error.detail == FASTAPI_UNREADABLE_BODY:
+        return fail(400, "malformed_json", "the request body is not valid JSON: not UTF-8 text")
     if status == 404 and error.detail == "Not Found":
         message = f"no route {request.method} {request.url.path}; see /api/docs"
     elif status == 405:

@@ -132,16 +132,22 @@ async def _json_body(request: Request) -> Any:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as error:
-            invalid = {
-                "type": "json_invalid",
-                "loc": ("body", error.pos),
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": error.msg},
-            }
-            raise RequestValidationError([invalid]) from error
+            raise _json_invalid(error.pos, error.msg) from error
+        except UnicodeDecodeError as error:  # FastAPI's own answer is a vague 400
+            raise _json_invalid(error.start, "the body is not UTF-8 text") from error
     request.state.body = data
     return data
+
+
+def _json_invalid(position: int, reason: str) -> RequestValidationError:
+    invalid = {
+        "type": "json_invalid",
+        "loc": ("body", position),
+        "msg": "JSON decode error",
+        "input": {},
+        "ctx": {"error": reason},
+    }
+    return RequestValidationError([invalid])
 
 
 def _body(model: type[BaseModel]) -> Extractor:

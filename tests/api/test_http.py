@@ -81,12 +81,13 @@ async def test_wrong_method_on_a_resource_is_405(alice: Account) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b'{"email": ', b"{'single': 'quotes'}", b'{"a": 1,}', b"nope", b"\xff\xfe"]
+    "body",
+    [b'{"email": ', b"{'single': 'quotes'}", b'{"a": 1,}', b"nope", b"\xff\xfe", b'{"n": "\xff"}'],
 )
-async def test_malformed_json_is_400(client: httpx.AsyncClient, body: bytes) -> None:
-    response = await client.post(
-        "/api/auth/login", content=body, headers={"Content-Type": "application/json"}
-    )
+@pytest.mark.parametrize("url", ["/api/auth/login", "/api/contacts"])
+async def test_malformed_json_is_400(alice: Account, body: bytes, url: str) -> None:
+    headers = {**alice.headers, "Content-Type": "application/json"}
+    response = await alice.client.post(url, content=body, headers=headers)
     expect_error(response, 400, "malformed_json")
 
 

@@ -112,3 +112,14 @@ async def test_lean_and_fastapi_answer_alike(
     assert lean == fastapi
     if who is None:  # the caller is checked first; only a body that is not JSON comes before
         assert lean[0] == 403 or lean[1]["error"]["code"] == "malformed_json"
+
+
+async def test_a_body_that_is_not_utf8_is_malformed_json() -> None:
+    transport = httpx.ASGITransport(app=app_with(LeanRoute))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/things", headers={**JSON, "x-who": "ann"}, content=b'{"name": "\xff"}'
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert "not UTF-8" in response.json()["error"]["message"]
