@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,7 @@ from api import (
     transactions,
     transfers,
 )
+from api.access_log import AccessLog
 from api.middleware import RequestMiddleware
 from api.routing import index_routes
 from domain.accounting import periods
@@ -76,11 +79,14 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         ttl_s=settings.jwt_ttl_s,
     )
 
+    access_log = AccessLog()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         app.state.store = store or open_store(settings)
         await periods.backfill(app.state.store)
+        flusher = asyncio.create_task(access_log.run())
         app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
         app.state.queue = app.state.hub = app.state.events = None
         if settings.redis_url:
@@ -91,6 +97,9 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             if app.state.hub is not None:
                 await app.state.hub.stop()
                 await app.state.queue.close()
@@ -118,7 +127,10 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     errors.install(app)
     openapi.install(app)
     index_routes(app)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.state.access_log = access_log
+    app.add_middleware(
+        RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log
+    )
     logging.getLogger("numbors").setLevel(settings.log_level.upper())
     return app
 

@@ -2,24 +2,23 @@
 
 - every response carries `X-Request-Id` (the client's own when it sent a sane one);
 - a body over the limit is refused with 413 before the endpoint reads it;
-- one JSON log line per request: method, route, status, duration, request, user and company.
+- one JSON access-log line per request (`api/access_log.py`): method, route, status,
+  duration, request, user and company.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
 from typing import Any
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.access_log import AccessLog
 from api.responses import fail
 
-log = logging.getLogger("numbors.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -29,9 +28,10 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, access_log: AccessLog):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +60,8 @@ class RequestMiddleware:
                 return
             await self.app(scope, self._limited(receive), send_with_id)
         finally:
-            _log(scope, status, started, request_id)
+            if self.access_log.enabled:
+                self.access_log.write(_line(scope, status, started, request_id))
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -96,12 +97,10 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
-    if not log.isEnabledFor(logging.INFO):
-        return
+def _line(scope: Scope, status: int, started: float, request_id: str) -> dict[str, Any]:
     route: Any = scope.get("route")
     state = scope.get("state", {})
-    line = {
+    return {
         "method": scope["method"],
         "route": getattr(route, "path", None) or scope["path"],
         "status": status,
@@ -110,4 +109,3 @@ def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
         "user_id": state.get("user_id"),
         "company_id": state.get("company_id"),
     }
-    log.info(orjson.dumps(line).decode())
