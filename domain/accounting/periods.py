@@ -51,16 +51,20 @@ async def add_lines(ctx: Ctx, lines: list[dict[str, Any]]) -> None:
         )
         if added is None:
             await ctx.store.insert_one(
-                MONTHS,
-                {
-                    "company_id": ctx.company_id,
-                    "account_id": account_id,
-                    "account_type": account_type,
-                    "month": month,
-                    "debit": debit,
-                    "credit": credit,
-                },
+                MONTHS, _month(ctx, (account_id, account_type, month), debit, credit)
             )
+
+
+def _month(ctx: Ctx, key: tuple[str, str, str], debit: int, credit: int) -> dict[str, Any]:
+    account_id, account_type, month = key
+    return {
+        "company_id": ctx.company_id,
+        "account_id": account_id,
+        "account_type": account_type,
+        "month": month,
+        "debit": debit,
+        "credit": credit,
+    }
 
 
 async def sums(ctx: Ctx, start: str | None, end: str, types: tuple[str, ...] | None = None) -> Sums:
@@ -141,18 +145,7 @@ async def rebuild(ctx: Ctx) -> None:
         total[0] += int(row["debit"])
         total[1] += int(row["credit"])
     await ctx.store.insert_many(
-        MONTHS,
-        [
-            {
-                "company_id": ctx.company_id,
-                "account_id": account_id,
-                "account_type": account_type,
-                "month": month,
-                "debit": debit,
-                "credit": credit,
-            }
-            for (account_id, account_type, month), (debit, credit) in totals.items()
-        ],
+        MONTHS, [_month(ctx, key, debit, credit) for key, (debit, credit) in totals.items()]
     )
 
 
