@@ -86,7 +86,6 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         own_store = store is None
         app.state.store = store or open_store(settings)
         await periods.backfill(app.state.store)
-        flusher = asyncio.create_task(access_log.run())
         app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
         app.state.queue = app.state.hub = app.state.events = None
         if settings.redis_url:
@@ -94,6 +93,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
             app.state.events = EventPublisher(app.state.redis, settings.job_events_ttl_s)
             app.state.hub = EventHub(app.state.redis)
             await app.state.hub.start()
+        flusher = asyncio.create_task(access_log.run())
         try:
             yield
         finally:

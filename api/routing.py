@@ -47,7 +47,7 @@ class LeanRoute(APIRoute):
             return super().get_route_handler()
         guards, params = plan
         endpoint = self.endpoint
-        reads_body = any(extract.__name__ == "body" for _, extract in params)
+        reads_body = self.body_field is not None
 
         async def handler(request: Request) -> Response:
             if reads_body:  # FastAPI parses the body before it solves anything

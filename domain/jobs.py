@@ -180,7 +180,8 @@ def final_event(job: dict[str, Any]) -> tuple[str, str, Any]:
     """The terminal event of a finished job, rebuilt from its record (id, type, data) for a
     client arriving after its event stream expired. Its id is the finish time, so a client
     holding it can be told it has everything."""
-    finished = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+    stamp = job.get("finished_at") or job["updated_at"]
+    finished = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     event_id = f"{int(finished.timestamp() * 1000)}-0"
     if job["status"] == "succeeded":
         return event_id, "result", job.get("result")

@@ -321,6 +321,21 @@ class SQLiteStore(DocumentStore):
     def _read_conn(self) -> sqlite3.Connection:
         return self._writer if self._in_tx.get() else self._reader
 
+    def _write_alone(self, collection: str, sql: str, params: Sequence[Any]) -> list[Any] | None:
+        """Run one write statement in autocommit and answer its rows, or None when it must
+        go through `transaction()` instead: this process is writing already, or another
+        process holds the lock (the transaction waits for it). One statement is atomic on its
+        own, and nothing can interleave here (no await between the check and the commit), so
+        it needs no BEGIN/COMMIT of its own."""
+        if not self._idle_writer():
+            return None
+        try:
+            return self._write(collection, sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+            return None
+
     def _write(self, collection: str, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
             return self._writer.execute(sql, params)
@@ -339,15 +354,8 @@ class SQLiteStore(DocumentStore):
         stored = [doc if "_id" in doc else {"_id": new_id(), **doc} for doc in docs]
         rows = [(d["_id"], orjson.dumps(d).decode()) for d in stored]
         sql = f"INSERT INTO {collection} (id, doc) VALUES (?, ?)"
-        if len(rows) == 1 and self._idle_writer():
-            # One statement is atomic in autocommit: no BEGIN/COMMIT (as in update_one).
-            try:
-                self._write(collection, sql, rows[0])
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error):  # another process holds the lock: wait for it below
-                    raise
-            else:
-                return stored
+        if len(rows) == 1 and self._write_alone(collection, sql, rows[0]) is not None:
+            return stored
         async with self.transaction():
             for row in rows:
                 self._write(collection, sql, row)
@@ -385,16 +393,9 @@ class SQLiteStore(DocumentStore):
             f"(SELECT id FROM {collection} WHERE {where} ORDER BY id LIMIT 1) RETURNING doc"
         )
         args = [*update_params, *params]
-        if self._idle_writer():
-            # One statement needs no BEGIN/COMMIT of its own: in autocommit it is atomic, and
-            # nothing else in this process is writing (no await between check and commit).
-            try:
-                rows = self._write(collection, sql, args).fetchall()
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error):  # another process holds the lock: wait for it below
-                    raise
-            else:
-                return orjson.loads(rows[0][0]) if rows else None
+        rows = self._write_alone(collection, sql, args)
+        if rows is not None:
+            return orjson.loads(rows[0][0]) if rows else None
         async with self.transaction():
             row = self._write(collection, sql, args).fetchone()
         return orjson.loads(row[0]) if row else None

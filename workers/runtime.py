@@ -38,6 +38,8 @@ LIVENESS_EVERY_S = 3.0
 # ARGV[2] ms. Answers [id, score, id, score, ...]. ARQ's own `start_jobs` does the same per
 # job with WATCH/EXISTS/ZSCORE/MULTI, four round trips each, and spends them again on every
 # poll for each job it is itself still running (those stay in the queue until they finish).
+# KEYS[2] is the in-progress key prefix: the ids are only known inside the script, which is
+# fine on one Redis/Valkey server (not on a cluster, which ARQ does not support either).
 TAKE_JOBS = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
                        tonumber(ARGV[4]))
