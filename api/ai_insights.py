@@ -31,7 +31,7 @@ from api.crud import crud_router
 from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import insights
-from domain.fields import Output
+from domain.fields import Output, QueryBool
 from settings import Settings
 from workers.runtime import live_workers
 
@@ -140,7 +140,7 @@ async def analyse(
     body: insights.AnalyseIn,
     ctx: CompanyCtx,
     request: Request,
-    wait: Annotated[bool, Query(description="Wait for the insight")] = True,
+    wait: Annotated[QueryBool, Query(description="Wait for the insight")] = True,
 ) -> EnvelopeResponse:
     response = await jobs_api.submit(request, ctx, insights.KIND, insights.request(body), wait)
     job = orjson.loads(response.body)["data"]["job"]

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from fastapi import APIRouter, Body, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api import PREFIX
 from api.deps import CompanyCtx, module_gate
@@ -16,29 +16,26 @@ from api.responses import Deleted, Envelope, ListEnvelope, errors, ok
 from api.routing import LeanRoute
 from domain import resources
 from domain.errors import Invalid
+from domain.fields import Day, QueryBool, QueryInt
 from domain.resources import ListQuery, Resource
 
 MAX_LIMIT = 200
 MAX_PAGE = 1_000_000_000
 
 
-def _real_date(value: str) -> str:
-    date.fromisoformat(value[:10])  # 2026-02-30 matches the pattern but is no date: a 400
-    return value
-
-
-DateBound = Annotated[str, AfterValidator(_real_date)]
+# A filter's type in a query string, where every value arrives as text.
+QUERY_TYPES: dict[Any, Any] = {bool: QueryBool, int: QueryInt}
 
 
 def _optional(annotation: Any) -> Any:
-    return annotation | None
+    return QUERY_TYPES.get(annotation, annotation) | None
 
 
 def list_query_model(resource: Resource) -> type[BaseModel]:
     fields: dict[str, Any] = {
         # Bounded so that the offset, (page - 1) * limit, fits the stores' 64-bit integers.
-        "page": (int, Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
-        "limit": (int, Field(25, ge=1, le=MAX_LIMIT, description="Items per page (max 200)")),
+        "page": (QueryInt, Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
+        "limit": (QueryInt, Field(25, ge=1, le=MAX_LIMIT, description="Items per page (max 200)")),
         "sort": (
             str | None,
             Field(None, description=f"One of {', '.join(resource.sort)}; prefix - for descending"),
@@ -54,19 +51,17 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
     }
     if resource.date_field:
         fields["from_"] = (
-            DateBound | None,
+            Day | None,
             Field(
                 None,
                 alias="from",
-                pattern=r"^\d{4}-\d{2}-\d{2}",
                 description=f"{resource.date_field} on or after",
             ),
         )
         fields["to"] = (
-            DateBound | None,
+            Day | None,
             Field(
                 None,
-                pattern=r"^\d{4}-\d{2}-\d{2}",
                 description=f"{resource.date_field} on or before",
             ),
         )
@@ -87,6 +82,10 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
     )
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _list_query(resource: Resource, params: BaseModel) -> ListQuery:
     values = params.model_dump()
     return ListQuery(
@@ -94,8 +93,8 @@ def _list_query(resource: Resource, params: BaseModel) -> ListQuery:
         limit=values.pop("limit"),
         sort=values.pop("sort"),
         search=values.pop("search"),
-        date_from=values.pop("from_", None),
-        date_to=values.pop("to", None),
+        date_from=_iso(values.pop("from_", None)),
+        date_to=_iso(values.pop("to", None)),
         filters=values,
     )
 

@@ -13,7 +13,7 @@ from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain.documents import numbering
 from domain.documents.documents import DOCUMENTS
-from domain.fields import Input
+from domain.fields import Input, StrictInt
 
 router = APIRouter()
 router.include_router(crud_router(DOCUMENTS))
@@ -26,7 +26,7 @@ numbering_router = APIRouter(
 
 class NumberingIn(Input):
     prefix: str | None = Field(None, pattern=r"^[A-Za-z0-9\-/_.]{0,12}$")
-    next_number: int | None = Field(None, ge=1, le=10**9)
+    next_number: StrictInt | None = Field(None, ge=1, le=10**9)
 
 
 class NumberingOut(BaseModel):

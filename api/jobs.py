@@ -21,7 +21,7 @@ from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
-from domain.fields import Input
+from domain.fields import Input, QueryBool
 from memory.events import EventHub, after, is_stream_id
 
 router = APIRouter()
@@ -90,7 +90,7 @@ async def create(
     body: JobIn,
     ctx: CompanyCtx,
     request: Request,
-    wait: Annotated[bool, Query(description="Wait for the result")] = True,
+    wait: Annotated[QueryBool, Query(description="Wait for the result")] = True,
 ) -> EnvelopeResponse:
     return await submit(request, ctx, body.kind, body.input, wait)
 

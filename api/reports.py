@@ -12,6 +12,7 @@ from api import PREFIX
 from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain.accounting import reports
+from domain.fields import Day
 
 router = APIRouter(
     prefix=f"{PREFIX}/reports", tags=["Reports"], dependencies=module_gate("accounting")
@@ -20,18 +21,18 @@ router = APIRouter(
 
 class AsOf(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: date | None = Field(None, description="Default: today")
+    as_of: Day | None = Field(None, description="Default: today")
 
 
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
 
 
 class ComparedPeriod(Period):
-    compare_from: date | None = None
-    compare_to: date | None = None
+    compare_from: Day | None = None
+    compare_to: Day | None = None
 
 
 Report = Envelope[dict[str, Any]]

@@ -9,7 +9,7 @@ from pydantic import Field
 from domain.accounting.chart import account_in_company, system_account
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, Name, ObjectIdStr, Output
+from domain.fields import Input, Name, ObjectIdStr, Output, StrictBool
 from domain.resources import Hooks, Resource
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
@@ -30,14 +30,14 @@ class CategoryCreate(Input):
     ledger_account_id: ObjectIdStr | None = Field(
         None, description="Where income/expense in this category posts; default Sales/General"
     )
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class CategoryUpdate(Input):
     name: Name = None  # type: ignore[assignment]
     color: str | None = Color
     ledger_account_id: ObjectIdStr = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class CategoryOut(Output):

@@ -6,7 +6,17 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl
 
-from domain.fields import CurrencyCode, Email, Input, LongText, Name, ObjectIdStr, Output, ShortText
+from domain.fields import (
+    CurrencyCode,
+    Email,
+    Input,
+    LongText,
+    Name,
+    ObjectIdStr,
+    Output,
+    ShortText,
+    StrictBool,
+)
 from domain.resources import Resource
 from memory.store import CollectionSpec, declare
 
@@ -42,7 +52,7 @@ class ContactCreate(Input):
     website: HttpUrl | None = None
     reference: ShortText | None = None
     notes: LongText | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class ContactUpdate(Input):
@@ -56,7 +66,7 @@ class ContactUpdate(Input):
     website: HttpUrl | None = None
     reference: ShortText | None = None
     notes: LongText | None = None
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class ContactOut(Output):

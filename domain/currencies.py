@@ -14,7 +14,16 @@ from pydantic import Field
 
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
-from domain.fields import CurrencyCode, Input, ObjectIdStr, Output, ShortText
+from domain.fields import (
+    CurrencyCode,
+    Input,
+    ObjectIdStr,
+    Output,
+    Rate,
+    ShortText,
+    StrictBool,
+    StrictInt,
+)
 from domain.money import normalise_rate, precision
 from domain.resources import Hooks, Resource
 from memory.ids import new_id, utcnow
@@ -28,25 +37,25 @@ declare(
     )
 )
 
-Rate = Field(gt=0, le=Decimal("1000000000"), description="Base-currency units per one unit")
+RATE_FIELD = Field(gt=0, le=Decimal("1000000000"), description="Base-currency units per one unit")
 
 
 class CurrencyCreate(Input):
     code: CurrencyCode
-    rate: Decimal = Rate
-    precision: int | None = Field(
+    rate: Rate = RATE_FIELD
+    precision: StrictInt | None = Field(
         None, ge=0, le=4, description="ISO 4217's minor units (JPY 0, USD 2, KWD 3); optional"
     )
     symbol: ShortText | None = None
     name: ShortText | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class CurrencyUpdate(Input):
-    rate: Decimal = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
+    rate: Rate = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
     symbol: ShortText | None = None
     name: ShortText | None = None
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class CurrencyOut(Output):

@@ -33,7 +33,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from domain.context import Ctx
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
-from domain.fields import Input, ObjectIdStr, Output, Timestamp
+from domain.fields import Input, ObjectIdStr, Output, QueryInt, StrictInt, Timestamp
 from domain.modules import licences
 from memory.ids import is_object_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, DuplicateKeyError, declare
@@ -100,7 +100,7 @@ class FactIn(Input):
     namespace: Namespace
     key: Key
     value: FactValue
-    expected_version: int | None = Field(
+    expected_version: StrictInt | None = Field(
         None, ge=0, description="The version you read (0: the fact must not exist); else 409"
     )
     ttl_s: TtlSeconds | None = None
@@ -129,8 +129,8 @@ class FactQuery(BaseModel):
         None, max_length=40, description="Updated at or after this ISO 8601 instant"
     )
     sort: str = Field("-updated_at", description=f"One of {', '.join(SORTABLE)}; - descending")
-    page: int = Field(1, ge=1, le=1_000_000_000, description="Page number, from 1")
-    limit: int = Field(25, ge=1, le=200, description="Items per page (max 200)")
+    page: QueryInt = Field(1, ge=1, le=1_000_000_000, description="Page number, from 1")
+    limit: QueryInt = Field(25, ge=1, le=200, description="Items per page (max 200)")
 
 
 class UpsertData(Input):
@@ -138,7 +138,7 @@ class UpsertData(Input):
     key: Key
     value: FactValue
     ttl_s: TtlSeconds | None = None
-    expected_version: int | None = Field(None, ge=0)
+    expected_version: StrictInt | None = Field(None, ge=0)
 
 
 class ExpireData(Input):

@@ -1,14 +1,151 @@
-"""Field types shared by the models at the API's edge."""
+r"""Field types shared by the models at the API's edge.
+
+Strict edges: a value is what it says, or a 400. Nothing is coerced from another type.
+
+- **Dates** (`Day`): a string `YYYY-MM-DD` naming a real day from 1900-01-01 to 2999-12-31,
+  the one range every date of the API accepts (documents, payments, journal, reports, list
+  bounds). Not a number (`0` is not 1970-01-01), not `2026-1-1`, not a timestamp. A date
+  computed from another (a due date 30 days after issue) is checked against the same range.
+- **Decimals** (`Amount`, `Quantity`, `Rate`: one convention): a JSON number, or a string of
+  plain decimal digits `^-?\d+(\.\d+)?$` (at most 40 characters), so `"12.50"` and `12.5` are
+  the same amount. Refused: booleans, `"1_000"`, `" 5 "`, `"1e3"`, `"+5"`, NaN and Infinity.
+  Negative zero is stored as zero. Each field adds its own bounds and places (`Field(ge=...,
+  le=..., decimal_places=...)`); a number beyond them is a 400 naming the bound.
+- **Booleans** (`StrictBool`): `true` or `false` only, not `0`, `1`, `"true"` or `"yes"`.
+  In a query string (`QueryBool`), exactly `true` or `false`.
+- **Integers** (`StrictInt`): a JSON integer, not `true`, not `"5"`, not `5.0`. In a query
+  string (`QueryInt`), optional `-` and at most 18 digits.
+"""
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Annotated
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
 import iso4217
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic.networks import validate_email
+
+DAY_MIN = date(1900, 1, 1)
+DAY_MAX = date(2999, 12, 31)
+DAY_RANGE = f"a date YYYY-MM-DD from {DAY_MIN.isoformat()} to {DAY_MAX.isoformat()}"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value  # from Python callers; JSON and query strings are always text
+    elif isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is no day of the calendar; send {DAY_RANGE}") from None
+    else:
+        raise ValueError(f"send {DAY_RANGE}")
+    return in_day_range(day)
+
+
+def in_day_range(day: date) -> date:
+    """`day`, or a ValueError when it is outside the accepted range (dates computed from
+    another date go through here too)."""
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise ValueError(f"{day.isoformat()} is outside the accepted range: send {DAY_RANGE}")
+    return day
+
+
+Day = Annotated[
+    date,
+    BeforeValidator(_day),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "description": f"YYYY-MM-DD, {DAY_MIN.isoformat()} to {DAY_MAX.isoformat()}",
+        }
+    ),
+]
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+DECIMAL_MAX_CHARS = 40
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("send a number, not a boolean")
+    if isinstance(value, int):
+        if abs(value) >= 10**DECIMAL_MAX_CHARS:
+            raise ValueError(f"a number of more than {DECIMAL_MAX_CHARS} digits is out of range")
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("send a finite number")
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("send a finite number")
+        number = value
+    elif isinstance(value, str):
+        if len(value) > DECIMAL_MAX_CHARS:
+            raise ValueError(
+                f"a number of more than {DECIMAL_MAX_CHARS} characters is out of range"
+            )
+        if not _DECIMAL.fullmatch(value):
+            raise ValueError(
+                f'{value!r} is not a number: send a JSON number or a string like "12.50"'
+            )
+        number = Decimal(value)
+    else:
+        raise ValueError("send a number")
+    return number.copy_abs() if number.is_zero() else number  # -0 is 0
+
+
+StrictDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
+Amount = StrictDecimal
+"""Money, in the currency of its document or account."""
+Quantity = StrictDecimal
+Rate = StrictDecimal
+"""An exchange rate or a percentage."""
+
+StrictBool = Annotated[bool, Strict()]
+StrictInt = Annotated[int, Strict()]
+
+
+def _query_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    raise ValueError("send true or false")
+
+
+_INT = re.compile(r"-?[0-9]{1,18}")
+
+
+def _query_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value):
+        return int(value)
+    raise ValueError("send an integer (digits only, at most 18)")
+
+
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+QueryInt = Annotated[int, BeforeValidator(_query_int)]
 
 CURRENCIES: frozenset[str] = frozenset(c.code for c in iso4217.Currency)
 

@@ -11,14 +11,13 @@ report) and the validation outcome.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from domain.context import Ctx
 from domain.errors import Invalid
-from domain.fields import Input, ObjectIdStr, Output
+from domain.fields import Day, Input, ObjectIdStr, Output
 from domain.resources import Resource, present
 from memory.ids import utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
@@ -50,12 +49,12 @@ class AnalyseIn(Input):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     report: ReportKind = Field(description="Which report to analyse")
-    from_: date | None = Field(
+    from_: Day | None = Field(
         None, alias="from", description="Period start (profit and loss, cash flow)"
     )
-    to: date = Field(description="Period end; for a balance sheet or ageing, the as-of date")
-    compare_from: date | None = Field(None, description="Comparison period start")
-    compare_to: date | None = Field(
+    to: Day = Field(description="Period end; for a balance sheet or ageing, the as-of date")
+    compare_from: Day | None = Field(None, description="Comparison period start")
+    compare_to: Day | None = Field(
         None, description="Comparison period end, or the comparison as-of date"
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from domain.context import Ctx
-from domain.fields import Input, LongText, Name, ObjectIdStr, Output, ShortText
+from domain.fields import Amount, Input, LongText, Name, ObjectIdStr, Output, ShortText, StrictBool
 from domain.references import referenced, referenced_many
 from domain.resources import Hooks, Resource
 from memory.store import CollectionSpec, declare
@@ -26,13 +26,13 @@ class ItemCreate(Input):
     name: Name
     sku: ShortText | None = None
     description: LongText | None = None
-    sale_price: Decimal = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
-    purchase_price: Decimal = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
+    sale_price: Amount = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
+    purchase_price: Amount = Field(Decimal(0), ge=0, le=Decimal("1000000000000"), decimal_places=6)
     tax_ids: list[ObjectIdStr] = Field(default_factory=list, max_length=10)
     category_id: ObjectIdStr | None = None
     unit: ShortText | None = None
-    track_inventory: bool = False
-    enabled: bool = True
+    track_inventory: StrictBool = False
+    enabled: StrictBool = True
 
 
 class ItemOut(Output):
@@ -55,13 +55,13 @@ class ItemUpdate(Input):
     name: Name = None  # type: ignore[assignment]
     sku: ShortText | None = None
     description: LongText | None = None
-    sale_price: Decimal = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
-    purchase_price: Decimal = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
+    sale_price: Amount = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
+    purchase_price: Amount = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
     tax_ids: list[ObjectIdStr] = Field(None, max_length=10)  # type: ignore[assignment]
     category_id: ObjectIdStr | None = None
     unit: ShortText | None = None
-    track_inventory: bool = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    track_inventory: StrictBool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:

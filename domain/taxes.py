@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.context import Ctx
-from domain.fields import Input, Name, ObjectIdStr, Output
+from domain.fields import Input, Name, ObjectIdStr, Output, Rate, StrictBool
 from domain.resources import Hooks, Resource
 from memory.store import CollectionSpec, declare
 
@@ -22,16 +22,16 @@ TaxRate = Field(ge=0, le=100, max_digits=12, decimal_places=6, description="0-10
 
 class TaxCreate(Input):
     name: Name
-    rate: Decimal = TaxRate
+    rate: Rate = TaxRate
     type: TaxType = "normal"
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class TaxUpdate(Input):
     name: Name = None  # type: ignore[assignment]
-    rate: Decimal = Field(None, ge=0, le=100, max_digits=12, decimal_places=6)  # type: ignore[assignment]
+    rate: Rate = Field(None, ge=0, le=100, max_digits=12, decimal_places=6)  # type: ignore[assignment]
     type: TaxType = None  # type: ignore[assignment]
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class TaxOut(Output):

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, Name, ObjectIdStr, Output, ShortText
+from domain.fields import Input, Name, ObjectIdStr, Output, ShortText, StrictBool
 from domain.resources import Hooks, Resource
 from memory.ids import is_object_id, new_id, utcnow
 from memory.store import CollectionSpec, declare
@@ -59,14 +59,14 @@ class LedgerAccountCreate(Input):
     type: AccountType
     subtype: ShortText | None = None
     description: ShortText | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class LedgerAccountUpdate(Input):
     code: str = Field(None, pattern=r"^[0-9A-Za-z.\-]{1,20}$")  # type: ignore[assignment]
     name: Name = None  # type: ignore[assignment]
     description: ShortText | None = None
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class LedgerAccountOut(Output):

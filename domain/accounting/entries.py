@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,7 @@ from domain.accounting import journal
 from domain.context import Ctx
 from domain.currencies import base_currency
 from domain.errors import Conflict, Invalid, not_found
-from domain.fields import Input, LongText, ObjectIdStr, Output, ShortText
+from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, ShortText
 from domain.money import precision, to_minor, to_number
 from domain.resources import Resource, check_id, view
 
@@ -21,8 +20,8 @@ MAX = Decimal("1000000000000")
 
 class JournalLineIn(Input):
     account_id: ObjectIdStr
-    debit: Decimal = Field(Decimal(0), ge=0, le=MAX, decimal_places=4)
-    credit: Decimal = Field(Decimal(0), ge=0, le=MAX, decimal_places=4)
+    debit: Amount = Field(Decimal(0), ge=0, le=MAX, decimal_places=4)
+    credit: Amount = Field(Decimal(0), ge=0, le=MAX, decimal_places=4)
     description: ShortText | None = None
 
     @model_validator(mode="after")
@@ -33,7 +32,7 @@ class JournalLineIn(Input):
 
 
 class JournalEntryIn(Input):
-    date: dt.date
+    date: Day
     description: LongText
     reference: ShortText | None = None
     lines: list[JournalLineIn] = Field(min_length=2, max_length=500)
@@ -56,7 +55,7 @@ class JournalEntryOut(Output):
 
 
 class ReverseIn(Input):
-    date: dt.date | None = Field(None, description="Default: the original entry's date")
+    date: Day | None = Field(None, description="Default: the original entry's date")
     description: LongText | None = None
 
 

@@ -3,7 +3,6 @@ transactions (opening balance + income - expense), never a stored running total.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -14,7 +13,17 @@ from domain.accounting.chart import next_bank_code, system_account
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.errors import Conflict
-from domain.fields import CurrencyCode, Input, Name, ObjectIdStr, Output, ShortText
+from domain.fields import (
+    Amount,
+    CurrencyCode,
+    Day,
+    Input,
+    Name,
+    ObjectIdStr,
+    Output,
+    ShortText,
+    StrictBool,
+)
 from domain.money import convert_minor, precision, to_minor, to_number
 from domain.resources import Hooks, Resource
 from memory.ids import new_id, utcnow
@@ -30,11 +39,11 @@ class AccountCreate(Input):
     type: Literal["bank", "cash"] = "bank"
     number: ShortText | None = None
     currency: CurrencyCode | None = Field(None, description="Default: the base currency")
-    opening_balance: Decimal = Field(Decimal(0), ge=-MAX, le=MAX, decimal_places=4)
-    opened_at: date | None = Field(None, description="Date of the opening balance; default today")
+    opening_balance: Amount = Field(Decimal(0), ge=-MAX, le=MAX, decimal_places=4)
+    opened_at: Day | None = Field(None, description="Date of the opening balance; default today")
     bank_name: ShortText | None = None
     bank_phone: ShortText | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class AccountUpdate(Input):
@@ -42,7 +51,7 @@ class AccountUpdate(Input):
     number: ShortText | None = None
     bank_name: ShortText | None = None
     bank_phone: ShortText | None = None
-    enabled: bool = None  # type: ignore[assignment]
+    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 class AccountOut(Output):

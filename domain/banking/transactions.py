@@ -11,7 +11,6 @@ document first.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,7 +22,7 @@ from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.documents.posting import post_document
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, LongText, ObjectIdStr, Output, ShortText
+from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, Rate, ShortText
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
 from domain.references import referenced
 from domain.resources import Hooks, Resource
@@ -66,9 +65,9 @@ declare(
 class TransactionCreate(Input):
     type: TxType | None = Field(None, description="Required unless document_id is given")
     account_id: ObjectIdStr
-    paid_at: date
-    amount: Decimal = Field(gt=0, le=MAX, decimal_places=4)
-    rate: Decimal | None = Field(
+    paid_at: Day
+    amount: Amount = Field(gt=0, le=MAX, decimal_places=4)
+    rate: Rate | None = Field(
         None, gt=0, le=Decimal("1000000000"), description="Base units per account-currency unit"
     )
     document_id: ObjectIdStr | None = Field(None, description="Pay this invoice or bill")

@@ -8,7 +8,6 @@ an exchange gain or loss.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +19,7 @@ from domain.categories import system_category
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.errors import Invalid
-from domain.fields import Input, LongText, ObjectIdStr, Output, ShortText
+from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, Rate, ShortText
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
 from domain.references import referenced
 from domain.resources import Hooks, Resource
@@ -35,11 +34,11 @@ MAX = Decimal("1000000000000")
 class TransferCreate(Input):
     from_account_id: ObjectIdStr
     to_account_id: ObjectIdStr
-    amount: Decimal = Field(gt=0, le=MAX, decimal_places=4, description="In the source currency")
-    rate: Decimal | None = Field(
+    amount: Amount = Field(gt=0, le=MAX, decimal_places=4, description="In the source currency")
+    rate: Rate | None = Field(
         None, gt=0, le=Decimal("1000000000"), description="Destination units per source unit"
     )
-    transferred_at: date
+    transferred_at: Day
     description: LongText | None = None
     reference: ShortText | None = None
 

@@ -3,7 +3,6 @@ reducing what the customer owes. Posted at once, at the invoice's currency and r
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from domain.documents import lines as doc_lines
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict
-from domain.fields import Input, LongText, ObjectIdStr, Output
+from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output
 from domain.money import convert_minor, to_number
 from domain.references import referenced
 from domain.resources import Hooks, Resource
@@ -33,8 +32,8 @@ CREDITABLE = ("sent", "viewed", "partial", "draft")
 
 class CreditNoteCreate(Input):
     document_id: ObjectIdStr = Field(description="The invoice credited")
-    issued_at: date
-    amount: Decimal | None = Field(
+    issued_at: Day
+    amount: Amount | None = Field(
         None,
         gt=0,
         le=Decimal("1000000000000"),

@@ -11,7 +11,7 @@ cannot be edited; one with payments cannot be deleted.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from domain.documents.forms import ContentIn, ContentUpdate
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict, Invalid
-from domain.fields import ObjectIdStr, Output
+from domain.fields import Day, ObjectIdStr, Output
 from domain.money import normalise_rate, precision
 from domain.references import referenced
 from domain.resources import Hooks, Resource
@@ -84,7 +84,7 @@ declare(
 
 class DocumentCreate(ContentIn):
     type: DocType
-    due_at: date
+    due_at: Day
 
     @model_validator(mode="after")
     def _dates(self) -> DocumentCreate:
@@ -94,7 +94,7 @@ class DocumentCreate(ContentIn):
 
 
 class DocumentUpdate(ContentUpdate):
-    due_at: date = None  # type: ignore[assignment]
+    due_at: Day = None  # type: ignore[assignment]
     status: Literal["sent", "viewed", "cancelled"] = Field(  # type: ignore[assignment]
         None, description="Payments set partial and paid; overdue follows the due date"
     )

@@ -17,7 +17,7 @@ from domain.documents.documents import DOCUMENTS, compose
 from domain.documents.forms import ContentIn, ContentUpdate
 from domain.documents.numbering import next_number
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, ObjectIdStr, Output
+from domain.fields import Day, Input, ObjectIdStr, Output, in_day_range
 from domain.resources import Hooks, Resource
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
@@ -43,7 +43,7 @@ declare(
 
 
 class EstimateCreate(ContentIn):
-    expires_at: date
+    expires_at: Day
 
     @model_validator(mode="after")
     def _dates(self) -> EstimateCreate:
@@ -53,7 +53,7 @@ class EstimateCreate(ContentIn):
 
 
 class EstimateUpdate(ContentUpdate):
-    expires_at: date = None  # type: ignore[assignment]
+    expires_at: Day = None  # type: ignore[assignment]
     status: Literal["sent", "approved", "refused"] = None  # type: ignore[assignment]
 
 
@@ -77,8 +77,8 @@ class EstimateOut(Output):
 
 
 class ConvertIn(Input):
-    issued_at: date | None = Field(None, description="Default: today")
-    due_at: date | None = Field(None, description=f"Default: {DEFAULT_TERM_DAYS} days after issue")
+    issued_at: Day | None = Field(None, description="Default: today")
+    due_at: Day | None = Field(None, description=f"Default: {DEFAULT_TERM_DAYS} days after issue")
 
 
 async def _compose(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -130,13 +130,25 @@ async def _keep_converted(ctx: Ctx, estimate: dict[str, Any]) -> None:
         )
 
 
+def _default_due(issued: str) -> str:
+    """DEFAULT_TERM_DAYS after issue, inside the accepted date range (a 400 beyond it)."""
+    try:
+        due = in_day_range(date.fromisoformat(issued) + timedelta(days=DEFAULT_TERM_DAYS))
+    except ValueError as error:
+        message = f"{error} (due_at defaults to {DEFAULT_TERM_DAYS} days after issued_at)"
+        raise Invalid(
+            f"due_at: {message}", details=[{"field": "due_at", "message": message}]
+        ) from None
+    return due.isoformat()
+
+
 async def convert(
     ctx: Ctx, estimate_id: str, issued_at: str | None, due_at: str | None
 ) -> dict[str, Any]:
     """Turn an estimate into a new draft invoice with the same lines, atomically."""
     today = datetime.now(UTC).date()
     issued = issued_at or today.isoformat()
-    due = due_at or (date.fromisoformat(issued) + timedelta(days=DEFAULT_TERM_DAYS)).isoformat()
+    due = due_at or _default_due(issued)
     if due < issued:
         raise Invalid("due_at must be on or after issued_at")
     async with ctx.store.transaction():

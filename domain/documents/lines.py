@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from domain.context import Ctx
 from domain.documents.totals import DiscountTooLarge, DocumentTotals, Line, Tax, document_totals
 from domain.errors import Invalid
-from domain.fields import Input, LongText, ObjectIdStr, ShortText
+from domain.fields import Amount, Input, LongText, ObjectIdStr, Quantity, ShortText
 from domain.money import to_number
 from domain.references import referenced
 
@@ -22,8 +22,8 @@ class LineIn(Input):
     item_id: ObjectIdStr | None = None
     name: ShortText | None = Field(None, description="Default: the item's name")
     description: LongText | None = None
-    quantity: Decimal = Field(Decimal(1), gt=0, le=MAX, decimal_places=6)
-    price: Decimal | None = Field(
+    quantity: Quantity = Field(Decimal(1), gt=0, le=MAX, decimal_places=6)
+    price: Amount | None = Field(
         None,
         ge=0,
         le=MAX,
@@ -31,7 +31,7 @@ class LineIn(Input):
         description="Default: the item's sale (or purchase) price",
     )
     discount_type: Literal["percent", "amount"] | None = None
-    discount: Decimal = Field(Decimal(0), ge=0, le=MAX, decimal_places=6)
+    discount: Amount = Field(Decimal(0), ge=0, le=MAX, decimal_places=6)
     tax_ids: list[ObjectIdStr] | None = Field(
         None, max_length=10, description="Default: the item's taxes"
     )
