@@ -47,10 +47,7 @@ process's CPU time per request) moves much less with such noise than req/s does.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
-import multiprocessing as mp
 import os
 import platform
 import shutil
@@ -60,7 +57,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +68,23 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench.common import CLK_TCK, cpu_seconds, loadavg, spawn, stop, summary  # noqa: E402
-from supervisor import free_port, wait_http  # noqa: E402
+from bench import floor_app  # noqa: E402
+from bench.common import (  # noqa: E402
+    Load,
+    Server,
+    git_state,
+    loadavg,
+    median,
+    split,
+    start_load,
+    start_uvicorn,
+    stop,
+    summary,
+    system_busy_seconds,
+    wait_quiet,
+    write_results,
+)
+from domain.modules.catalogue import CATALOGUE  # noqa: E402
 from tests.servers import ValkeyProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api_crud.json"
@@ -97,245 +109,13 @@ CONTACT = {
 }
 
 
-# --- processes -------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the server process (all its threads)."""
-        return cpu_seconds(self.process.pid)
-
-
-def system_busy_seconds() -> float:
-    """CPU time spent on anything but idle, summed over all CPUs, from /proc/stat."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks[:8]) - idle) / CLK_TCK
-
-
-def wait_quiet(limit_pct: float, max_wait_s: float) -> float:
-    """Wait until the machine's other work uses under `limit_pct` of one CPU; answer the wait."""
-    started = time.monotonic()
-    while time.monotonic() - started < max_wait_s:
-        before = system_busy_seconds()
-        time.sleep(0.5)
-        if 100 * (system_busy_seconds() - before) / 0.5 < limit_pct:
-            break
-    return time.monotonic() - started
-
-
-def start_uvicorn(
-    name: str, factory: str, env: dict[str, str], log: Path, cpus: set[int] | None
-) -> Server:
-    """One uvicorn process with exactly the flags `make run` (supervisor.py) gives the API."""
-    port = free_port()
-    env = {**env, "NUMBORS_HOST": HOST, "NUMBORS_PORT": str(port), "PYTHONPATH": str(ROOT)}
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        factory,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
-    process = spawn(args, env, log)
-    server = Server(name, process, port, log)
-    if cpus:
-        os.sched_setaffinity(process.pid, cpus)
-    if factory.startswith("api."):
-        wait_http(f"{server.base}/api/health", process)
-    else:
-        wait_port(server)
-    return server
-
-
-def wait_port(server: Server) -> None:
-    """Floors have no /api/health: wait until anything answers over HTTP."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
-        try:
-            httpx.get(server.base, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{server.name} did not answer in time")
-
-
-# --- the load generator ----------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    """One client process's share of a cell."""
-
-    port: int
-    method: str  # GET or POST
-    path: str
-    headers: dict[str, str]
-    connections: int
-    start_at: float  # time.monotonic(), shared by every process on Linux (CLOCK_MONOTONIC)
-    warmup_s: float
-    duration_s: float
-    client: str  # raw or httpx
-    tag: str
-    cpus: set[int] | None = None
-
-
-@dataclass
-class LoadResult:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    error_sample: str = ""
-    cpu_s: float = 0.0
-
-
-def _post_body(load: Load, n: int) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "customer",
-            "name": f"Bench Contact {n}",
-            "email": f"bench-{load.tag}-{n}@example.com",
-            "phone": "+1 555 0100",
-            "currency": "USD",
-            "reference": f"B-{n}",
-        }
-    )
-
-
-def _raw_request(load: Load, body: bytes | None) -> bytes:
-    lines = [f"{load.method} {load.path} HTTP/1.1", f"Host: {HOST}:{load.port}"]
-    lines += [f"{k}: {v}" for k, v in load.headers.items()]
-    lines += ["Accept: application/json", "User-Agent: numbors-bench"]
-    if body is not None:
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
-
-
-async def _raw_exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = -1
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    if length < 0:
-        raise RuntimeError(f"response without Content-Length: {head!r}")
-    return status, await reader.readexactly(length)
-
-
-async def _drive(load: Load) -> LoadResult:
-    result = LoadResult()
-    expected = 200 if load.method == "GET" else 201
-    measure_from = load.start_at + load.warmup_s
-    end = measure_from + load.duration_s
-    counter = iter(range(1 << 62))
-    now = time.monotonic
-    clock = time.perf_counter
-
-    def record(started: float, status: int, body: bytes) -> None:
-        done = now()
-        if measure_from <= done < end:
-            result.latencies.append(clock() - started)
-            if status != expected:
-                result.errors += 1
-                result.error_sample = result.error_sample or f"{status} {body[:300]!r}"
-
-    async def raw_worker() -> None:
-        reader, writer = await asyncio.open_connection(HOST, load.port)
-        get = _raw_request(load, None)
-        await _until(load.start_at)
-        try:
-            while now() < end:
-                request = (
-                    get
-                    if load.method == "GET"
-                    else _raw_request(load, _post_body(load, next(counter)))
-                )
-                started = clock()
-                status, body = await _raw_exchange(reader, writer, request)
-                record(started, status, body)
-        finally:
-            writer.close()
-
-    async def httpx_workers(client: httpx.AsyncClient) -> None:
-        async def one() -> None:
-            headers = {**load.headers, "Accept": "application/json"}
-            await _until(load.start_at)
-            while now() < end:
-                started = clock()
-                if load.method == "GET":
-                    response = await client.get(load.path, headers=headers)
-                else:
-                    response = await client.post(
-                        load.path,
-                        content=_post_body(load, next(counter)),
-                        headers={**headers, "Content-Type": "application/json"},
-                    )
-                record(started, response.status_code, response.content)
-
-        await asyncio.gather(*(one() for _ in range(load.connections)))
-
-    async def cpu_probe() -> None:
-        await _until(measure_from)
-        before = time.process_time()
-        await _until(end)
-        result.cpu_s = time.process_time() - before
-
-    probe = asyncio.ensure_future(cpu_probe())
-    if load.client == "raw":
-        await asyncio.gather(*(raw_worker() for _ in range(load.connections)))
-    else:
-        limits = httpx.Limits(
-            max_connections=load.connections, max_keepalive_connections=load.connections
-        )
-        base = f"http://{HOST}:{load.port}"
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-            await httpx_workers(client)
-    await probe
-    return result
-
-
-async def _until(moment: float) -> None:
-    delay = moment - time.monotonic()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
-def _client_process(load: Load, out: Any) -> None:
-    if load.cpus:
-        os.sched_setaffinity(0, load.cpus)
-    try:
-        import uvloop
-
-        result = uvloop.run(_drive(load))
-    except ImportError:
-        result = asyncio.run(_drive(load))
-    out.put((result.latencies, result.errors, result.error_sample, result.cpu_s))
-
-
 # --- cells -----------------------------------------------------------------------------
+
+# What each kind of cell requests: (HTTP method, path, expected status). GATED is a GET of one
+# object in a licence-gated (non-core) module: the API checks the company's licence on it.
+KINDS = ("GET", "GATED", "POST")
+GATED_PATH = "/api/ai-insights/webhook-secret"
+GATED_MODULE = "ai-insights"
 
 
 @dataclass
@@ -351,10 +131,30 @@ class Target:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "X-Company-Id": self.company_id}
 
+    def request(self, kind: str) -> tuple[str, str, int]:
+        if kind == "GET":
+            return "GET", f"/api/contacts/{self.contact_id}", 200
+        if kind == "GATED":
+            return "GET", GATED_PATH, 200
+        return "POST", "/api/contacts", 201
+
+
+def post_body(tag: str, n: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "customer",
+            "name": f"Bench Contact {n}",
+            "email": f"bench-{tag}-{n}@example.com",
+            "phone": "+1 555 0100",
+            "currency": "USD",
+            "reference": f"B-{n}",
+        }
+    )
+
 
 def run_cell(
     target: Target,
-    method: str,
+    kind: str,
     concurrency: int,
     options: argparse.Namespace,
     *,
@@ -363,38 +163,30 @@ def run_cell(
     client_cpus: set[int] | None,
 ) -> dict[str, Any]:
     client = client or options.client
-    procs = min(procs or options.client_procs, concurrency)
-    path = f"/api/contacts/{target.contact_id}" if method == "GET" else "/api/contacts"
-    start_at = time.monotonic() + 0.5 + 0.1 * procs
+    shares = split(concurrency, procs or options.client_procs)
+    method, path, expected = target.request(kind)
+    start_at = time.monotonic() + 0.5 + 0.1 * len(shares)
     tag = uuid.uuid4().hex[:10]
-    shares = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    workers = [
-        ctx.Process(
-            target=_client_process,
-            args=(
-                Load(
-                    port=target.server.port,
-                    method=method,
-                    path=path,
-                    headers=target.headers,
-                    connections=share,
-                    start_at=start_at,
-                    warmup_s=options.warmup,
-                    duration_s=options.duration,
-                    client=client,
-                    tag=f"{tag}-{i}",
-                    cpus=client_cpus,
-                ),
-                queue,
-            ),
-            daemon=True,
-        )
-        for i, share in enumerate(shares)
-    ]
-    for worker in workers:
-        worker.start()
+    collect = start_load(
+        [
+            Load(
+                port=target.server.port,
+                method=method,
+                path=path,
+                headers=target.headers,
+                connections=share,
+                start_at=start_at,
+                warmup_s=options.warmup,
+                duration_s=options.duration,
+                client=client,
+                tag=f"{tag}-{i}",
+                body=post_body if method == "POST" else None,
+                expected=expected,
+                cpus=client_cpus,
+            )
+            for i, share in enumerate(shares)
+        ]
+    )
     measure_from = start_at + options.warmup
     load_average = loadavg()
     time.sleep(max(0.0, measure_from - time.monotonic()))
@@ -402,39 +194,34 @@ def run_cell(
     time.sleep(max(0.0, measure_from + options.duration - time.monotonic()))
     server_cpu = target.server.cpu_seconds() - server_before
     busy = system_busy_seconds() - busy_before
-    parts = [queue.get(timeout=120 + options.warmup + options.duration) for _ in workers]
-    for worker in workers:
-        worker.join(30)
-    latencies = [1000 * x for part in parts for x in part[0]]
+    result = collect()
+    latencies = [1000 * x for x in result.latencies]
     if not latencies:
-        raise RuntimeError(f"no {method} to {target.server.name} completed in the window")
-    errors = sum(part[1] for part in parts)
-    sample = next((part[2] for part in parts if part[2]), "")
-    client_cpu = sum(part[3] for part in parts)
+        raise RuntimeError(f"no {kind} to {target.server.name} completed in the window")
     n = len(latencies)
     stats = summary(latencies)
     cell = {
         "target": target.server.name,
-        "method": method,
+        "method": kind,
         "concurrency": concurrency,
         "client": client,
-        "client_procs": procs,
+        "client_procs": len(shares),
         "requests": n,
-        "errors": errors,
+        "errors": result.errors,
         "duration_s": options.duration,
         "rps": n / options.duration,
         **{k: v for k, v in stats.items() if k != "n"},
         "server_cpu_pct": 100 * server_cpu / options.duration,
         "server_cpu_us_per_req": 1e6 * server_cpu / n,
-        "client_cpu_pct": 100 * client_cpu / options.duration,
-        "other_cpu_pct": max(0.0, 100 * (busy - server_cpu - client_cpu) / options.duration),
+        "client_cpu_pct": 100 * result.cpu_s / options.duration,
+        "other_cpu_pct": max(0.0, 100 * (busy - server_cpu - result.cpu_s) / options.duration),
         "loadavg_before": load_average,
     }
-    if errors:
-        cell["error_sample"] = sample
+    if result.errors:
+        cell["error_sample"] = result.error_sample
     _print_cell(cell)
-    if errors:
-        raise RuntimeError(f"{errors} unexpected responses, e.g. {sample}")
+    if result.errors:
+        raise RuntimeError(f"{result.errors} unexpected responses, e.g. {result.error_sample}")
     if n < options.min_requests:
         print(f"    note: only {n} requests measured (wanted {options.min_requests})")
     return cell
@@ -442,7 +229,7 @@ def run_cell(
 
 def _print_cell(cell: dict[str, Any]) -> None:
     print(
-        f"  {cell['target']:<16} {cell['method']:<4} c={cell['concurrency']:<3} "
+        f"  {cell['target']:<16} {cell['method']:<5} c={cell['concurrency']:<3} "
         f"{cell['client']:>5}x{cell['client_procs']}  {cell['rps']:>8.0f} req/s  "
         f"p50 {cell['p50_ms']:>7.2f} ms  p99 {cell['p99_ms']:>7.2f} ms  "
         f"n={cell['requests']:<6} cpu% server {cell['server_cpu_pct']:>3.0f} "
@@ -456,6 +243,8 @@ def _print_cell(cell: dict[str, Any]) -> None:
 
 
 def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
+    """Register, create the contact, look at the gated object once (the first look creates
+    the webhook secret); answer the target and the API's answers to both GETs."""
     with httpx.Client(base_url=server.base, timeout=30) as http:
         response = http.post(
             "/api/auth/register",
@@ -473,34 +262,52 @@ def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
         created = http.post("/api/contacts", json=CONTACT, headers=headers)
         created.raise_for_status()
         contact = created.json()["data"]
-        read = http.get(f"/api/contacts/{contact['id']}", headers=headers)
-        read.raise_for_status()
-    return Target(server, token, company_id, contact["id"]), read.json()
+        target = Target(server, token, company_id, contact["id"])
+        answers = {}
+        for kind in ("GET", "GATED"):
+            read = http.get(target.request(kind)[1], headers=headers)
+            read.raise_for_status()
+            answers[kind] = read.json()
+        check = http.get(f"/api/modules/check/{GATED_MODULE}", headers=headers)
+        check.raise_for_status()
+        if not check.json()["data"]["enabled"]:
+            raise RuntimeError(f"{GATED_MODULE} is not enabled in a new company's licence")
+    return target, answers
 
 
-def seed_floor(db: Path, contact: dict[str, Any]) -> None:
-    conn = sqlite3.connect(db, isolation_level=None)
+def seed_floor(db: Path, answers: dict[str, Any]) -> None:
+    contact, secret = answers["GET"]["data"], answers["GATED"]["data"]
+    company = contact["company_id"]
+    licence = {
+        "company_id": company,
+        "modules": [m.alias for m in CATALOGUE],
+        "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
+    }
+    conn = floor_app.connect(str(db))
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)"
-        )
-        conn.execute(
-            "INSERT OR REPLACE INTO contacts (id, company_id, doc) VALUES (?, ?, ?)",
-            (contact["id"], contact["company_id"], orjson.dumps(contact).decode()),
-        )
+        for table, key, doc in (
+            ("contacts", contact["id"], contact),
+            ("licences", company, licence),
+            ("memory_hook_secrets", company, secret),
+        ):
+            conn.execute(
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",
+                (key, company, orjson.dumps(doc).decode()),
+            )
     finally:
         conn.close()
 
 
 def check_same_answer(target: Target, expected: dict[str, Any]) -> None:
-    response = httpx.get(
-        f"{target.server.base}/api/contacts/{target.contact_id}", headers=target.headers
-    )
-    if response.status_code != 200 or response.json() != expected:
-        raise RuntimeError(
-            f"{target.server.name} does not answer what the API answers: {response.text[:300]}"
+    for kind in ("GET", "GATED"):
+        response = httpx.get(
+            f"{target.server.base}{target.request(kind)[1]}", headers=target.headers
         )
+        if response.status_code != 200 or response.json() != expected[kind]:
+            raise RuntimeError(
+                f"{target.server.name} does not answer {kind} as the API does: "
+                f"{response.text[:300]}"
+            )
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -535,12 +342,6 @@ def measured_cell(
     return best
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def _cells(cells: list[dict[str, Any]], target: str, method: str, c: int) -> list[Any]:
     return [
         x
@@ -553,9 +354,11 @@ def summarise(cells: list[dict[str, Any]], names: list[str], conc: list[int]) ->
     """Per target, method and concurrency: the median of the rounds, and the req/s range."""
     out = []
     for name in names:
-        for method in ("GET", "POST"):
+        for method in KINDS:
             for c in conc:
                 rounds = _cells(cells, name, method, c)
+                if not rounds:
+                    continue
                 row: dict[str, Any] = {"target": name, "method": method, "concurrency": c}
                 for key in (*STATS, *STATS_PCT):
                     row[key] = median([x[key] for x in rounds])
@@ -571,7 +374,7 @@ def summarise(cells: list[dict[str, Any]], names: list[str], conc: list[int]) ->
 def ratios(cells: list[dict[str, Any]], mine: str, floor: str, conc: list[int]) -> list[Any]:
     """Ratios within each round (the two cells ran minutes apart at most), then the median."""
     out = []
-    for method in ("GET", "POST"):
+    for method in KINDS:
         for c in conc:
             pairs = [
                 (a, b)
@@ -579,6 +382,8 @@ def ratios(cells: list[dict[str, Any]], mine: str, floor: str, conc: list[int]) 
                 for b in _cells(cells, floor, method, c)
                 if a["round"] == b["round"]
             ]
+            if not pairs:
+                continue
             rps = [a["rps"] / b["rps"] for a, b in pairs]
             p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs]
             cpu = [a["server_cpu_us_per_req"] / b["server_cpu_us_per_req"] for a, b in pairs]
@@ -610,7 +415,7 @@ def targets(ratio_rows: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
             and r["concurrency"] == TARGET_CONCURRENCY
         )
 
-    get, post = row("GET"), row("POST")
+    get, gated, post = row("GET"), row("GATED"), row("POST")
     at = f"at concurrency {TARGET_CONCURRENCY}"
     return [
         {
@@ -626,6 +431,14 @@ def targets(ratio_rows: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
             "value": get["p99_ratio"],
             "range": get["p99_ratio_range"],
             "pass": get["p99_ratio"] <= GET_TARGET_P99,
+        },
+        {
+            "api": api,
+            "target": f"GET in a licence-gated module ({GATED_PATH}) req/s >= "
+            f"{GET_TARGET_RPS:.0%} of the essential floor's {at}",
+            "value": gated["rps_ratio"],
+            "range": gated["rps_ratio_range"],
+            "pass": gated["rps_ratio"] >= GET_TARGET_RPS,
         },
         {
             "api": api,
@@ -700,23 +513,11 @@ def environment(pinned: bool, server_cpus: Any, client_cpus: Any) -> dict[str, A
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = bool(
-        subprocess.run(
-            ["git", "status", "--porcelain", "api", "domain", "memory"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
     return {
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "platform": platform.platform(),
         "versions": versions,
-        "git_commit": commit + ("+dirty" if dirty else ""),
         "pinned": pinned,
         "server_cpus": sorted(server_cpus) if server_cpus else None,
         "client_cpus": sorted(client_cpus) if client_cpus else None,
@@ -730,22 +531,24 @@ def print_table(result: dict[str, Any]) -> None:
         "(server CPU us per request)"
     )
     names = list(dict.fromkeys(x["target"] for x in result["summary"]))
-    for method in ("GET", "POST"):
+    for method in KINDS:
         print(f"\n{method:<12}" + "".join(f"{'c=' + str(c):>34}" for c in conc))
         for name in names:
             row = f"{name:<12}"
             for c in conc:
-                x = _cells(result["summary"], name, method, c)[0]
+                found = _cells(result["summary"], name, method, c)
                 row += (
-                    f"{x['rps']:>8.0f} {x['p50_ms']:>7.2f} {x['p99_ms']:>7.2f}"
-                    f" ({x['server_cpu_us_per_req']:>5.0f} us)"
+                    f"{found[0]['rps']:>8.0f} {found[0]['p50_ms']:>7.2f} "
+                    f"{found[0]['p99_ms']:>7.2f} ({found[0]['server_cpu_us_per_req']:>5.0f} us)"
+                    if found
+                    else f"{'-':>34}"
                 )
             print(row)
     print("\nratios (median of the per-round ratios [range]): req/s, p99, server CPU per request")
     for r in result["ratios"]:
         lo, hi = r["rps_ratio_range"]
         print(
-            f"  {r['api']:<11} / {r['floor']:<9} {r['method']:<4} c={r['concurrency']:<3} "
+            f"  {r['api']:<11} / {r['floor']:<9} {r['method']:<5} c={r['concurrency']:<3} "
             f"req/s x{r['rps_ratio']:.2f} [{lo:.2f}-{hi:.2f}]  p99 x{r['p99_ratio']:.2f}  "
             f"cpu/req x{r['cpu_per_req_ratio']:.2f}"
         )
@@ -810,6 +613,7 @@ def main() -> int:
     started = time.time()
     apis = [("api", "INFO")] + ([] if options.no_warning_run else [("api-warning", "WARNING")])
     names = [name for name, _ in apis] + ["bare", "essential"]
+    git = git_state()
     try:
         (tmp / "valkey").mkdir()
         valkey = ValkeyProcess(tmp / "valkey")
@@ -834,7 +638,7 @@ def main() -> int:
             answer = answer or read
         api = serving["api"]
         floor_db = tmp / "floor.db"
-        seed_floor(floor_db, answer["data"])
+        seed_floor(floor_db, answer)
         floor_env = {**base_env, "NUMBORS_JWT_SECRET": SECRET, "FLOOR_DB": str(floor_db)}
         for kind in ("bare", "essential"):
             print(f"{kind}: uvicorn --factory bench.floor_app:app_factory, FLOOR_KIND={kind}")
@@ -848,8 +652,10 @@ def main() -> int:
 
         for round_ in range(options.rounds):
             print(f"\nround {round_ + 1} of {options.rounds}")
-            for method in ("GET", "POST"):
+            for method in KINDS:
                 for c in options.concurrency:
+                    if method == "GATED" and c != TARGET_CONCURRENCY:
+                        continue  # the gated GET is judged at the target concurrency only
                     shift = round_ % len(names)
                     for name in names[shift:] + names[:shift]:
                         cell = measured_cell(serving[name], method, c, options, client_cpus)
@@ -897,6 +703,13 @@ def main() -> int:
         "NUMBORS_LOG_LEVEL=WARNING, to show what that line costs",
         "the floors log nothing, check no company membership, validate no model and maintain "
         "no secondary index; the API does all of these, and the ratios charge it for them",
+        "the essential floor verifies the token through the API's own verified-token cache "
+        "(domain/auth/tokens.py: PyJWT once per token, then a dict hit until exp), as the "
+        "API does; on GATED it also reads the company's licence and checks the module",
+        f"GATED is {GATED_PATH}: at this commit no licence-gated (non-core) module has a "
+        "GET by id route (every CRUD resource with one is core; ai-insights/insights is "
+        "declared get-only but not mounted), so the gated GET of one object, looked up by the "
+        "company, stands in for it: membership, licence, one read, the envelope",
         "latencies are seen by the client and include its own time, most visibly at "
         "concurrency 1; 'server_cpu_us_per_req' is the server process's CPU time per request",
     ]
@@ -915,6 +728,8 @@ def main() -> int:
             "--no-access-log --timeout-graceful-shutdown 5",
             "requests": {
                 "GET": "/api/contacts/{id} with Authorization and X-Company-Id",
+                "GATED": f"{GATED_PATH} (module {GATED_MODULE}, not core: the licence is "
+                f"checked), at concurrency {TARGET_CONCURRENCY}",
                 "POST": "/api/contacts, a 6-field contact with a unique email",
             },
         },
@@ -928,9 +743,10 @@ def main() -> int:
         "cells": cells,
     }
     print_table(result)
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {options.out}")
+    write_results(options.out, result, git)
+    print(
+        f"\nwrote {options.out} (at {git['commit'][:12]}{' + uncommitted' if git['dirty'] else ''})"
+    )
     return 0
 
 

@@ -5,14 +5,18 @@
 
 - `bare`: FastAPI answering a tiny JSON on the same two routes, nothing else: the cost of
   uvicorn + Starlette + FastAPI routing on this machine.
-- `essential`: what the two requests cannot do without, and nothing of the project's
+- `essential`: what the requests cannot do without, and nothing of the project's
   machinery (no dependencies, no pydantic models, no middleware, no store port): verify the
-  same JWT with PyJWT (HS256 pinned, `exp iat iss aud sub jti` required, issuer and audience
-  checked), one SQLite statement (a read of the contact by id AND company, or one insert of
-  the JSON document) on a plain `contacts(id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)`
-  table in WAL mode, and the `{"success": true, "data": ...}` envelope rendered with orjson.
-  The company is taken from `X-Company-Id` without a membership check (the brief's floor);
-  the API's membership read is part of what the ratio charges it for.
+  same JWT through the API's own verified-token cache (`domain.auth.tokens.verify`: PyJWT
+  with HS256 pinned, `exp iat iss aud sub jti` required, issuer and audience checked, once
+  per token; then a dict hit until `exp`), one SQLite statement (a read of the contact by id
+  AND company, or one insert of the JSON document) on a plain
+  `contacts(id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)` table in WAL mode, and the
+  `{"success": true, "data": ...}` envelope rendered with orjson. The gated route
+  (`/api/ai-insights/webhook-secret`, a non-core module) adds what a licence-gated read
+  cannot skip: the company's licence read and checked (module listed, not expired) before
+  the object's read. The company is taken from `X-Company-Id` without a membership check (the
+  brief's floor); the API's membership read is part of what the ratio charges it for.
 
 Environment: FLOOR_KIND, FLOOR_DB (SQLite file), NUMBORS_JWT_SECRET, and optionally
 NUMBORS_JWT_ISSUER / NUMBORS_JWT_AUDIENCE (defaults as in settings.py).
@@ -24,21 +28,29 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 
-import jwt
 import orjson
 from bson import ObjectId
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-REQUIRED = ["exp", "iat", "iss", "aud", "sub", "jti"]
-SCHEMA = "CREATE TABLE IF NOT EXISTS contacts (id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)"
+from domain.auth import tokens
+from domain.errors import Unauthenticated
+
+TABLES = ("contacts", "licences", "memory_hook_secrets")
+GATED_PATH = "/api/ai-insights/webhook-secret"
+GATED_MODULE = "ai-insights"
 
 
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(SCHEMA)
+    for table in TABLES:
+        key = "id" if table == "contacts" else "company_id"
+        other = "company_id" if table == "contacts" else "id"
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ({key} TEXT PRIMARY KEY, {other} TEXT, doc TEXT)"
+        )
     return conn
 
 
@@ -61,27 +73,25 @@ def bare_app() -> FastAPI:
     async def create_contact() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get(GATED_PATH)
+    async def gated() -> dict[str, bool]:
+        return {"ok": True}
+
     return app
 
 
 def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     conn = connect(db)
+    config = tokens.TokenConfig(key=secret, issuer=issuer, audience=audience, ttl_s=0)
 
-    def claims(request: Request) -> dict[str, object] | None:
+    def claims(request: Request) -> tokens.Claims | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         try:
-            return jwt.decode(
-                token,
-                secret,
-                algorithms=["HS256"],
-                audience=audience,
-                issuer=issuer,
-                options={"require": REQUIRED},
-            )
-        except jwt.InvalidTokenError:
+            return tokens.verify(config, token)
+        except Unauthenticated:
             return None
 
     @app.get("/api/contacts/{id}")
@@ -91,6 +101,25 @@ def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
         company = request.headers.get("x-company-id")
         row = conn.execute(
             "SELECT doc FROM contacts WHERE id = ? AND company_id = ?", (id, company)
+        ).fetchone()
+        if row is None:
+            return _error(404, "not_found")
+        return _json(200, {"success": True, "data": orjson.loads(row[0])})
+
+    @app.get(GATED_PATH)
+    async def gated(request: Request) -> Response:
+        if claims(request) is None:
+            return _error(401, "unauthenticated")
+        company = request.headers.get("x-company-id")
+        row = conn.execute("SELECT doc FROM licences WHERE company_id = ?", (company,)).fetchone()
+        licence = orjson.loads(row[0]) if row else None
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        if licence is None or GATED_MODULE not in licence["modules"]:
+            return _error(403, "module_disabled")
+        if licence["valid_until"] < now:
+            return _error(403, "module_disabled")
+        row = conn.execute(
+            "SELECT doc FROM memory_hook_secrets WHERE company_id = ?", (company,)
         ).fetchone()
         if row is None:
             return _error(404, "not_found")
@@ -113,7 +142,7 @@ def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
             "id": str(ObjectId()),
             **body,
             "company_id": company,
-            "created_by": user["sub"],
+            "created_by": user.user_id,
             "created_at": now,
             "updated_at": now,
         }
