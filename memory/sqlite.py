@@ -3,26 +3,44 @@
 Why it is shaped this way:
 - Declared fields are VIRTUAL generated columns with ordinary indexes; grouped sums over
   them run as fast as over a relational table (json_extract expression indexes do not).
-- Calls run on the event loop: a primary-key read costs ~10 us, less than one hop to a
-  thread. Writes never wait inside SQLite (busy_timeout 0 on the writer); a locked database
-  is retried with `asyncio.sleep`, so another process's write never blocks this loop and
-  never surfaces as "database is locked".
-- One reader connection for plain reads (WAL lets it read while others write) and one writer
-  connection, held by one transaction at a time through an asyncio lock.
+- Point reads run on the event loop: a primary-key read costs ~10 us, less than one hop to a
+  thread (~120 us). Writes never wait inside SQLite (busy_timeout 0 on the writer); a locked
+  database is retried with `asyncio.sleep`, so another process's write never blocks this
+  loop and never surfaces as "database is locked".
+- A query that may scan runs off the loop, so an 80 ms ageing report never stalls the
+  requests that arrive meanwhile. The rule, decided from the filter alone:
+  * a POINT READ pins `_id` (equality, or `$in` of at most `POINT_IN_MAX` ids) or every
+    field of a declared unique index (equality, not null), at the top level or inside a
+    top-level `$and`: at most a few rows, found by one index seek. `find` and `count` with
+    such a filter run on the loop, on the loop's reader connection;
+  * everything else may scan: `sum_by` always, and `find` / `count` with any other filter
+    (a company's list, a date range, a search, paging through a collection). Those run on
+    the reader pool: `READERS` query-only connections, each opened and used by its own
+    worker thread (WAL lets them read while the writer writes). SQLite releases the GIL
+    while it steps, so the loop keeps serving; the pool's threads run at a lower CPU
+    priority (`READER_NICE`, Linux) so point reads win a core they share with reports. A
+    scan whose caller is cancelled is interrupted (`sqlite3_interrupt`).
+  Inside a transaction every read goes through the writer connection on the loop, whatever
+  its shape, so it sees the transaction's own uncommitted writes (read-your-writes).
+- One writer connection, held by one transaction at a time through an asyncio lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
 import random
 import re
 import sqlite3
+import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -44,6 +62,10 @@ from memory.store import (
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 WRITE_DEADLINE_S = 30.0
 COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+READERS = 2  # reader-pool connections (and threads) per store
+READER_NICE = 10  # the reader threads' nice value: below the loop's CPU priority (Linux)
+POINT_IN_MAX = 50  # an `_id` `$in` of at most this many ids is a point read
+T = TypeVar("T")
 
 
 def _json_path(path: str) -> str:
@@ -71,12 +93,53 @@ def _regexp(pattern: str, value: Any) -> bool:
     return value is not None and re.search(pattern, str(value)) is not None
 
 
+def _conjuncts(filter: Filter) -> Iterator[tuple[str, Any]]:
+    """The (field, condition) pairs every match must meet: top level and top-level `$and`s."""
+    for key, value in filter.items():
+        if key == "$and" and isinstance(value, list):
+            for part in value:
+                if isinstance(part, dict):
+                    yield from _conjuncts(part)
+        elif not key.startswith("$"):
+            yield key, value
+
+
+def _scalar(value: Any) -> bool:
+    return value is not None and not isinstance(value, (dict, list, tuple, set))
+
+
+def _pins(condition: Any) -> bool:
+    """An equality on one non-null value: `v` or `{"$eq": v}`."""
+    if isinstance(condition, dict):
+        return len(condition) == 1 and "$eq" in condition and _scalar(condition["$eq"])
+    return _scalar(condition)
+
+
+def _short_in(condition: Any) -> bool:
+    if not isinstance(condition, dict) or len(condition) != 1 or "$in" not in condition:
+        return False
+    values = condition["$in"]
+    return isinstance(values, (list, tuple)) and len(values) <= POINT_IN_MAX
+
+
 class _Compiler:
     """Turns port filters and updates into SQL over one collection's table."""
 
     def __init__(self, spec: CollectionSpec):
         self.spec = spec
         self.columns = set(spec.all_fields)
+        self.unique = [frozenset(key) for key in spec.unique]
+
+    def point(self, filter: Filter | None) -> bool:
+        """The filter pins at most a few rows through one index seek (see the module's rule):
+        `_id` by equality or a short `$in`, or every field of a unique index by equality."""
+        pinned: set[str] = set()
+        for key, value in _conjuncts(filter or {}):
+            if key == "_id" and (_pins(value) or _short_in(value)):
+                return True
+            if _pins(value):
+                pinned.add(key)
+        return any(key <= pinned for key in self.unique)
 
     def expr(self, path: str) -> str:
         if path == "_id":
@@ -215,6 +278,118 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+class _Job:
+    """One query for the pool: run by a reader thread, settled on the caller's loop."""
+
+    __slots__ = ("call", "conn", "dropped", "future", "lock", "loop")
+
+    def __init__(self, call: Callable[[sqlite3.Connection], Any], loop: asyncio.AbstractEventLoop):
+        self.call = call
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.conn: sqlite3.Connection | None = None
+        self.dropped = False
+        self.lock = threading.Lock()
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        with self.lock:
+            if self.dropped:
+                return
+            self.conn = conn
+        try:
+            result, error = self.call(conn), None
+        except BaseException as raised:
+            result, error = None, raised
+        finally:
+            with self.lock:
+                self.conn = None
+        with suppress(RuntimeError):  # the caller's loop is closed: nobody waits for this
+            self.loop.call_soon_threadsafe(self._settle, result, error)
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        if self.future.done():
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
+
+    def drop(self) -> None:
+        """The caller gave up: skip the query, or interrupt it if it is running."""
+        with self.lock:
+            self.dropped = True
+            if self.conn is not None:
+                self.conn.interrupt()
+
+
+class _ReaderPool:
+    """Query-only connections for reads that may scan, each opened and used by one thread.
+
+    Threads start with the first query (a store that never scans costs no thread) and take
+    jobs from one queue, so a free thread takes the next query.
+    """
+
+    def __init__(self, path: Path, size: int):
+        self.path = path
+        self.size = size
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.closed = False
+        self._start = threading.Lock()
+
+    async def run(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        if self.closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        if not self.threads:
+            self._start_threads()
+        job = _Job(call, asyncio.get_running_loop())
+        self.jobs.put(job)
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            job.drop()
+            raise
+
+    def _start_threads(self) -> None:
+        with self._start:
+            if self.threads:
+                return
+            for i in range(self.size):
+                thread = threading.Thread(
+                    target=self._serve, name=f"sqlite-reader-{i}", daemon=True
+                )
+                thread.start()
+                self.threads.append(thread)
+
+    def _serve(self) -> None:
+        if sys.platform == "linux":  # a thread's own nice value (Linux schedules threads)
+            with suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICE)
+        conn = _connect_reader(self.path)
+        try:
+            while (job := self.jobs.get()) is not None:
+                job.run(conn)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Let queued queries finish, then stop every thread and close its connection."""
+        self.closed = True
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+        self.threads.clear()
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA query_only=1")
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    return conn
+
+
 class SQLiteStore(DocumentStore):
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -224,6 +399,7 @@ class SQLiteStore(DocumentStore):
         self._ddl(
             "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
         )
+        self._pool = _ReaderPool(self.path, READERS)
         self._lock: asyncio.Lock | None = None
         self._in_tx: ContextVar[bool] = ContextVar(f"sqlite_tx_{id(self)}", default=False)
         self._compilers: dict[str, _Compiler] = {}
@@ -318,8 +494,14 @@ class SQLiteStore(DocumentStore):
             return False
         return self._lock is None or not self._lock.locked()
 
-    def _read_conn(self) -> sqlite3.Connection:
-        return self._writer if self._in_tx.get() else self._reader
+    async def _read(self, point: bool, call: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read where the module's rule puts it: in a transaction on the writer, a
+        point read on the loop's reader, anything that may scan on the reader pool."""
+        if self._in_tx.get():
+            return call(self._writer)
+        if point:
+            return call(self._reader)
+        return await self._pool.run(call)
 
     def _write_alone(self, collection: str, sql: str, params: Sequence[Any]) -> list[Any] | None:
         """Run one write statement in autocommit and answer its rows, or None when it must
@@ -376,13 +558,21 @@ class SQLiteStore(DocumentStore):
         if limit or skip:
             sql += " LIMIT ? OFFSET ?"
             params += [limit or -1, skip]
-        rows = self._read_conn().execute(sql, params).fetchall()
-        return [orjson.loads(row[0]) for row in rows]
+
+        def run(conn: sqlite3.Connection) -> list[Doc]:
+            return [orjson.loads(row[0]) for row in conn.execute(sql, params)]
+
+        return await self._read(compiler.point(filter), run)
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
-        where, params = self._compiler(collection).where(filter)
+        compiler = self._compiler(collection)
+        where, params = compiler.where(filter)
         sql = f"SELECT count(*) FROM {collection} WHERE {where}"
-        return self._read_conn().execute(sql, params).fetchone()[0]
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql, params).fetchone()[0]
+
+        return await self._read(compiler.point(filter), run)
 
     async def update_one(self, collection: str, filter: Filter, update: Update) -> Doc | None:
         compiler = self._compiler(collection)
@@ -430,15 +620,19 @@ class SQLiteStore(DocumentStore):
         sql = f"SELECT {select} FROM {collection} WHERE {where}"
         if keys:
             sql += f" GROUP BY {', '.join(keys)}"
-        out = []
-        for row in self._read_conn().execute(sql, params):
-            if not keys and row[-1] == 0:
-                continue
-            values = dict(zip(by, row[: len(by)], strict=True))
-            values.update(zip(sums, row[len(by) : -1], strict=True))
-            values["count"] = row[-1]
-            out.append(values)
-        return out
+
+        def run(conn: sqlite3.Connection) -> list[Doc]:
+            out = []
+            for row in conn.execute(sql, params):
+                if not keys and row[-1] == 0:
+                    continue
+                values = dict(zip(by, row[: len(by)], strict=True))
+                values.update(zip(sums, row[len(by) : -1], strict=True))
+                values["count"] = row[-1]
+                out.append(values)
+            return out
+
+        return await self._read(False, run)
 
     async def next_value(self, counter: str, *, start: int = 1) -> int:
         sql = (
@@ -460,6 +654,7 @@ class SQLiteStore(DocumentStore):
         self._reader.execute("SELECT 1").fetchone()
 
     async def close(self) -> None:
+        self._pool.close()
         self._reader.close()
         self._writer.close()
 
