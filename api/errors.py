@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.json_body import BodyRefused
 from api.responses import EnvelopeResponse, fail
 from domain.errors import (
     Conflict,
@@ -66,6 +67,8 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             message = "unknown field; remove it or check its spelling"
         elif error.get("type") == "missing":
             message = "this field is required"
+        elif error.get("type") == "value_error" and "error" in error.get("ctx", {}):
+            message = str(error["ctx"]["error"])  # the validator's own words, unprefixed
         details.append({"field": _field(tuple(error.get("loc", ()))), "message": message})
     return details
 
@@ -91,6 +94,8 @@ async def on_validation_error(request: Request, error: Exception) -> EnvelopeRes
 async def on_http_error(request: Request, error: Exception) -> EnvelopeResponse:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
+    if isinstance(error, BodyRefused):
+        return fail(400, error.code, error.detail)
     if status == 400 and error.detail == FASTAPI_UNREADABLE_BODY:
         return fail(400, "malformed_json", "the request body is not valid JSON: not UTF-8 text")
     if status == 404 and error.detail == "Not Found":

@@ -2,6 +2,8 @@
 
 - every response carries `X-Request-Id` (the client's own when it sent a sane one);
 - a body over the limit is refused with 413 before the endpoint reads it;
+- a JSON body is parsed once, as the endpoint reads it, by `api/json_body.py` (nesting and
+  number limits: 400), whichever route serves it;
 - one JSON access-log line per request (`api/access_log.py`): method, route, status,
   duration, request, user and company.
 """
@@ -16,6 +18,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import json_body
 from api.access_log import AccessLog
 from api.responses import fail
 
@@ -58,24 +61,39 @@ class RequestMiddleware:
                     scope, receive, send_with_id
                 )
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(scope, receive), send_with_id)
         finally:
             if self.access_log.enabled:
                 self.access_log.write(_line(scope, status, started, request_id))
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
         seen = 0
+        chunks: list[bytes] | None = (
+            [] if json_body.is_json(_header(scope, b"content-type")) else None
+        )
 
         async def limited() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                body = message.get("body", b"")
+                seen += len(body)
                 if seen > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
+                if chunks is not None:
+                    chunks.append(body)
+                    if not message.get("more_body", False) and seen:
+                        json_body.check(scope, chunks[0] if len(chunks) == 1 else b"".join(chunks))
             return message
 
         return limited
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _request_id(scope: Scope) -> str:

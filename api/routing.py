@@ -21,7 +21,6 @@ endpoint solved here must answer a `Response` (the resources answer `ok(...)`).
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Awaitable, Callable
 from email.message import Message
 from typing import Annotated, Any, get_args, get_origin
@@ -32,9 +31,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import Body, Depends, Query
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from api import json_body
 from api.deps import LEAN
 
 Extractor = Callable[[Request], Awaitable[Any]]
@@ -129,25 +130,9 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     data: Any = raw or _EMPTY
     if raw and _is_json(request.headers.get("content-type")):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise _json_invalid(error.pos, error.msg) from error
-        except UnicodeDecodeError as error:  # FastAPI's own answer is a vague 400
-            raise _json_invalid(error.start, "the body is not UTF-8 text") from error
+        data = json_body.parsed(request.scope, raw)  # its limits: a 400 `BodyRefused`
     request.state.body = data
     return data
-
-
-def _json_invalid(position: int, reason: str) -> RequestValidationError:
-    invalid = {
-        "type": "json_invalid",
-        "loc": ("body", position),
-        "msg": "JSON decode error",
-        "input": {},
-        "ctx": {"error": reason},
-    }
-    return RequestValidationError([invalid])
 
 
 def _body(model: type[BaseModel]) -> Extractor:
@@ -208,21 +193,34 @@ class RouteIndex(BaseRoute):
             return Match.NONE, {}
         candidates = self._buckets.get(_path_key(scope["path"]), self._anywhere)
         partial: tuple[BaseRoute, Scope] | None = None
+        allowed: dict[str, None] = {}  # a method mismatch: every method of the path, in order
         for route in candidates:
             match, child_scope = route.matches(scope)
             if match == Match.FULL:
                 return Match.FULL, {**child_scope, _CHOSEN: route}
-            if match == Match.PARTIAL and partial is None:
-                partial = (route, child_scope)
+            if match == Match.PARTIAL:
+                partial = partial or (route, child_scope)
+                allowed.update(dict.fromkeys(_methods(route, scope)))
         if partial is not None:
-            return Match.PARTIAL, {**partial[1], _CHOSEN: partial[0]}
+            return Match.PARTIAL, {**partial[1], _CHOSEN: partial[0], _ALLOWED: allowed}
         return Match.NONE, {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope.pop(_CHOSEN).handle(scope, receive, send)
+        route, allowed = scope.pop(_CHOSEN), scope.pop(_ALLOWED, None)
+        if allowed and scope["type"] == "http":
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+        await route.handle(scope, receive, send)
 
 
 _CHOSEN = "numbors.route"
+_ALLOWED = "numbors.allowed"
+
+
+def _methods(route: BaseRoute, scope: Scope) -> list[str]:
+    """The methods `route` serves at the scope's path (an included router: of its routes)."""
+    contexts = getattr(route, "effective_route_contexts", None)
+    matching = [c for c in contexts() if c.matches(scope)[0] != Match.NONE] if contexts else [route]
+    return [m for c in matching for m in sorted(getattr(c, "methods", None) or ())]
 
 
 def _path_key(path: str) -> str:

@@ -1,4 +1,5 @@
-"""The route index changes which routes a request tries, never what answers it."""
+"""The route index changes which routes a request tries, never what answers it (but for a
+405's `Allow`, which lists the methods of every route of the path)."""
 
 from __future__ import annotations
 
@@ -51,5 +52,9 @@ async def test_answers_as_without_the_index(
             response = await client.request(method, url, headers=alice.headers)
         finally:
             app.router.routes = indexed
-        answers.append((response.status_code, response.headers.get("allow"), response.content))
-    assert answers[0] == answers[1]
+        allow = response.headers.get("allow")
+        answers.append((response.status_code, allow and set(allow.split(", ")), response.content))
+    (status, allow, content), (plain_status, plain_allow, plain_content) = answers
+    assert (status, content) == (plain_status, plain_content)
+    # a 405 lists every method of its path; without the index only the first route's
+    assert allow == plain_allow or (status == 405 and plain_allow < allow)
