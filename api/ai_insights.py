@@ -27,7 +27,6 @@ from sse_starlette import EventSourceResponse
 from agents.models import OFFLINE, describe, model_client
 from api import PREFIX
 from api import jobs as jobs_api
-from api.crud import crud_router
 from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import insights
@@ -174,4 +173,3 @@ async def analyse_stream(
 router = APIRouter()
 router.include_router(public)
 router.include_router(gated)
-router.include_router(crud_router(insights.AUDIT))

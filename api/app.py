@@ -4,41 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from api import (
-    accounting,
-    accounts,
-    ai_insights,
-    ai_memory,
-    auth,
-    categories,
-    companies,
-    contacts,
-    credit_notes,
-    currencies,
-    documents,
-    errors,
-    estimates,
-    health,
-    items,
-    jobs,
-    modules,
-    openapi,
-    reports,
-    taxes,
-    transactions,
-    transfers,
-)
+import api
+from api import errors, openapi
 from api.access_log import AccessLog
 from api.middleware import RequestMiddleware
+from api.mounting import mount
 from api.routing import index_routes
 from domain.accounting import periods
 from domain.auth.tokens import TokenConfig
+from domain.resources.registry import registry
 from memory.events import EventHub, EventPublisher
 from memory.queue import JobQueue
 from memory.redis import open_redis
@@ -46,28 +28,17 @@ from memory.store import DocumentStore
 from memory.stores import open_store
 from settings import Settings, configure_logging, get_settings
 
-ROUTERS = [
-    health.router,
-    auth.router,
-    modules.router,
-    companies.router,
-    contacts.router,
-    currencies.router,
-    taxes.router,
-    categories.router,
-    items.router,
-    accounts.router,
-    transactions.router,
-    transfers.router,
-    documents.router,
-    estimates.router,
-    credit_notes.router,
-    accounting.router,
-    reports.router,
-    jobs.router,
-    ai_memory.router,
-    ai_insights.router,
-]
+
+def hand_routers() -> list[APIRouter]:
+    """The routers written by hand (auth, companies, jobs' streams...): every `api` module
+    that has a `router`, in name order. Declared areas need none: `mount` builds theirs."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(api.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"api.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
 
 
 def create_app(settings: Settings | None = None, store: DocumentStore | None = None) -> FastAPI:
@@ -122,8 +93,9 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     )
     app.state.settings = settings
     app.state.tokens = token_config
-    for router in ROUTERS:
+    for router in hand_routers():
         app.include_router(router)
+    app.include_router(mount(registry()))
     errors.install(app)
     openapi.install(app)
     index_routes(app)

@@ -1,4 +1,5 @@
-"""Invoices and bills, and their numbering (beyond the spec: prefix and next number)."""
+"""Document numbering (beyond the spec): a type's prefix and next number. Invoices and
+bills themselves are declared (`domain/documents/documents.py`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api import PREFIX
-from api.crud import crud_router
 from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain.documents import numbering
-from domain.documents.documents import DOCUMENTS
 from domain.fields import Input, StrictInt
 
-router = APIRouter()
-router.include_router(crud_router(DOCUMENTS))
-numbering_router = APIRouter(
+router = APIRouter(
     prefix=f"{PREFIX}/documents/numbering",
     tags=["Documents"],
     dependencies=module_gate("invoicing"),
@@ -35,7 +32,7 @@ class NumberingOut(BaseModel):
     next_number: int
 
 
-@numbering_router.put(
+@router.put(
     "/{type}",
     summary="Set a document type's number prefix and next number",
     response_model=Envelope[NumberingOut],
@@ -47,6 +44,3 @@ async def set_numbering(
     ctx: CompanyCtx,
 ) -> EnvelopeResponse:
     return ok(await numbering.configure(ctx, type, body.prefix, body.next_number))
-
-
-router.include_router(numbering_router)

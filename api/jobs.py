@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import PREFIX
-from api.crud import crud_router
 from api.deps import CompanyCtx
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import jobs
@@ -25,7 +24,6 @@ from domain.fields import Input, QueryBool
 from memory.events import EventHub, after, is_stream_id
 
 router = APIRouter()
-router.include_router(crud_router(jobs.JOBS))
 actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"])
 
 

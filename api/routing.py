@@ -28,9 +28,10 @@ from typing import Annotated, Any, get_args, get_origin
 from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.utils import get_typed_signature
 from fastapi.exceptions import RequestValidationError
-from fastapi.params import Body, Depends, Query
+from fastapi.params import Body, Depends, Path, Query
+from fastapi.params import Param as FastAPIParam
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
@@ -84,21 +85,58 @@ def _plan(route: APIRoute) -> tuple[list[Extractor], list[tuple[str, Extractor]]
 
 
 def _extractor(name: str, parameter: inspect.Parameter, path_names: set[str]) -> Any:
-    annotation, marker = parameter.annotation, None
+    annotation, marker, validators = parameter.annotation, None, []
     if get_origin(annotation) is Annotated:
         annotation, *metadata = get_args(annotation)
-        marker = metadata[0] if len(metadata) == 1 else None
+        markers = [m for m in metadata if isinstance(m, FastAPIParam | Body | Depends)]
+        validators = [m for m in metadata if not any(m is k for k in markers)]
+        if len(markers) != 1:
+            return None
+        marker = markers[0]
     if isinstance(marker, Depends):
         return LEAN.get(marker.dependency) if marker.dependency else None
-    if marker is None and name in path_names and annotation is str:
-        return _path(name)
+    if annotation is Request:
+        return _request
+    if name in path_names and annotation is str and (marker is None or type(marker) is Path):
+        return _path(name)  # a pattern on an id is the domain's to check, with its message
+    default = None if parameter.default is inspect.Parameter.empty else parameter.default
     if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-        return None
+        if type(marker) is not Query:
+            return None
+        typed = Annotated[annotation, *validators] if validators else annotation
+        return _scalar_query(name, typed, parameter.default)
     if type(marker) is Body and not marker.embed:
-        return _body(annotation)
+        return _body(annotation, parameter.default is not inspect.Parameter.empty, default)
     if type(marker) is Query:
         return _query(annotation)
     return None
+
+
+async def _request(request: Request) -> Request:
+    return request
+
+
+def _scalar_query(name: str, annotation: Any, default: Any) -> Extractor:
+    """One query parameter, validated as FastAPI would (its TypeAdapter, its error `loc`)."""
+    adapter = TypeAdapter(annotation)
+    required = default is inspect.Parameter.empty
+
+    async def extract(request: Request) -> Any:
+        raw = request.query_params.get(name)
+        if raw is None:
+            if required:
+                missing = {"type": "missing", "loc": ("query", name), "msg": "Field required"}
+                raise RequestValidationError([{**missing, "input": None}])
+            return default
+        try:
+            return adapter.validate_python(raw)
+        except ValidationError as error:
+            errors = [
+                {**e, "loc": ("query", name, *e["loc"])} for e in error.errors(include_url=False)
+            ]
+            raise RequestValidationError(errors) from error
+
+    return extract
 
 
 def _path(name: str) -> Extractor:
@@ -135,9 +173,11 @@ async def _json_body(request: Request) -> Any:
     return data
 
 
-def _body(model: type[BaseModel]) -> Extractor:
+def _body(model: type[BaseModel], optional: bool = False, default: Any = None) -> Extractor:
     async def body(request: Request) -> BaseModel:
         data = await _json_body(request)
+        if data is _EMPTY and optional:
+            return default
         if data is _EMPTY:
             missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
             raise RequestValidationError([missing])

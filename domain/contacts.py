@@ -12,12 +12,10 @@ from domain.fields import (
     Input,
     LongText,
     Name,
-    ObjectIdStr,
-    Output,
     ShortText,
     StrictBool,
 )
-from domain.resources import Resource
+from domain.resources import Declared, Resource
 from memory.store import CollectionSpec, declare
 
 ContactType = Literal["customer", "supplier", "employee", "other"]
@@ -25,8 +23,16 @@ ContactType = Literal["customer", "supplier", "employee", "other"]
 declare(
     CollectionSpec(
         "contacts",
-        fields=("company_id", "type", "name", "email", "created_at", "updated_at", "enabled"),
-        indexes=(("company_id", "created_at"), ("company_id", "name")),
+        fields=("company_id", "type", "name", "email", "currency", "created_at", "updated_at"),
+        indexes=(
+            ("company_id", "created_at"),
+            ("company_id", "updated_at"),
+            ("company_id", "name"),
+            ("company_id", "type"),
+            ("company_id", "enabled"),
+            ("company_id", "currency"),
+            ("company_id", "email"),
+        ),
         unique=(("company_id", "type", "email"),),
     )
 )
@@ -41,7 +47,7 @@ class Address(Input):
     country: ShortText | None = Field(None, description="ISO 3166 country code or name")
 
 
-class ContactCreate(Input):
+class ContactFields(Declared):
     type: ContactType = "customer"
     name: Name
     email: Email | None = None
@@ -55,52 +61,18 @@ class ContactCreate(Input):
     enabled: StrictBool = True
 
 
-class ContactUpdate(Input):
-    type: ContactType = None  # type: ignore[assignment]
-    name: Name = None  # type: ignore[assignment]
-    email: Email | None = None
-    phone: ShortText | None = None
-    tax_number: ShortText | None = None
-    currency: CurrencyCode | None = None
-    address: Address | None = None
-    website: HttpUrl | None = None
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class ContactOut(Output):
-    id: ObjectIdStr
-    type: ContactType
-    name: str
-    email: str | None = None
-    phone: str | None = None
-    tax_number: str | None = None
-    currency: str | None = None
-    address: dict[str, str | None] | None = None
-    website: str | None = None
-    reference: str | None = None
-    notes: str | None = None
-    enabled: bool
-    company_id: ObjectIdStr
-    created_by: ObjectIdStr
-    created_at: str
-    updated_at: str
-
-
 CONTACTS = Resource(
     name="contacts",
     label="contact",
     collection="contacts",
     module="contacts",
     tag="Contacts",
-    create=ContactCreate,
-    update=ContactUpdate,
-    read=ContactOut,
+    fields=ContactFields,
     search=("name", "email", "reference", "tax_number"),
     filters={"type": "eq", "enabled": "eq", "currency": "eq", "email": "eq"},
     sort=("name", "created_at", "updated_at", "type"),
     default_sort="-created_at",
     date_field="created_at",
     conflict="a contact of this type with this email already exists in this company",
+    example={"type": "customer", "name": "Acme Ltd", "email": "billing@acme.example"},
 )

@@ -207,4 +207,6 @@ class Input(BaseModel):
 
 
 class Output(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """A response model: exactly its fields (the OpenAPI says `additionalProperties: false`)."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -9,39 +9,22 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.context import Ctx
-from domain.fields import Input, Name, ObjectIdStr, Output, Rate, StrictBool
-from domain.resources import Hooks, Resource
+from domain.fields import Name, Rate, StrictBool
+from domain.resources import Declared, Hooks, Resource
 from memory.store import CollectionSpec, declare
 
 TaxType = Literal["normal", "inclusive", "compound", "fixed", "withholding"]
 
-declare(CollectionSpec("taxes", fields=("company_id", "name", "type", "created_at")))
+declare(
+    CollectionSpec("taxes", fields=("company_id", "name", "type", "rate", "enabled", "created_at"))
+)
 
-TaxRate = Field(ge=0, le=100, max_digits=12, decimal_places=6, description="0-100")
 
-
-class TaxCreate(Input):
+class TaxFields(Declared):
     name: Name
-    rate: Rate = TaxRate
+    rate: Rate = Field(ge=0, le=100, max_digits=12, decimal_places=6, description="0-100")
     type: TaxType = "normal"
     enabled: StrictBool = True
-
-
-class TaxUpdate(Input):
-    name: Name = None  # type: ignore[assignment]
-    rate: Rate = Field(None, ge=0, le=100, max_digits=12, decimal_places=6)  # type: ignore[assignment]
-    type: TaxType = None  # type: ignore[assignment]
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class TaxOut(Output):
-    id: ObjectIdStr
-    name: str
-    rate: float
-    type: TaxType
-    enabled: bool
-    created_at: str
-    updated_at: str
 
 
 def stored_rate(rate: Any) -> str:
@@ -62,14 +45,12 @@ TAXES = Resource(
     collection="taxes",
     module="accounting",
     tag="Taxes",
-    create=TaxCreate,
-    update=TaxUpdate,
-    read=TaxOut,
+    fields=TaxFields,
     search=("name",),
     filters={"type": "eq", "enabled": "eq"},
     sort=("name", "rate", "created_at"),
     default_sort="name",
-    operations=("list", "create", "get", "update", "delete"),
     hooks=Hooks(before_create=_store_rate, before_update=_store_rate),
     present=lambda doc: {**doc, "rate": float(doc["rate"])},
+    example={"name": "VAT 20%", "rate": 20, "type": "normal"},
 )

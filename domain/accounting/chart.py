@@ -13,8 +13,8 @@ from pydantic import Field
 
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, Name, ObjectIdStr, Output, ShortText, StrictBool
-from domain.resources import Hooks, Resource
+from domain.fields import Name, ShortText, StrictBool
+from domain.resources import Declared, Hooks, Immutable, Resource, Server
 from memory.ids import is_object_id, new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -25,7 +25,13 @@ declare(
     CollectionSpec(
         "ledger_accounts",
         fields=("company_id", "code", "type", "system", "name", "created_at"),
-        indexes=(("company_id", "code"), ("company_id", "type")),
+        indexes=(
+            ("company_id", "code"),
+            ("company_id", "type"),
+            ("company_id", "name"),
+            ("company_id", "enabled"),
+            ("company_id", "created_at"),
+        ),
         unique=(("company_id", "code"), ("company_id", "system")),
     )
 )
@@ -53,32 +59,14 @@ STANDARD_CHART: tuple[tuple[str, str, str, str, str], ...] = (
 BANK_CODE_START = 1010
 
 
-class LedgerAccountCreate(Input):
+class LedgerAccountFields(Declared):
     code: str = Field(pattern=r"^[0-9A-Za-z.\-]{1,20}$", description="Unique in the company")
     name: Name
-    type: AccountType
-    subtype: ShortText | None = None
+    type: Immutable[AccountType]
+    subtype: Immutable[ShortText | None] = None
     description: ShortText | None = None
     enabled: StrictBool = True
-
-
-class LedgerAccountUpdate(Input):
-    code: str = Field(None, pattern=r"^[0-9A-Za-z.\-]{1,20}$")  # type: ignore[assignment]
-    name: Name = None  # type: ignore[assignment]
-    description: ShortText | None = None
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class LedgerAccountOut(Output):
-    id: ObjectIdStr
-    code: str
-    name: str
-    type: AccountType
-    subtype: str | None = None
-    system: str | None = Field(None, description="Set on accounts the platform posts to")
-    enabled: bool
-    created_at: str
-    updated_at: str
+    system: Server[str | None] = Field(None, description="Set on accounts the platform posts to")
 
 
 async def _keep_system_accounts_enabled(
@@ -119,9 +107,7 @@ CHART = Resource(
     collection="ledger_accounts",
     module="accounting",
     tag="Accounting",
-    create=LedgerAccountCreate,
-    update=LedgerAccountUpdate,
-    read=LedgerAccountOut,
+    fields=LedgerAccountFields,
     search=("name", "code"),
     filters={"type": "eq", "enabled": "eq", "system": "eq"},
     sort=("code", "name", "type", "created_at"),
@@ -130,6 +116,7 @@ CHART = Resource(
         before_update=_keep_system_accounts_enabled, before_delete=_forbid_delete_with_entries
     ),
     conflict="a ledger account with this code already exists in this company",
+    example={"code": "6150", "name": "Software subscriptions", "type": "expense"},
 )
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from domain.accounting import journal
 from domain.context import Ctx
 from domain.currencies import base_currency
-from domain.errors import Conflict, Invalid, not_found
+from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, ShortText
 from domain.money import precision, to_minor, to_number
-from domain.resources import Resource, check_id, view
+from domain.resources import Action, Declared, Hooks, Ref, Resource, Server, Shown
 
 MAX = Decimal("1000000000000")
 
@@ -31,27 +31,29 @@ class JournalLineIn(Input):
         return self
 
 
-class JournalEntryIn(Input):
+class JournalLineOut(Output):
+    account_id: str
+    debit: float
+    credit: float
+    description: str | None = None
+
+
+class JournalEntryFields(Declared):
     date: Day
     description: LongText
     reference: ShortText | None = None
-    lines: list[JournalLineIn] = Field(min_length=2, max_length=500)
-
-
-class JournalEntryOut(Output):
-    id: ObjectIdStr
-    number: str
-    date: str
-    description: str
-    reference: str | None = None
-    source: dict[str, str] | None = None
-    manual: bool
-    currency: str
-    lines: list[dict[str, Any]]
-    total: float
-    reversal_of: str | None = None
-    reversed_by: str | None = None
-    created_at: str
+    lines: Annotated[list[JournalLineIn], Shown(list[JournalLineOut])] = Field(
+        min_length=2, max_length=500
+    )
+    number: Server[str]
+    source: Server[dict[str, str] | None] = Field(
+        None, description="The document, payment or transfer the platform posted it for"
+    )
+    manual: Server[bool]
+    currency: Server[str]
+    total: Server[float]
+    reversal_of: Server[str | None] = None
+    reversed_by: Server[str | None] = None
 
 
 class ReverseIn(Input):
@@ -59,13 +61,14 @@ class ReverseIn(Input):
     description: LongText | None = None
 
 
-async def create_manual(ctx: Ctx, body: JournalEntryIn) -> dict[str, Any]:
+async def _post_manual(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     places = precision(await base_currency(ctx))
     draft = journal.Draft(
-        date=body.date.isoformat(), description=body.description, reference=body.reference
+        date=str(data["date"]), description=data["description"], reference=data.get("reference")
     )
-    for i, line in enumerate(body.lines):
-        debit, credit = to_minor(line.debit, places), to_minor(line.credit, places)
+    for i, line in enumerate(data["lines"]):
+        debit = to_minor(Decimal(str(line.get("debit", 0))), places)
+        credit = to_minor(Decimal(str(line.get("credit", 0))), places)
         if not debit and not credit:
             raise Invalid(
                 f"lines.{i}: the amount rounds to zero at the base currency's precision",
@@ -74,24 +77,19 @@ async def create_manual(ctx: Ctx, body: JournalEntryIn) -> dict[str, Any]:
             )
         draft.lines.append(
             {
-                "account_id": line.account_id,
+                "account_id": line["account_id"],
                 "debit": debit,
                 "credit": credit,
-                **({"description": line.description} if line.description else {}),
+                **({"description": line["description"]} if line.get("description") else {}),
             }
         )
-    entry = await journal.post(ctx, draft, manual=True)
-    return await view(ctx, JOURNAL, entry)
+    return await journal.post(ctx, draft, manual=True)
 
 
-async def reverse_entry(ctx: Ctx, entry_id: str, body: ReverseIn) -> dict[str, Any]:
+async def _reverse(ctx: Ctx, entry: dict[str, Any], body: ReverseIn) -> dict[str, Any]:
     """Reverse a manual entry. Entries the platform posted for a document, payment or
     transfer follow that object: cancel or edit it instead, or the books and the object
     would disagree."""
-    check_id(JOURNAL, entry_id)
-    entry = await ctx.store.find_one("journal_entries", ctx.scope(_id=entry_id))
-    if entry is None:
-        raise not_found("journal entry", entry_id)
     if entry.get("source"):
         kind = entry["source"]["type"].replace("_", " ")
         raise Conflict(
@@ -99,8 +97,7 @@ async def reverse_entry(ctx: Ctx, entry_id: str, body: ReverseIn) -> dict[str, A
             code="posted_by_source",
         )
     when = body.date.isoformat() if body.date else None
-    entry = await journal.reverse(ctx, entry_id, when, body.description)
-    return await view(ctx, JOURNAL, entry)
+    return await journal.reverse(ctx, entry["_id"], when, body.description)
 
 
 async def _with_currency(ctx: Ctx, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,15 +127,32 @@ JOURNAL = Resource(
     collection="journal_entries",
     module="accounting",
     tag="Accounting",
-    create=JournalEntryIn,
-    update=JournalEntryIn,
-    read=JournalEntryOut,
+    fields=JournalEntryFields,
     search=("description", "reference", "number"),
     filters={"manual": "eq"},
     sort=("date", "number", "created_at"),
     default_sort="-date",
     date_field="date",
-    operations=("list", "get"),
+    operations=("list", "create", "get"),
+    hooks=Hooks(insert=_post_manual),
+    actions=(
+        Action(
+            "reverse",
+            "Reverse a posted journal entry",
+            run=_reverse,
+            input=ReverseIn,
+            status_code=201,
+            example={"date": "2026-11-30", "description": "Reversal of a wrong accrual"},
+        ),
+    ),
     present=present,
     enrich=_with_currency,
+    example={
+        "date": "2026-11-30",
+        "description": "Accrued consulting fees",
+        "lines": [
+            {"account_id": Ref("accounting/chart-of-accounts"), "debit": 150},
+            {"account_id": Ref("accounting/chart-of-accounts"), "credit": 150},
+        ],
+    },
 )

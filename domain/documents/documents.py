@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,28 +21,20 @@ from domain.accounting import journal
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.documents import lines as doc_lines
-from domain.documents.forms import ContentIn, ContentUpdate
+from domain.documents.forms import FREE_TEXT, ContentFields
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict, Invalid
-from domain.fields import Day, ObjectIdStr, Output
+from domain.fields import Day
 from domain.money import normalise_rate, precision
 from domain.references import referenced
-from domain.resources import Hooks, Resource
+from domain.resources import Action, Hooks, Immutable, Lifecycle, Ref, Resource, Server, Shown
 from memory.store import CollectionSpec, declare
 
 DocType = Literal["invoice", "bill"]
 Status = Literal["draft", "sent", "viewed", "partial", "paid", "overdue", "cancelled"]
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"sent", "viewed", "cancelled"}),
-    "sent": frozenset({"viewed", "cancelled"}),
-    "viewed": frozenset({"cancelled"}),
-    "partial": frozenset(),
-    "paid": frozenset(),
-    "cancelled": frozenset(),
-}
 POSTED = frozenset({"sent", "viewed", "partial", "paid"})
-EDITABLE = frozenset({"draft", "sent", "viewed"})
+EDITABLE = ("draft", "sent", "viewed")
 OPEN = ("sent", "viewed", "partial")
 CONTACT_TYPES = {
     "invoice": ("customer", "other"),
@@ -82,47 +74,26 @@ declare(
 )
 
 
-class DocumentCreate(ContentIn):
-    type: DocType
+class DocumentFields(ContentFields):
+    type: Immutable[DocType]
     due_at: Day
+    status: Annotated[Literal["draft", "sent", "viewed", "cancelled"], Shown(Status)] = Field(
+        "draft",
+        description="Created draft or sent; then through the actions (send, mark-viewed, "
+        "cancel). Payments set partial and paid; overdue follows the due date.",
+    )
+    number: Server[str]
+    paid: Server[float]
+    credited: Server[float]
+    due: Server[float]
+    total_base: Server[float]
+    base_currency: Server[str]
 
     @model_validator(mode="after")
-    def _dates(self) -> DocumentCreate:
+    def _dates(self) -> DocumentFields:
         if self.due_at < self.issued_at:
             raise ValueError("due_at must be on or after issued_at")
         return self
-
-
-class DocumentUpdate(ContentUpdate):
-    due_at: Day = None  # type: ignore[assignment]
-    status: Literal["sent", "viewed", "cancelled"] = Field(  # type: ignore[assignment]
-        None, description="Payments set partial and paid; overdue follows the due date"
-    )
-
-
-class DocumentOut(Output):
-    id: ObjectIdStr
-    type: DocType
-    number: str
-    status: Status
-    contact_id: str
-    contact_name: str
-    issued_at: str
-    due_at: str
-    currency: str
-    rate: float
-    lines: list[dict[str, Any]]
-    subtotal: float
-    discount: float
-    tax: float
-    total: float
-    paid: float
-    credited: float
-    due: float
-    total_base: float
-    base_currency: str
-    created_at: str
-    updated_at: str
 
 
 def today() -> str:
@@ -198,50 +169,51 @@ async def _after_create(ctx: Ctx, doc: dict[str, Any]) -> None:
 async def _before_update(
     ctx: Ctx, existing: dict[str, Any], changes: dict[str, Any]
 ) -> dict[str, Any]:
-    status = existing["status"]
-    target = changes.get("status")
+    """New content recomputes the figures; a posted document is re-posted (the old entry
+    reversed on its own date, so each period shows the document once)."""
     content = {k: v for k, v in changes.items() if k in CONTENT}
-    if content:
-        if status not in EDITABLE or existing["paid"] or existing["credited"]:
-            raise Conflict(
-                f"a {status} {existing['type']} with payments or credits cannot be edited",
-                code="document_locked",
-            )
-        merged = {**{k: existing[k] for k in CONTENT if k in existing}, **content}
-        if "lines" not in content:
-            merged["lines"] = [doc_lines.as_input(line) for line in existing["lines"]]
-        if "currency" in content and "rate" not in content:
-            merged.pop("rate", None)
-        recomposed = await compose(ctx, existing["type"], merged)
-        changes = {
-            **changes,
-            **recomposed,
-            "due": recomposed["total"],
-            "due_base": recomposed["total_base"],
-        }
-    if target and target != status:
-        if target not in TRANSITIONS[status]:
-            raise Conflict(
-                f"a {status} {existing['type']} cannot become {target}", code="invalid_transition"
-            )
-        if target == "cancelled" and (existing["paid"] or existing["credited"]):
-            raise Conflict(
-                "a document with payments or credits cannot be cancelled", code="has_payments"
-            )
-    new_status = target or status
-    was_posted, posted = status in POSTED, new_status in POSTED
-    if was_posted and (content or not posted):
-        # A re-post replaces the entry in its own period (the reversal takes the old entry's
-        # date); a cancellation is an event of today.
-        await journal.reverse_source(
-            ctx,
-            existing["_id"],
-            None if posted else today(),
-            f"Reversal for {existing['number']} ({new_status})",
+    if not content:
+        return changes
+    if existing["paid"] or existing["credited"]:
+        raise Conflict(
+            f"a {existing['type']} with payments or credits cannot be edited",
+            code="document_locked",
         )
-    if posted and (content or not was_posted):
-        await post_document(ctx, {**existing, **changes, "status": new_status})
+    merged = {**{k: existing[k] for k in CONTENT if k in existing}, **content}
+    if "lines" not in content:
+        merged["lines"] = [doc_lines.as_input(line) for line in existing["lines"]]
+    if "currency" in content and "rate" not in content:
+        merged.pop("rate", None)
+    recomposed = await compose(ctx, existing["type"], merged)
+    changes = {
+        **changes,
+        **recomposed,
+        "due": recomposed["total"],
+        "due_base": recomposed["total_base"],
+    }
+    if existing["status"] in POSTED:
+        await journal.reverse_source(
+            ctx, existing["_id"], None, f"Reversal for {existing['number']} (changed)"
+        )
+        await post_document(ctx, {**existing, **changes})
     return changes
+
+
+async def _post_unposted(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
+    if previous not in POSTED:
+        await post_document(ctx, doc)
+
+
+async def _cancelled(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
+    """Cancelling is an event of today: the reversal is dated today."""
+    if doc["paid"] or doc["credited"]:
+        raise Conflict(
+            "a document with payments or credits cannot be cancelled", code="has_payments"
+        )
+    if previous in POSTED:
+        await journal.reverse_source(
+            ctx, doc["_id"], today(), f"Reversal for {doc['number']} (cancelled)"
+        )
 
 
 async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
@@ -265,8 +237,6 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
     out = doc_lines.present_amounts(doc)
     if doc["status"] in OPEN and doc["due_at"] < today():
         out["status"] = "overdue"
-    for key in ("precision", "base_precision", "due_base"):
-        out.pop(key, None)
     return out
 
 
@@ -285,9 +255,7 @@ DOCUMENTS = Resource(
     collection="documents",
     module="invoicing",
     tag="Documents",
-    create=DocumentCreate,
-    update=DocumentUpdate,
-    read=DocumentOut,
+    fields=DocumentFields,
     search=("number", "contact_name", "reference"),
     filters={"type": "eq", "status": "eq", "contact_id": "eq", "currency": "eq"},
     sort=("number", "issued_at", "due_at", "total", "created_at", "updated_at"),
@@ -299,6 +267,38 @@ DOCUMENTS = Resource(
         before_update=_before_update,
         before_delete=_before_delete,
     ),
+    lifecycle=Lifecycle(
+        locked_code="document_locked",
+        states=("draft", "sent", "viewed", "partial", "paid", "cancelled"),
+        initial=("draft", "sent"),
+        editable_in=EDITABLE,
+        free=FREE_TEXT,
+        on_enter={"sent": _post_unposted, "viewed": _post_unposted, "cancelled": _cancelled},
+    ),
+    actions=(
+        Action(
+            "send", "Send a document (posts it to the ledger)", from_states=("draft",), to="sent"
+        ),
+        Action(
+            "mark-viewed",
+            "Mark a document viewed by its contact",
+            from_states=("draft", "sent"),
+            to="viewed",
+        ),
+        Action(
+            "cancel",
+            "Cancel a document (its entry is reversed today)",
+            from_states=("draft", "sent", "viewed"),
+            to="cancelled",
+        ),
+    ),
     present=present,
     rewrite_filters=rewrite_status,
+    example={
+        "type": "invoice",
+        "contact_id": Ref("contacts", type="customer"),
+        "issued_at": "2026-11-02",
+        "due_at": "2026-12-02",
+        "lines": [{"name": "Consulting, November", "quantity": 10, "price": 120}],
+    },
 )

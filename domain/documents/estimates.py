@@ -6,7 +6,7 @@ never touch the ledger."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,22 +14,15 @@ from domain import resources
 from domain.context import Ctx
 from domain.documents import lines as doc_lines
 from domain.documents.documents import DOCUMENTS, compose
-from domain.documents.forms import ContentIn, ContentUpdate
+from domain.documents.forms import ContentFields
 from domain.documents.numbering import next_number
 from domain.errors import Conflict, Invalid
-from domain.fields import Day, Input, ObjectIdStr, Output, in_day_range
-from domain.resources import Hooks, Resource
+from domain.fields import Day, Input, in_day_range
+from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
 Status = Literal["draft", "sent", "approved", "refused", "converted"]
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"sent", "approved", "refused"}),
-    "sent": frozenset({"approved", "refused"}),
-    "approved": frozenset({"refused"}),
-    "refused": frozenset({"sent"}),
-    "converted": frozenset(),
-}
 CONTENT = ("contact_id", "issued_at", "expires_at", "currency", "rate", "category_id", "lines")
 DEFAULT_TERM_DAYS = 30
 
@@ -42,38 +35,19 @@ declare(
 )
 
 
-class EstimateCreate(ContentIn):
+class EstimateFields(ContentFields):
     expires_at: Day
+    status: Annotated[Literal["draft", "sent", "approved", "refused"], Shown(Status)] = Field(
+        "draft", description="Created draft or sent; then through the actions"
+    )
+    number: Server[str]
+    invoice_id: Server[str | None] = Field(None, description="The invoice it was converted to")
 
     @model_validator(mode="after")
-    def _dates(self) -> EstimateCreate:
+    def _dates(self) -> EstimateFields:
         if self.expires_at < self.issued_at:
             raise ValueError("expires_at must be on or after issued_at")
         return self
-
-
-class EstimateUpdate(ContentUpdate):
-    expires_at: Day = None  # type: ignore[assignment]
-    status: Literal["sent", "approved", "refused"] = None  # type: ignore[assignment]
-
-
-class EstimateOut(Output):
-    id: ObjectIdStr
-    number: str
-    status: Status
-    contact_id: str
-    contact_name: str
-    issued_at: str
-    expires_at: str
-    currency: str
-    lines: list[dict[str, Any]]
-    subtotal: float
-    discount: float
-    tax: float
-    total: float
-    invoice_id: str | None = None
-    created_at: str
-    updated_at: str
 
 
 class ConvertIn(Input):
@@ -107,12 +81,6 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
 async def _before_update(
     ctx: Ctx, existing: dict[str, Any], changes: dict[str, Any]
 ) -> dict[str, Any]:
-    status = existing["status"]
-    if status == "converted":
-        raise Conflict("a converted estimate cannot change", code="document_locked")
-    target = changes.get("status")
-    if target and target != status and target not in TRANSITIONS[status]:
-        raise Conflict(f"a {status} estimate cannot become {target}", code="invalid_transition")
     content = {k: v for k, v in changes.items() if k in CONTENT}
     if content:
         merged = {**{k: existing[k] for k in CONTENT if k in existing}, **content}
@@ -142,50 +110,40 @@ def _default_due(issued: str) -> str:
     return due.isoformat()
 
 
-async def convert(
-    ctx: Ctx, estimate_id: str, issued_at: str | None, due_at: str | None
-) -> dict[str, Any]:
-    """Turn an estimate into a new draft invoice with the same lines, atomically."""
-    today = datetime.now(UTC).date()
-    issued = issued_at or today.isoformat()
-    due = due_at or _default_due(issued)
+async def convert(ctx: Ctx, estimate: dict[str, Any], body: ConvertIn) -> dict[str, Any]:
+    """Turn an estimate into a new draft invoice with the same lines (in the action's
+    transaction); the estimate keeps a link to it."""
+    issued = body.issued_at.isoformat() if body.issued_at else datetime.now(UTC).date().isoformat()
+    due = body.due_at.isoformat() if body.due_at else _default_due(issued)
     if due < issued:
         raise Invalid("due_at must be on or after issued_at")
-    async with ctx.store.transaction():
-        estimate = await resources.fetch(ctx, ESTIMATES, estimate_id)
-        if estimate["status"] in ("converted", "refused"):
-            raise Conflict(
-                f"a {estimate['status']} estimate cannot be converted", code="invalid_transition"
-            )
-        invoice = await resources.create_document(
-            ctx,
-            DOCUMENTS,
-            {
-                "type": "invoice",
-                "contact_id": estimate["contact_id"],
-                "issued_at": issued,
-                "due_at": due,
-                "currency": estimate["currency"],
-                "rate": estimate["rate"],
-                "category_id": estimate.get("category_id"),
-                "status": "draft",
-                "reference": estimate["number"],
-                **({"notes": estimate["notes"]} if estimate.get("notes") else {}),
-                "lines": [doc_lines.as_input(line) for line in estimate["lines"]],
-            },
-        )
-        await ctx.store.update_one(
-            "estimates",
-            ctx.scope(_id=estimate_id),
-            {"$set": {"status": "converted", "invoice_id": invoice["id"], "updated_at": utcnow()}},
-        )
+    invoice = await resources.insert(
+        ctx,
+        DOCUMENTS,
+        {
+            "type": "invoice",
+            "contact_id": estimate["contact_id"],
+            "issued_at": issued,
+            "due_at": due,
+            "currency": estimate["currency"],
+            "rate": estimate["rate"],
+            "category_id": estimate.get("category_id"),
+            "status": "draft",
+            "reference": estimate["number"],
+            **({"notes": estimate["notes"]} if estimate.get("notes") else {}),
+            "lines": [doc_lines.as_input(line) for line in estimate["lines"]],
+        },
+    )
+    await ctx.store.update_one(
+        "estimates",
+        ctx.scope(_id=estimate["_id"]),
+        {"$set": {"status": "converted", "invoice_id": invoice["_id"], "updated_at": utcnow()}},
+    )
     return invoice
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:
     out = doc_lines.present_amounts(doc)
-    for key in ("precision", "base_precision", "total_base"):
-        out.pop(key, None)
     return out
 
 
@@ -195,9 +153,7 @@ ESTIMATES = Resource(
     collection="estimates",
     module="invoicing",
     tag="Estimates",
-    create=EstimateCreate,
-    update=EstimateUpdate,
-    read=EstimateOut,
+    fields=EstimateFields,
     search=("number", "contact_name", "reference"),
     filters={"status": "eq", "contact_id": "eq"},
     sort=("number", "issued_at", "expires_at", "total", "created_at"),
@@ -206,5 +162,41 @@ ESTIMATES = Resource(
     hooks=Hooks(
         before_create=_before_create, before_update=_before_update, before_delete=_keep_converted
     ),
+    lifecycle=Lifecycle(
+        locked_code="document_locked",
+        states=("draft", "sent", "approved", "refused", "converted"),
+        initial=("draft", "sent"),
+        editable_in=("draft", "sent", "approved", "refused"),
+    ),
+    actions=(
+        Action("send", "Send an estimate", from_states=("draft", "refused"), to="sent"),
+        Action(
+            "approve", "Record an estimate's approval", from_states=("draft", "sent"), to="approved"
+        ),
+        Action(
+            "refuse",
+            "Record an estimate's refusal",
+            from_states=("draft", "sent", "approved"),
+            to="refused",
+        ),
+        Action(
+            "convert",
+            "Convert an estimate into an invoice",
+            run=convert,
+            input=ConvertIn,
+            output=DOCUMENTS,
+            from_states=("draft", "sent", "approved"),
+            status_code=201,
+            example={"issued_at": "2026-11-02", "due_at": "2026-12-02"},
+            description="A new numbered draft invoice with the estimate's lines; the "
+            "estimate becomes converted and refers to it.",
+        ),
+    ),
     present=present,
+    example={
+        "contact_id": Ref("contacts", type="customer"),
+        "issued_at": "2026-11-02",
+        "expires_at": "2026-12-02",
+        "lines": [{"name": "Website redesign", "quantity": 1, "price": 4800}],
+    },
 )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from domain.documents.lines import LineIn, Lines
-from domain.fields import CurrencyCode, Day, Input, LongText, ObjectIdStr, Rate, ShortText
+from domain.documents.lines import LineIn, LineOut, Lines, TaxTotalOut
+from domain.fields import CurrencyCode, Day, LongText, ObjectIdStr, Rate, ShortText
+from domain.resources import Declared, Server, Shown
 
 MAX_RATE = Decimal("1000000000")
 
 
-class ContentIn(Input):
+class ContentFields(Declared):
+    """Who, when, in which currency, and the lines."""
+
     contact_id: ObjectIdStr
     issued_at: Day
     currency: CurrencyCode | None = Field(None, description="Default: the contact's, else base")
@@ -21,20 +24,17 @@ class ContentIn(Input):
         None, gt=0, le=MAX_RATE, description="Base units per unit; default: the current rate"
     )
     category_id: ObjectIdStr | None = None
-    status: Literal["draft", "sent"] = "draft"
     reference: ShortText | None = None
     notes: LongText | None = None
-    lines: list[LineIn] = Lines
+    lines: Annotated[list[LineIn], Shown(list[LineOut])] = Lines
+    contact_name: Server[str]
+    subtotal: Server[float]
+    discount: Server[float]
+    net: Server[float]
+    tax: Server[float]
+    total: Server[float]
+    taxes: Server[list[TaxTotalOut]]
 
 
-class ContentUpdate(Input):
-    """Every field optional; `null` clears the optional ones, never the required ones."""
-
-    contact_id: ObjectIdStr = None  # type: ignore[assignment]
-    issued_at: Day = None  # type: ignore[assignment]
-    currency: CurrencyCode = None  # type: ignore[assignment]
-    rate: Rate = Field(None, gt=0, le=MAX_RATE)  # type: ignore[assignment]
-    category_id: ObjectIdStr = None  # type: ignore[assignment]
-    reference: ShortText | None = None
-    notes: LongText | None = None
-    lines: list[LineIn] = Field(None, min_length=1, max_length=500)  # type: ignore[assignment]
+FREE_TEXT = ("reference", "notes")
+"""Content a document keeps editable in every state: it changes no figure."""

@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.context import Ctx
 from domain.documents.totals import DiscountTooLarge, DocumentTotals, Line, Tax, document_totals
 from domain.errors import Invalid
-from domain.fields import Amount, Input, LongText, ObjectIdStr, Quantity, ShortText
+from domain.fields import Amount, Input, LongText, ObjectIdStr, Output, Quantity, ShortText
 from domain.money import to_number
 from domain.references import referenced
 
@@ -36,6 +37,23 @@ class LineIn(Input):
         None, max_length=10, description="Default: the item's taxes"
     )
 
+    # The figures of a line sent back as GET answered it: checked, never stored.
+    computed: SkipJsonSchema[dict[str, Amount] | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_read(cls, data: Any) -> Any:
+        """A line as GET answered it is accepted back: its taxes name the tax ids, and its
+        figures must be those the server computes (a different one is a 400 naming it)."""
+        if not isinstance(data, dict) or not COMPUTED.intersection(data):
+            return data
+        line = {k: v for k, v in data.items() if k not in COMPUTED}
+        taxes = data.get("taxes")
+        if "tax_ids" not in line and isinstance(taxes, list):
+            line["tax_ids"] = [t.get("id") if isinstance(t, dict) else t for t in taxes]
+        line["computed"] = {k: data[k] for k in LINE_MONEY if k in data}
+        return line
+
     @model_validator(mode="after")
     def _named(self) -> LineIn:
         if self.item_id is None and not self.name:
@@ -48,6 +66,36 @@ class LineIn(Input):
 
 
 Lines = Field(min_length=1, max_length=500)
+COMPUTED = frozenset({"taxes", "gross", "discount_amount", "net", "tax", "total"})
+
+
+class LineTaxOut(Output):
+    id: str
+    name: str
+    type: str
+    rate: float
+
+
+class LineOut(Output):
+    item_id: str | None = None
+    name: str
+    description: str | None = None
+    quantity: float
+    price: float
+    discount_type: Literal["percent", "amount"] | None = None
+    discount: float | None = None
+    taxes: list[LineTaxOut]
+    gross: float
+    discount_amount: float
+    net: float
+    tax: float
+    total: float
+
+
+class TaxTotalOut(Output):
+    id: str
+    name: str
+    amount: float
 
 
 async def build_lines(
@@ -98,7 +146,7 @@ async def build_lines(
         totals = document_totals([_line(r) for r in resolved], places)
     except DiscountTooLarge as error:
         raise Invalid(str(error), code="discount_too_large") from error
-    for stored, computed in zip(resolved, totals.lines, strict=True):
+    for i, (stored, computed) in enumerate(zip(resolved, totals.lines, strict=True)):
         stored.update(
             gross=computed.gross,
             discount_amount=computed.discount,
@@ -106,7 +154,19 @@ async def build_lines(
             tax=sum(computed.taxes.values()),
             total=computed.total,
         )
+        _check_echoed(i, lines[i].get("computed") or {}, stored, places)
     return resolved, totals
+
+
+def _check_echoed(i: int, sent: dict[str, Any], stored: dict[str, Any], places: int) -> None:
+    """A figure sent back with a line must be the one the server computes."""
+    for key, value in sent.items():
+        if Decimal(str(value)) != Decimal(str(to_number(stored[key], places))):
+            raise Invalid(
+                f"lines.{i}.{key} is computed by the server "
+                f"({to_number(stored[key], places)}); send it unchanged or leave it out",
+                details=[{"field": f"lines.{i}.{key}", "message": "computed by the server"}],
+            )
 
 
 def _line(stored: dict[str, Any]) -> Line:

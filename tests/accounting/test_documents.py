@@ -319,7 +319,15 @@ async def test_a_bill_created_sent_posts_expense_and_payable(books: Account) -> 
     }
 
 
-@pytest.mark.parametrize("target", ["draft", "partial", "paid", "overdue", "approved"])
+async def test_a_sent_document_cannot_go_back_to_draft(alice: Account) -> None:
+    doc = await sent_invoice(alice)
+    response = await alice.put(f"/api/documents/{doc['id']}", json={"status": "draft"})
+    error = expect_error(response, 409, "invalid_transition")
+    assert error["details"] == [{"state": "sent", "allowed_actions": ["mark-viewed", "cancel"]}]
+    assert data(await alice.get(f"/api/documents/{doc['id']}"))["status"] == "sent"
+
+
+@pytest.mark.parametrize("target", ["partial", "paid", "overdue", "approved"])
 async def test_statuses_not_settable_by_hand_are_400(alice: Account, target: str) -> None:
     doc = await sent_invoice(alice)
     response = await alice.put(f"/api/documents/{doc['id']}", json={"status": target})

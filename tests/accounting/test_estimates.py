@@ -153,7 +153,8 @@ async def test_transitions(alice: Account) -> None:
     assert await move("refused") == "refused"
     expect_error(await alice.put(url, json={"status": "approved"}), 409, "invalid_transition")
     assert await move("sent") == "sent"
-    for target in ("draft", "converted", "paid"):
+    expect_error(await alice.put(url, json={"status": "draft"}), 409, "invalid_transition")
+    for target in ("converted", "paid"):
         error = expect_error(await alice.put(url, json={"status": target}), 400, "validation_error")
         assert detail_fields(error) == {"status"}
     direct = await estimate(alice)
@@ -211,7 +212,7 @@ async def test_convert_makes_a_numbered_draft_invoice(books: Account) -> None:
     expect_error(await convert(books, made["id"]), 409, "invalid_transition")
     assert await bk.count(books, "/api/documents") == 2
     url = f"/api/estimates/{made['id']}"
-    expect_error(await books.put(url, json={"status": "refused"}), 409, "document_locked")
+    expect_error(await books.put(url, json={"status": "refused"}), 409, "invalid_transition")
     expect_error(await books.put(url, json={"notes": "late change"}), 409, "document_locked")
 
 

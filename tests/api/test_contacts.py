@@ -336,9 +336,21 @@ async def test_update_bad_input_is_400_and_changes_nothing(
 ) -> None:
     contact = await create(alice, name="Unchanged")
     response = await alice.put(f"/api/contacts/{contact['id']}", json=body)
-    error = expect_error(response, 400, "validation_error")
+    code = "read_only_field" if field in ("id", "created_by") else "validation_error"
+    error = expect_error(response, 400, code)
     assert detail_fields(error) == {field}
     assert data(await alice.get(f"/api/contacts/{contact['id']}")) == contact
+
+
+async def test_put_takes_what_get_gave(alice: Account) -> None:
+    contact = await create(alice, name="Round trip", phone="+44 20 7946 0000")
+    body = {**contact, "name": "Round trip, renamed"}
+    changed = data(await alice.put(f"/api/contacts/{contact['id']}", json=body))
+    assert changed == {
+        **contact,
+        "name": "Round trip, renamed",
+        "updated_at": changed["updated_at"],
+    }
 
 
 async def test_update_with_an_empty_body_is_400(alice: Account) -> None:

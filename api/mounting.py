@@ -1,0 +1,384 @@
+"""Routes for every declaration in the registry: a resource's list, create, get, update,
+delete and actions (under its parent, for a sub-resource), reports and job operations.
+
+Each endpoint is built with an explicit signature (FastAPI reads it for the OpenAPI
+document; `LeanRoute` compiles it into direct extractors), its request and response models
+derived from the one declaration, its example, and every status it can answer. Paths without
+parameters are mounted first, so `/api/projects/time` is never taken for a project id.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from api import PREFIX
+from api import jobs as jobs_api
+from api.deps import CompanyCtx, module_gate
+from api.responses import Deleted, Envelope, ListEnvelope, errors, ok
+from api.routing import LeanRoute
+from domain import resources
+from domain.fields import Day, QueryBool, QueryInt
+from domain.resources import Action, JobOperation, ListQuery, Report, Resource
+from domain.resources.examples import openapi_example
+from domain.resources.registry import Registry
+
+MAX_LIMIT = 200
+MAX_PAGE = 1_000_000_000
+ID_PATTERN = r"^[0-9a-f]{24}$"
+QUERY_TYPES: dict[Any, Any] = {bool: QueryBool, int: QueryInt}
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    endpoint: Callable[..., Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def mount(registry: Registry) -> APIRouter:
+    specs: list[RouteSpec] = []
+    for resource in registry.resources:
+        specs += resource_routes(resource)
+    specs += [report_route(report) for report in registry.reports]
+    specs += [job_route(operation) for operation in registry.jobs]
+    router = APIRouter(route_class=LeanRoute)
+    for spec in sorted(specs, key=lambda s: s.path.count("{")):
+        router.add_api_route(spec.path, spec.endpoint, methods=[spec.method], **spec.options)
+    return router
+
+
+def _id_param(name: str, label: str) -> inspect.Parameter:
+    annotation = Annotated[str, Path(pattern=ID_PATTERN, description=f"The {label}'s id")]
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+
+
+def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+def _endpoint(
+    run: Callable[..., Any], params: list[inspect.Parameter], name: str
+) -> Callable[..., Any]:
+    async def endpoint(**values: Any) -> Any:
+        return await run(**values)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
+
+
+def _body(model: type[BaseModel], example: dict[str, Any] | None, optional: bool) -> Any:
+    extra = {"openapi_examples": {"example": {"value": example}}} if example else {}
+    return _param(
+        "body",
+        Annotated[model, Body(**extra)],
+        None if optional else inspect.Parameter.empty,
+    )
+
+
+def _all_optional(model: type[BaseModel]) -> bool:
+    return not any(f.is_required() for f in model.model_fields.values())
+
+
+def _options(
+    owner: Resource | Report | JobOperation, summary: str, statuses: tuple[int, ...], **more: Any
+) -> dict[str, Any]:
+    module = owner.module
+    return {
+        "summary": summary,
+        "tags": [owner.tag],
+        "dependencies": module_gate(module) if module else [],
+        "responses": errors(*sorted({401, 403, *statuses})),
+        "name": summary,
+        **more,
+    }
+
+
+def resource_routes(resource: Resource) -> list[RouteSpec]:
+    base = f"{PREFIX}/{resource.path}"
+    parent = resource.parent
+    scope = [_id_param(parent.field, parent.resource.label)] if parent else []
+    label, plural = resource.label, resource.name.rsplit("/", 1)[-1].replace("-", " ")
+    Read = resource.read
+    ops = resource.operations
+    parent_id = (lambda values: values.get(parent.field)) if parent else (lambda values: None)
+    specs: list[RouteSpec] = []
+    gone = (404,) if parent else ()
+
+    if "list" in ops:
+        Params = list_query_model(resource)
+
+        async def list_items(ctx: Any, params: BaseModel, **values: Any) -> Any:
+            query = _list_query(params)
+            items, total = await resources.list_documents(ctx, resource, query, parent_id(values))
+            return ok(items, meta={"total": total, "page": query.page, "limit": query.limit})
+
+        params = [
+            _param("ctx", CompanyCtx),
+            *scope,
+            _param("params", Annotated[Params, Query()]),
+        ]
+        specs.append(
+            RouteSpec(
+                base,
+                "GET",
+                _endpoint(list_items, params, f"list_{resource.path}"),
+                _options(
+                    resource,
+                    f"List {plural}",
+                    (400, *gone),
+                    response_model=ListEnvelope[Read],
+                ),
+            )
+        )
+
+    if "create" in ops:
+
+        async def create_item(ctx: Any, body: BaseModel, **values: Any) -> Any:
+            data = body.model_dump(mode="json", exclude_none=True)
+            created = await resources.create_document(ctx, resource, data, parent_id(values))
+            return ok(created, status=201)
+
+        params = [
+            _param("ctx", CompanyCtx),
+            *scope,
+            _body(resource.create, openapi_example(resource.example), False),
+        ]
+        specs.append(
+            RouteSpec(
+                base,
+                "POST",
+                _endpoint(create_item, params, f"create_{resource.path}"),
+                _options(
+                    resource,
+                    f"Create a {label}",
+                    (400, 409, *gone),
+                    response_model=Envelope[Read],
+                    status_code=201,
+                ),
+            )
+        )
+
+    item = f"{base}/{{id}}"
+    item_params = [_param("ctx", CompanyCtx), *scope, _id_param("id", label)]
+    if "get" in ops:
+
+        async def get_item(ctx: Any, id: str, **values: Any) -> Any:
+            return ok(await resources.get_document(ctx, resource, id, parent_id(values)))
+
+        specs.append(
+            RouteSpec(
+                item,
+                "GET",
+                _endpoint(get_item, item_params, f"get_{resource.path}"),
+                _options(resource, f"Get a {label}", (400, 404), response_model=Envelope[Read]),
+            )
+        )
+
+    if "update" in ops:
+
+        async def update_item(ctx: Any, id: str, body: BaseModel, **values: Any) -> Any:
+            resources.check_id(resource, id)
+            changes = body.model_dump(mode="json", exclude_unset=True)
+            updated = await resources.update_document(ctx, resource, id, changes, parent_id(values))
+            return ok(updated)
+
+        params = [*item_params, _body(resource.update, openapi_example(resource.example), False)]
+        specs.append(
+            RouteSpec(
+                item,
+                "PUT",
+                _endpoint(update_item, params, f"update_{resource.path}"),
+                _options(
+                    resource, f"Update a {label}", (400, 404, 409), response_model=Envelope[Read]
+                ),
+            )
+        )
+
+    if "delete" in ops:
+
+        async def delete_item(ctx: Any, id: str, **values: Any) -> Any:
+            return ok(await resources.delete_document(ctx, resource, id, parent_id(values)))
+
+        specs.append(
+            RouteSpec(
+                item,
+                "DELETE",
+                _endpoint(delete_item, item_params, f"delete_{resource.path}"),
+                _options(
+                    resource, f"Delete a {label}", (400, 404, 409), response_model=Envelope[Deleted]
+                ),
+            )
+        )
+
+    specs += [action_route(resource, action, base, scope, parent_id) for action in resource.actions]
+    return specs
+
+
+def action_route(
+    resource: Resource,
+    action: Action,
+    base: str,
+    scope: list[inspect.Parameter],
+    parent_id: Callable[[dict[str, Any]], str | None],
+) -> RouteSpec:
+    output = action.output or resource
+    model = output.read if isinstance(output, Resource) else output
+    params = [_param("ctx", CompanyCtx), *scope]
+    if not action.collection:
+        params.append(_id_param("id", resource.label))
+    if action.input is not None:
+        params.append(_body(action.input, action.example, _all_optional(action.input)))
+
+    async def run_action(ctx: Any, id: str | None = None, body: Any = None, **values: Any) -> Any:
+        if action.input is not None and body is None:
+            body = action.input()
+        result = await resources.act(ctx, resource, action, id, body, parent_id(values))
+        return ok(result, status=action.status_code)
+
+    path = f"{base}/{action.verb}" if action.collection else f"{base}/{{id}}/{action.verb}"
+    statuses = (400, 409) if action.collection else (400, 404, 409)
+    return RouteSpec(
+        path,
+        "POST",
+        _endpoint(run_action, params, f"{action.verb}_{resource.path}"),
+        _options(
+            resource,
+            action.summary,
+            statuses,
+            response_model=Envelope[model],
+            status_code=action.status_code,
+            description=action.description,
+        ),
+    )
+
+
+def report_route(report: Report) -> RouteSpec:
+    async def run_report(ctx: Any, query: BaseModel) -> Any:
+        return ok(await resources.run_report(ctx, report, query))
+
+    params = [_param("ctx", CompanyCtx), _param("query", Annotated[report.query, Query()])]
+    return RouteSpec(
+        f"{PREFIX}/{report.path}",
+        "GET",
+        _endpoint(run_report, params, f"report_{report.path}"),
+        _options(
+            report,
+            report.summary,
+            (400,),
+            response_model=Envelope[report.output or dict[str, Any]],
+            description=report.description,
+        ),
+    )
+
+
+def job_route(operation: JobOperation) -> RouteSpec:
+    async def submit(ctx: Any, request: Request, wait: bool, body: BaseModel) -> Any:
+        resources.authorize(ctx, operation.role)
+        job_input = await operation.prepare(ctx, body)
+        return await jobs_api.submit(request, ctx, operation.kind, job_input, wait)
+
+    params = [
+        _param("ctx", CompanyCtx),
+        _param("request", Request),
+        _param(
+            "wait",
+            Annotated[
+                QueryBool,
+                Query(description="Wait (bounded) for the result; false answers 202 at once"),
+            ],
+            True,
+        ),
+        _body(operation.input, operation.example, _all_optional(operation.input)),
+    ]
+    return RouteSpec(
+        f"{PREFIX}/{operation.path}",
+        "POST",
+        _endpoint(submit, params, f"job_{operation.path}"),
+        _options(
+            operation,
+            operation.summary,
+            (400, 409, 503),
+            response_model=Envelope[jobs_api.Submitted],
+            description=(operation.description or "")
+            + "\n\n200 with the finished job when it ended within the wait; 202 with the job "
+            "and its events URL (`/api/jobs/{id}/events`, SSE) when it is still running or "
+            "`wait=false`.",
+            responses={
+                **errors(400, 401, 403, 409, 503),
+                202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
+            },
+        ),
+    )
+
+
+def _optional(annotation: Any) -> Any:
+    return QUERY_TYPES.get(annotation, annotation) | None
+
+
+def list_query_model(resource: Resource) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        # Bounded so that the offset, (page - 1) * limit, fits the stores' 64-bit integers.
+        "page": (QueryInt, Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
+        "limit": (QueryInt, Field(25, ge=1, le=MAX_LIMIT, description="Items per page (max 200)")),
+        "sort": (
+            Literal[tuple(s for key in resource.sort for s in (key, f"-{key}"))] | None,  # type: ignore[misc]
+            Field(None, description=f"One of {', '.join(resource.sort)}; prefix - for descending"),
+        ),
+        "search": (
+            str | None,
+            Field(
+                None,
+                max_length=200,
+                description=f"Text to find in {', '.join(resource.search) or 'nothing'}",
+            ),
+        ),
+    }
+    if resource.date_field:
+        fields["from_"] = (
+            Day | None,
+            Field(None, alias="from", description=f"{resource.date_field} on or after"),
+        )
+        fields["to"] = (Day | None, Field(None, description=f"{resource.date_field} on or before"))
+    read_fields = resource.read.model_fields
+    for name in resource.filters:
+        annotation = read_fields[name].annotation if name in read_fields else str
+        if get_origin(annotation) is Literal or annotation in (str, bool, int):
+            fields[name] = (_optional(annotation), None)
+        else:
+            fields[name] = (
+                _optional(next(a for a in get_args(annotation) if a is not type(None))),
+                None,
+            )
+    return create_model(
+        f"{resource.read.__name__.removesuffix('Out')}ListQuery",
+        __config__=ConfigDict(extra="forbid", populate_by_name=True),
+        **fields,
+    )
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _list_query(params: BaseModel) -> ListQuery:
+    values = params.model_dump()
+    return ListQuery(
+        page=values.pop("page"),
+        limit=values.pop("limit"),
+        sort=values.pop("sort"),
+        search=values.pop("search"),
+        date_from=_iso(values.pop("from_", None)),
+        date_to=_iso(values.pop("to", None)),
+        filters=values,
+    )

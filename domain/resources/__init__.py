@@ -1,0 +1,70 @@
+"""One declarative machinery for company-scoped resources: declare an area once
+(`declaration.py`, fields in `schema.py`), get its behaviour (`operations.py`) and, from
+the registry (`registry.py`), its routes."""
+
+from domain.resources.declaration import (
+    Action,
+    Doc,
+    Hooks,
+    JobOperation,
+    Lifecycle,
+    Parent,
+    Report,
+    Resource,
+    Role,
+)
+from domain.resources.examples import Ref
+from domain.resources.operations import (
+    ListQuery,
+    act,
+    authorize,
+    check_id,
+    create_document,
+    delete_document,
+    fetch,
+    get_document,
+    insert,
+    list_documents,
+    present,
+    run_report,
+    transition,
+    update_document,
+    view,
+    view_many,
+)
+from domain.resources.schema import Declared, EditableIn, Immutable, Server, Shown, WriteOnly
+
+__all__ = [
+    "Action",
+    "Declared",
+    "Doc",
+    "EditableIn",
+    "Hooks",
+    "Immutable",
+    "JobOperation",
+    "Lifecycle",
+    "ListQuery",
+    "Parent",
+    "Ref",
+    "Report",
+    "Resource",
+    "Role",
+    "Server",
+    "Shown",
+    "WriteOnly",
+    "act",
+    "authorize",
+    "check_id",
+    "create_document",
+    "delete_document",
+    "fetch",
+    "get_document",
+    "insert",
+    "list_documents",
+    "present",
+    "run_report",
+    "transition",
+    "update_document",
+    "view",
+    "view_many",
+]

@@ -1,0 +1,214 @@
+"""What an area declares: a `Resource` (its fields once, lifecycle, actions, parent), a
+`Report` (a query model and a function) and a `JobOperation` (work a worker does).
+
+Nothing here names an area; `operations.py` gives every declaration its behaviour and
+`api/` mounts its routes from the registry (`registry.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from domain.context import Ctx
+from domain.resources.schema import Schema, derive
+
+Doc = dict[str, Any]
+Operation = Literal["list", "create", "get", "update", "delete"]
+FilterKind = Literal["eq", "range"]
+Role = Literal["viewer", "member", "admin", "owner"]
+ROLE_RANK: dict[str, int] = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+DEFAULT_ROLES: dict[str, Role] = {
+    "list": "viewer",
+    "get": "viewer",
+    "create": "member",
+    "update": "member",
+    "delete": "member",
+}
+
+BeforeCreate = Callable[[Ctx, Doc], Awaitable[Doc]]
+BeforeUpdate = Callable[[Ctx, Doc, Doc], Awaitable[Doc]]
+AfterWrite = Callable[[Ctx, Doc], Awaitable[None]]
+BeforeDelete = Callable[[Ctx, Doc], Awaitable[None]]
+Insert = Callable[[Ctx, Doc], Awaitable[Doc]]
+StateHook = Callable[[Ctx, Doc, str], Awaitable[None]]
+Present = Callable[[Doc], Doc]
+Enrich = Callable[[Ctx, list[Doc]], Awaitable[list[Doc]]]
+RewriteFilters = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+async def _same(ctx: Ctx, data: Doc, *rest: Any) -> Doc:
+    return data if not rest else rest[0]
+
+
+async def _nothing(ctx: Ctx, doc: Doc) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Where an area's rules plug in. Every hook runs inside the write's transaction.
+
+    `insert` replaces the plain insert when creating is more than storing the fields (a
+    journal entry is posted by the ledger): it gets the checked fields and answers the
+    stored document."""
+
+    before_create: BeforeCreate = _same
+    before_update: BeforeUpdate = _same
+    after_create: AfterWrite = _nothing
+    after_update: AfterWrite = _nothing
+    before_delete: BeforeDelete = _nothing
+    insert: Insert | None = None
+
+    @property
+    def plain_create(self) -> bool:
+        return self.before_create is _same and self.after_create is _nothing and self.insert is None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """States of a document, created in one of `initial` (default: the first).
+
+    Transitions happen through actions (`Action.to`), also when a PUT sets the state field;
+    `on_exit` and `on_enter` hooks (post to the ledger, reverse) run inside the transition's
+    transaction. Fields change only in `editable_in` (a field's own `EditableIn` aside), the
+    `free` ones (notes, references) in every state; a locked field is 409 `locked_code`."""
+
+    states: tuple[str, ...]
+    initial: tuple[str, ...] = ()
+    status_field: str = "status"
+    editable_in: tuple[str, ...] | None = None
+    free: tuple[str, ...] = ()
+    locked_code: str = "locked"
+    on_enter: Mapping[str, StateHook] = field(default_factory=dict)
+    on_exit: Mapping[str, StateHook] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    """`POST /api/<resource>/{id}/<verb>` (or `/api/<resource>/<verb>` when `collection`).
+
+    An item action runs on the object fetched in the caller's company, inside one
+    transaction, only from `from_states`; `to` moves it there (with the lifecycle's hooks)
+    before `run`. `run(ctx, doc, body)` (collection: `run(ctx, body)`) answers a stored
+    document of `output` (a Resource; default: this one) or, when `output` is a model, the
+    answer itself."""
+
+    verb: str
+    summary: str
+    run: Callable[..., Awaitable[Any]] | None = None
+    input: type[BaseModel] | None = None
+    output: Any = None
+    from_states: tuple[str, ...] | None = None
+    to: str | None = None
+    role: Role = "member"
+    status_code: int = 200
+    collection: bool = False
+    example: dict[str, Any] | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A sub-resource's parent: mounted under `/api/<parent>/{<field>}/<name>`, checked in
+    the caller's company (404), and `field` is set on create and filtered on every read."""
+
+    resource: Resource
+    field: str
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    name: str
+    label: str
+    collection: str
+    module: str | None
+    tag: str
+    fields: type[BaseModel] | None = None
+    create: type[BaseModel] = None  # type: ignore[assignment]
+    update: type[BaseModel] = None  # type: ignore[assignment]
+    read: type[BaseModel] = None  # type: ignore[assignment]
+    search: tuple[str, ...] = ()
+    filters: dict[str, FilterKind] = field(default_factory=dict)
+    sort: tuple[str, ...] = ("created_at", "updated_at")
+    default_sort: str = "-created_at"
+    date_field: str | None = None
+    operations: tuple[Operation, ...] = ("list", "create", "get", "update", "delete")
+    hooks: Hooks = Hooks()
+    lifecycle: Lifecycle | None = None
+    actions: tuple[Action, ...] = ()
+    parent: Parent | None = None
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    conflict: str | None = None
+    present: Present | None = None
+    enrich: Enrich | None = None
+    rewrite_filters: RewriteFilters | None = None
+    example: dict[str, Any] | None = None
+    description: str | None = None
+    schema: Schema = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fields is None:  # TRANSITION: explicit models, until every area declares fields
+            schema = Schema(self.create, self.update, self.read, frozenset(), frozenset(), {}, ())
+        else:
+            schema = derive(self.fields.__name__.removesuffix("Fields"), self.fields)
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "create", schema.create)
+        object.__setattr__(self, "update", schema.update)
+        object.__setattr__(self, "read", schema.read)
+
+    @property
+    def path(self) -> str:
+        """The collection's path under `/api`."""
+        if self.parent is None:
+            return self.name
+        return f"{self.parent.resource.path}/{{{self.parent.field}}}/{self.name}"
+
+    def role_for(self, operation: str) -> Role:
+        return self.roles.get(operation) or DEFAULT_ROLES.get(operation, "member")
+
+    def action(self, verb: str) -> Action:
+        return next(a for a in self.actions if a.verb == verb)
+
+    def actions_from(self, state: str) -> list[str]:
+        return [
+            a.verb
+            for a in self.actions
+            if not a.collection and (a.from_states is None or state in a.from_states)
+        ]
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """`GET /api/<path>`: a query model in, a figure out, computed by `run(ctx, query)`."""
+
+    path: str
+    summary: str
+    module: str | None
+    tag: str
+    query: type[BaseModel]
+    run: Callable[[Ctx, Any], Awaitable[Any]]
+    output: type[BaseModel] | None = None
+    role: Role = "viewer"
+    description: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class JobOperation:
+    """`POST /api/<path>`: work done by a worker. `prepare(ctx, body)` checks the request
+    (references, state) and answers the job's input; the route waits for the job (bounded)
+    or, with `?wait=false`, answers 202 with the job and its events URL."""
+
+    path: str
+    summary: str
+    module: str | None
+    tag: str
+    kind: str
+    input: type[BaseModel]
+    prepare: Callable[[Ctx, Any], Awaitable[dict[str, Any]]]
+    role: Role = "member"
+    example: dict[str, Any] | None = None
+    description: str | None = None
