@@ -12,8 +12,13 @@ row once per job.
 
 State is plain JSON (no Decimal, no objects) so LangGraph's checkpointer can store it after
 every node: run with `thread_id` = the job id, a retried job resumes after its last finished
-node (`run`). What a run needs but must not be checkpointed (the company context, the model
-client, the event sink, world memory) travels in the `Deps` runtime context.
+node (`run`). What a run needs but must not be checkpointed (the model client, the event
+sink, the company's books, records and world memory) travels in the `Deps` runtime context.
+
+Ports: the graph reaches the books (`Books`: the reports and the currency's precision), its
+records (`Records`: store the insight and its audit row) and world memory (`Recall`) through
+these Protocols only, never through the domain's modules; the conductor
+(`conductors/insights.py`) binds them to one company.
 """
 
 from __future__ import annotations
@@ -33,24 +38,49 @@ from agents import facts as F
 from agents.models import OFFLINE, ModelClient, Prompt
 from agents.offline import TITLES
 from agents.validation import StreamGuard, outcome, validate
-from domain import insights
-from domain.accounting import reports
-from domain.context import Ctx
-from domain.money import precision
 from memory.ids import utcnow
 
 log = logging.getLogger("numbors.agents")
 MEMORY_LIMIT = 20
 MEMORY_VALUE_CHARS = 300
 
+# The graph's nodes, in order: the steps its `progress` events name (`domain.insights.STEPS`
+# publishes the same list in the workflow description; a test keeps the two equal).
+STEPS = ("load_report", "compute_facts", "recall_memory", "narrate", "validate", "persist")
+
 Emit = Callable[[str, Any], Awaitable[Any]]
 Progress = Callable[[float, str], Awaitable[None]]
+Report = dict[str, Any]
 
 
 class Recall(Protocol):
     async def recall(
         self, company_id: str, namespaces: list[str] | None = None, limit: int = 50
     ) -> list[dict[str, Any]]: ...
+
+
+class Books(Protocol):
+    """One company's reports, as the accounting domain computes them (dates as ISO text)."""
+
+    async def profit_and_loss(
+        self, start: str, end: str, compare_start: str | None, compare_end: str | None
+    ) -> Report: ...
+
+    async def balance_sheet(self, as_of: str) -> Report: ...
+
+    async def cash_flow(self, start: str, end: str) -> Report: ...
+
+    async def aged(self, which: str, as_of: str) -> Report: ...
+
+    def precision(self, currency: str) -> int:
+        """The currency's decimal places."""
+        ...
+
+
+class Records(Protocol):
+    """Where an analysis keeps its insight and audit row, once per job."""
+
+    async def save(self, insight: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class AnalysisState(TypedDict, total=False):
@@ -78,45 +108,47 @@ class AnalysisState(TypedDict, total=False):
 
 @dataclass
 class Deps:
-    ctx: Ctx
+    company_id: str
     model: ModelClient
     emit: Emit
     progress: Progress
     job: dict[str, Any]
+    books: Books
+    records: Records
     memory: Recall | None = None
 
 
 async def _step(runtime: Runtime[Deps], name: str) -> None:
-    await runtime.context.progress(round(insights.STEPS.index(name) / len(insights.STEPS), 3), name)
+    await runtime.context.progress(round(STEPS.index(name) / len(STEPS), 3), name)
 
 
 async def load_report(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
     await _step(runtime, "load_report")
-    ctx, req = runtime.context.ctx, state["request"]
+    books, req = runtime.context.books, state["request"]
     kind, start, end = req["report"], req.get("from"), req["to"]
     compare_start, compare_end = req.get("compare_from"), req.get("compare_to")
     previous = None
     if kind == "profit_and_loss":
-        report = await reports.profit_and_loss(ctx, start, end, compare_start, compare_end)
+        report = await books.profit_and_loss(start, end, compare_start, compare_end)
     elif kind == "balance_sheet":
-        report = await reports.balance_sheet(ctx, end)
+        report = await books.balance_sheet(end)
         if compare_end:
-            previous = await reports.balance_sheet(ctx, compare_end)
+            previous = await books.balance_sheet(compare_end)
     elif kind == "cash_flow":
-        report = await reports.cash_flow(ctx, start, end)
+        report = await books.cash_flow(start, end)
         if compare_start and compare_end:
-            previous = await reports.cash_flow(ctx, compare_start, compare_end)
+            previous = await books.cash_flow(compare_start, compare_end)
     else:
         which = kind.removeprefix("aged_")
-        report = await reports.aged(ctx, which, end)
+        report = await books.aged(which, end)
         if compare_end:
-            previous = await reports.aged(ctx, which, compare_end)
+            previous = await books.aged(which, compare_end)
     return {
         "started_at": time.time(),
         "report": report,
         "previous": previous,
         "currency": report["currency"],
-        "places": precision(report["currency"]),
+        "places": books.precision(report["currency"]),
     }
 
 
@@ -137,7 +169,7 @@ async def recall_memory(state: AnalysisState, runtime: Runtime[Deps]) -> Analysi
     if memory is None:
         return {"memory": [], "memory_status": "unavailable"}
     try:
-        recalled = await memory.recall(runtime.context.ctx.company_id, None, MEMORY_LIMIT)
+        recalled = await memory.recall(runtime.context.company_id, None, MEMORY_LIMIT)
     except Exception:
         log.exception("world memory recall failed; analysing without it")
         return {"memory": [], "memory_status": "unavailable"}
@@ -235,7 +267,7 @@ async def persist(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
         "facts_digest": state["digest"],
         "validation": state["validation"]["status"],
     }
-    return {"insight": await insights.save(deps.ctx, insight, audit)}
+    return {"insight": await deps.records.save(insight, audit)}
 
 
 def _text(state: AnalysisState, fact: dict[str, Any]) -> str:
@@ -289,7 +321,7 @@ def build() -> StateGraph[AnalysisState, Deps, AnalysisState, AnalysisState]:
     graph = StateGraph(AnalysisState, context_schema=Deps)
     nodes = (load_report, compute_facts, recall_memory, narrate, check, persist)
     previous = START
-    for name, node in zip(insights.STEPS, nodes, strict=True):
+    for name, node in zip(STEPS, nodes, strict=True):
         graph.add_node(name, node)  # type: ignore[call-overload]
         graph.add_edge(previous, name)
         previous = name

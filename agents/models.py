@@ -8,6 +8,9 @@ Retries: the `openai` client retries 429, 408, 409 and 5xx answers and timeouts 
 `ModelUnavailable`, which the job layer turns into a job retry. Anything else the endpoint
 refuses (a bad key, an unknown model) raises `ModelError`: retrying would not help.
 Usage is what the endpoint reports in its final stream chunk (`stream_options.include_usage`).
+
+A process builds one client at start-up (`services.Services.model`) and every job shares it:
+`openai.AsyncOpenAI` is safe for concurrent requests and keeps one connection pool.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class Completion:
 class ModelClient(Protocol):
     provider: str
     model: str
+    offline: bool
 
     async def complete(self, prompt: Prompt, on_token: TokenSink | None = None) -> Completion: ...
 
@@ -99,6 +103,7 @@ class OpenAICompatible:
     """Chat completions, streamed, from any endpoint that speaks OpenAI's API."""
 
     provider = OPENAI_COMPATIBLE
+    offline = False
 
     def __init__(
         self,

@@ -60,6 +60,7 @@ def narrate(prompt: Prompt) -> str:
 class OfflineProvider:
     provider = OFFLINE
     model = MODEL
+    offline = True
 
     async def complete(self, prompt: Prompt, on_token: TokenSink | None = None) -> Completion:
         started = time.monotonic()

@@ -16,25 +16,20 @@ the final, validated summary.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
-from agents.models import OFFLINE, describe, model_client
 from api import PREFIX
 from api import jobs as jobs_api
-from api.deps import CompanyCtx, module_gate
+from api.deps import AppServices, CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import insights
 from domain.fields import Output, QueryBool
-from settings import Settings
-from workers.runtime import live_workers
 
-PROBE_TTL_S = 30.0
 TAG = "AI Insights"
 
 public = APIRouter(prefix=f"{PREFIX}/ai-insights", tags=[TAG])
@@ -79,41 +74,9 @@ class InsightOut(Output):
     facts_digest: str
 
 
-async def _reachable(app: FastAPI, settings: Settings) -> bool:
-    """Whether the model endpoint answers, probed at most once per PROBE_TTL_S."""
-    if describe(settings)["provider"] == OFFLINE:
-        return True
-    cached = getattr(app.state, "ai_probe", None)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    client = model_client(settings)
-    try:
-        value = await client.probe()
-    finally:
-        await client.close()
-    app.state.ai_probe = (time.monotonic() + PROBE_TTL_S, value)
-    return value
-
-
 @public.get("/status", summary="Check AI availability", response_model=Envelope[Status])
-async def status(request: Request) -> EnvelopeResponse:
-    state = request.app.state
-    settings: Settings = state.settings
-    provider = describe(settings)
-    reachable = await _reachable(request.app, settings)
-    depth = await state.queue.depth() if getattr(state, "queue", None) is not None else None
-    workers = await live_workers(state.redis) if getattr(state, "redis", None) is not None else 0
-    return ok(
-        {
-            "provider": provider["provider"],
-            "model": provider["model"],
-            "offline": provider["provider"] == OFFLINE,
-            "reachable": reachable,
-            "queue_depth": depth,
-            "live_workers": workers,
-            "available": reachable and workers > 0,
-        }
-    )
+async def status(services: AppServices) -> EnvelopeResponse:
+    return ok(await insights.status(services.reachability, services.queue))
 
 
 @public.get(

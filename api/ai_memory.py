@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from api import PREFIX
-from api.deps import CompanyCtx, Store, module_gate
+from api.deps import CompanyCtx, Store, module_gate, services_of
 from api.errors import status_of
 from api.responses import Envelope, EnvelopeResponse, ListEnvelope, errors, ok
 from domain import facts
@@ -28,20 +28,8 @@ public = APIRouter(prefix=BASE, tags=[TAG])
 
 
 def world_memory(request: Request) -> WorldMemory:
-    """One WorldMemory per app, made on first use from the app's store, Redis and settings."""
-    state = request.app.state
-    world = getattr(state, "world", None)
-    if not isinstance(world, WorldMemory):
-        settings = state.settings
-        world = WorldMemory(
-            state.store,
-            state.redis,
-            hot_ttl_s=settings.facts_hot_ttl_s,
-            hot_max=settings.facts_hot_max,
-            max_value_bytes=settings.fact_max_bytes,
-        )
-        state.world = world
-    return world
+    """The app's world memory, built once at start-up with its settings (`services.py`)."""
+    return services_of(request).world
 
 
 @members.post(
@@ -133,7 +121,7 @@ async def memory_hook(
     if first is not None:
         return _replayed(first)
     world = world_memory(request)
-    keep_s = request.app.state.settings.memory_hook_replay_s
+    keep_s = services_of(request).settings.memory_hook_replay_s
     try:
         async with world.transaction():
             event = facts.parse_event(raw, company_id)

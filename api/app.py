@@ -1,4 +1,4 @@
-"""The app factory: settings in, a FastAPI app out, with its store and Redis opened on start."""
+"""The app factory: settings in, a FastAPI app out, with its services built on start."""
 
 from __future__ import annotations
 
@@ -18,14 +18,10 @@ from api.access_log import AccessLog
 from api.middleware import RequestMiddleware
 from api.mounting import mount
 from api.routing import index_routes
-from domain.accounting import periods
 from domain.auth.tokens import TokenConfig
 from domain.resources.registry import registry
-from memory.events import EventHub, EventPublisher
-from memory.queue import JobQueue
-from memory.redis import open_redis
 from memory.store import DocumentStore
-from memory.stores import open_store
+from services import for_api
 from settings import Settings, configure_logging, get_settings
 
 
@@ -54,16 +50,12 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_store = store is None
-        app.state.store = store or open_store(settings)
-        await periods.backfill(app.state.store)
-        app.state.redis = open_redis(settings.redis_url) if settings.redis_url else None
-        app.state.queue = app.state.hub = app.state.events = None
-        if settings.redis_url:
-            app.state.queue = await JobQueue.connect(settings.redis_url, settings.queue_name)
-            app.state.events = EventPublisher(app.state.redis, settings.job_events_ttl_s)
-            app.state.hub = EventHub(app.state.redis)
-            await app.state.hub.start()
+        # Every service is built here, once, with the settings (`services.py`); routes reach
+        # them through `app.state.services` only. `store` and `redis` are also set on their
+        # own for `api/health.py`, which is outside this change: the same objects.
+        services = await for_api(settings, store)
+        app.state.services = services
+        app.state.store, app.state.redis = services.store, services.redis
         flusher = asyncio.create_task(access_log.run())
         try:
             yield
@@ -71,13 +63,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
-            if app.state.hub is not None:
-                await app.state.hub.stop()
-                await app.state.queue.close()
-            if app.state.redis is not None:
-                await app.state.redis.aclose()
-            if own_store:
-                await app.state.store.close()
+            await services.close()
 
     app = FastAPI(
         title="Numbors API",
@@ -91,7 +77,6 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
         # on it checks for providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    app.state.settings = settings
     app.state.tokens = token_config
     for router in hand_routers():
         app.include_router(router)

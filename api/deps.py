@@ -15,18 +15,29 @@ from domain.errors import Unauthenticated
 from domain.modules import licences
 from domain.modules.catalogue import BY_ALIAS, CORE
 from memory.store import DocumentStore
+from services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/login")
 
 
+def services_of(request: Request) -> Services:
+    """The app's services, built once at start-up (`api/app.py`'s lifespan)."""
+    return request.app.state.services
+
+
+async def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
 async def get_store(request: Request) -> DocumentStore:
-    return request.app.state.store
+    return request.app.state.services.store
 
 
 async def get_token_config(request: Request) -> tokens.TokenConfig:
     return request.app.state.tokens
 
 
+AppServices = Annotated[Services, Depends(get_services)]
 Store = Annotated[DocumentStore, Depends(get_store)]
 TokenConfig = Annotated[tokens.TokenConfig, Depends(get_token_config)]
 
@@ -90,7 +101,7 @@ async def company_ctx(request: Request) -> Ctx:
     if ctx is not None:
         return ctx
     user = _claims(request)
-    store: DocumentStore = request.app.state.store
+    store: DocumentStore = request.app.state.services.store
     member = await companies.membership(store, user.user_id, request.headers.get("x-company-id"))
     request.state.company_id = member["company_id"]
     request.state.ctx = Ctx(
@@ -105,7 +116,10 @@ company_context = _CompanyContext(
 CompanyCtx = Annotated[Ctx, Depends(company_context)]
 
 # Dependencies as `api.routing.LeanRoute` runs them: the same work, from the request alone.
-LEAN: dict[Any, Callable[[Request], Awaitable[Any]]] = {company_context: company_ctx}
+LEAN: dict[Any, Callable[[Request], Awaitable[Any]]] = {
+    company_context: company_ctx,
+    get_services: get_services,
+}
 
 
 def module_gate(alias: str) -> list[Any]:

@@ -15,13 +15,14 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import PREFIX
-from api.deps import CompanyCtx
+from api.deps import CompanyCtx, services_of
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
 from domain.fields import Input, QueryBool
 from memory.events import EventHub, after, is_stream_id
+from memory.queue import JobQueue
 
 router = APIRouter()
 actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"])
@@ -33,13 +34,13 @@ class Submitted(BaseModel):
     waited: bool = Field(description="False when the answer came before the job finished")
 
 
-def _queue_and_hub(request: Request) -> tuple[Any, EventHub]:
-    state = request.app.state
-    if getattr(state, "queue", None) is None or getattr(state, "hub", None) is None:
+def _queue_and_hub(request: Request) -> tuple[JobQueue, EventHub]:
+    services = services_of(request)
+    if services.queue is None or services.hub is None:
         raise Unavailable(
             "the job queue is not configured (NUMBORS_REDIS_URL)", code="queue_unavailable"
         )
-    return state.queue, state.hub
+    return services.queue, services.hub
 
 
 async def submit(
@@ -54,7 +55,7 @@ async def submit(
             {"job": await jobs.get_job(ctx, job["_id"]), "events_url": events_url, "waited": False},
             status=202,
         )
-    limit = request.app.state.settings.job_wait_s
+    limit = services_of(request).settings.job_wait_s
     async with hub.subscribe(job["_id"]) as events:
         await queue.enqueue(job["_id"])
         deadline = time.monotonic() + limit
@@ -103,7 +104,9 @@ async def cancel(id: str, ctx: CompanyCtx, request: Request) -> EnvelopeResponse
     job = await jobs.request_cancel(ctx, id)
     queue, _ = _queue_and_hub(request)
     if job["status"] == "cancelled":
-        await request.app.state.events.publish(id, "cancelled", {"status": "cancelled"})
+        events = services_of(request).events
+        assert events is not None  # there is a queue, so there is Redis
+        await events.publish(id, "cancelled", {"status": "cancelled"})
     else:
         await queue.abort(id)
     return ok(job)
@@ -131,7 +134,7 @@ async def events(
             code="invalid_last_event_id",
         )
     _, hub = _queue_and_hub(request)
-    settings = request.app.state.settings
+    settings = services_of(request).settings
     if job["status"] in jobs.FINAL and not await hub.exists(id):
         # Its events expired (NUMBORS_JOB_EVENTS_TTL_S): answer the outcome from the record,
         # or a client would wait on a stream that will never have another event.

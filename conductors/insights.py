@@ -11,11 +11,12 @@ Checkpoints: LangGraph's MongoDB saver when the platform runs on MongoDB, else i
 saver on `settings.checkpoint_file` (WAL, shared by the workers of one host). A job's
 checkpoints are deleted once it has succeeded.
 
-The handler is registered here (`workers/tasks.py` imports this module) because this is the
-one place that maps the agents' errors to the runtime's: so this conductor imports
-`workers.runtime` for `JobRun`, `TransientError` and `handler`, the exception to the
-workers -> conductors direction, kept to those three names. World memory is read through
-`memory.world.WorldMemory.recall`; a failing recall never fails the analysis.
+The handler is registered here, with the job kit (`domain.jobkit`), because this is the one
+place that maps the agents' errors to the kit's (`ModelUnavailable` -> `TransientError`) and
+binds the agents' ports to the domain: `CompanyBooks` (the accounting reports of the job's
+company) and `InsightRecords` (its insight and audit rows). The model client, world memory
+(`memory.world.WorldMemory.recall`; a failing recall never fails the analysis) and settings
+are the worker's, built once at start-up (`run.services`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agents import analysis
-from agents.models import ModelClient, ModelUnavailable, describe, model_client
+from agents.models import ModelClient, ModelUnavailable
 from domain import insights
+from domain.accounting import reports
 from domain.context import Ctx
-from memory.world import WorldMemory
-from settings import Settings, get_settings
-from workers.runtime import JobRun, TransientError, handler
+from domain.jobkit import JobRun, TransientError, handler
+from domain.money import precision
+from services import Services
+from settings import Settings
 
 log = logging.getLogger("numbors.insights")
 
@@ -53,57 +56,83 @@ async def checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver[
         yield saver
 
 
-def world_memory(run: JobRun) -> WorldMemory:
-    """The company's world memory, over the worker's store and Redis (its hot copy)."""
-    return WorldMemory(run.store, run.ctx.get("events_redis"))
+class CompanyBooks:
+    """The agents' `Books` port over the accounting domain, in one company."""
+
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+
+    async def profit_and_loss(
+        self, start: str, end: str, compare_start: str | None, compare_end: str | None
+    ) -> dict[str, Any]:
+        return await reports.profit_and_loss(self.ctx, start, end, compare_start, compare_end)
+
+    async def balance_sheet(self, as_of: str) -> dict[str, Any]:
+        return await reports.balance_sheet(self.ctx, as_of)
+
+    async def cash_flow(self, start: str, end: str) -> dict[str, Any]:
+        return await reports.cash_flow(self.ctx, start, end)
+
+    async def aged(self, which: str, as_of: str) -> dict[str, Any]:
+        return await reports.aged(self.ctx, which, as_of)
+
+    def precision(self, currency: str) -> int:
+        return precision(currency)
 
 
-def _settings(run: JobRun) -> Settings:
-    return run.ctx.get("settings") or get_settings()
+class InsightRecords:
+    """The agents' `Records` port: the insight and its audit row, in one company."""
+
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+
+    async def save(self, insight: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]:
+        return await insights.save(self.ctx, insight, audit)
 
 
 @handler(insights.KIND)
-async def analyse(run: JobRun) -> dict[str, Any]:
-    settings = _settings(run)
+async def analyse(run: JobRun[Services]) -> dict[str, Any]:
+    services = run.services
     job = run.job
     ctx = Ctx(
         store=run.store, user_id=job["created_by"], company_id=job["company_id"], role="member"
     )
-    model = model_client(settings)
+    model = services.model
     await run.emit(
         "progress",
         {
             "step": "started",
             "job_id": run.id,
             "events_url": f"/api/jobs/{run.id}/events",
-            **{k: v for k, v in describe(settings).items() if k != "base_url"},
+            "provider": model.provider,
+            "model": model.model,
         },
     )
     deps = analysis.Deps(
-        ctx=ctx,
+        company_id=ctx.company_id,
         model=model,
         emit=run.emit,
         progress=run.progress,
         job=job,
-        memory=world_memory(run),
+        books=CompanyBooks(ctx),
+        records=InsightRecords(ctx),
+        memory=services.world,
     )
     try:
-        async with checkpointer(settings) as saver:
+        async with checkpointer(services.settings) as saver:
             insight = await analysis.run(deps, job["input"], saver)
             await saver.adelete_thread(run.id)
         return insight
     except ModelUnavailable as error:
-        if job["attempts"] >= run.ctx.get("max_tries", 0):
+        if run.last_attempt:
             await _audit_failure(run, model, error)
         raise TransientError(str(error)) from error
     except Exception as error:
         await _audit_failure(run, model, error)
         raise
-    finally:
-        await model.close()
 
 
-async def _audit_failure(run: JobRun, model: ModelClient, error: BaseException) -> None:
+async def _audit_failure(run: JobRun[Services], model: ModelClient, error: BaseException) -> None:
     try:
         await insights.record_failure(
             run.store,

@@ -11,7 +11,8 @@ report) and the validation outcome.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import time
+from typing import Any, Literal, Protocol
 
 from pydantic import ConfigDict, Field
 
@@ -20,6 +21,7 @@ from domain.errors import Invalid
 from domain.fields import Day, Input, ObjectIdStr, Output
 from domain.resources import Resource, present
 from memory.ids import utcnow
+from memory.queue import JobQueue
 from memory.store import CollectionSpec, DocumentStore, declare
 
 ReportKind = Literal[
@@ -199,3 +201,57 @@ async def record_failure(store: DocumentStore, job: dict[str, Any], fields: dict
     async with store.transaction():
         await store.delete_many("insight_audit", {"_id": job["_id"]})
         await store.insert_one("insight_audit", row)
+
+
+# --- availability (GET /api/ai-insights/status) ---------------------------------------------
+
+PROBE_TTL_S = 30.0
+
+
+class Model(Protocol):
+    """What availability asks of the model layer; `agents.models`' clients are such models
+    (the platform builds one at start-up, `services.Services.model`)."""
+
+    provider: str
+    model: str
+    offline: bool
+
+    async def probe(self) -> bool: ...
+
+
+class Reachability:
+    """Whether the model endpoint answers, probed at most once per `ttl_s`; the offline
+    provider always does."""
+
+    def __init__(self, model: Model, ttl_s: float = PROBE_TTL_S):
+        self.model = model
+        self.ttl_s = ttl_s
+        self._until = 0.0
+        self._value = False
+
+    async def check(self) -> bool:
+        if self.model.offline:
+            return True
+        if self._until > time.monotonic():
+            return self._value
+        self._value = await self.model.probe()
+        self._until = time.monotonic() + self.ttl_s
+        return self._value
+
+
+async def status(reachability: Reachability, queue: JobQueue | None) -> dict[str, Any]:
+    """Which provider answers, whether it is reachable, and whether a worker is there to run
+    an analysis (`available`). Without a queue (no Redis) nothing can run."""
+    model = reachability.model
+    reachable = await reachability.check()
+    depth = await queue.depth() if queue is not None else None
+    workers = await queue.live_workers() if queue is not None else 0
+    return {
+        "provider": model.provider,
+        "model": model.model,
+        "offline": model.offline,
+        "reachable": reachable,
+        "queue_depth": depth,
+        "live_workers": workers,
+        "available": reachable and workers > 0,
+    }

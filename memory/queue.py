@@ -1,7 +1,11 @@
-"""The job queue: ARQ underneath, msgpack payloads, and a wake-up signal on enqueue.
+"""The job queue: ARQ underneath, msgpack payloads, a wake-up signal on enqueue, and the
+liveness keys by which workers tell each other (and `/api/ai-insights/status`) they are alive.
 
 ARQ's worker polls its queue; between polls ours blocks on a wake-up list instead of
 sleeping, so a job starts within milliseconds of its enqueue without a busy poll.
+
+ARQ's Redis key layout (`arq.constants`: the in-progress key, the abort set) is used here and
+in the worker's seam (`workers/arq_seam.py`) only; `tests/jobs/test_arq_seam.py` pins it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from memory.serialization import dumps, loads
 WAKE_KEY = "numbors:queue:wake"
 WAKE_CAP = 64
 TASK = "run_job"
+WORKER_KEY = "numbors:worker:"
+WORKER_TTL_S = 15
 
 
 class JobQueue:
@@ -54,6 +60,22 @@ class JobQueue:
 
     async def depth(self) -> int:
         return await self.pool.zcard(self.queue_name)
+
+    # --- worker liveness --------------------------------------------------------------------
+
+    async def announce(self, worker_id: str) -> None:
+        """`worker_id` is alive for the next WORKER_TTL_S seconds."""
+        await self.pool.set(WORKER_KEY + worker_id, b"1", ex=WORKER_TTL_S)
+
+    async def retire(self, worker_id: str) -> None:
+        await self.pool.delete(WORKER_KEY + worker_id)
+
+    async def alive(self, worker_id: str) -> bool:
+        return bool(await self.pool.exists(WORKER_KEY + worker_id))
+
+    async def live_workers(self) -> int:
+        """How many workers announced themselves within WORKER_TTL_S (on any queue)."""
+        return len([key async for key in self.pool.scan_iter(match=WORKER_KEY + "*")])
 
     async def close(self) -> None:
         await self.pool.aclose()

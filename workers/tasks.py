@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from conductors import insights  # noqa: F401  (registers the insight.analyse handler)
-from workers.runtime import JobRun, handler
+from domain.jobkit import JobRun, handler
+from workers.runtime import services_of
 
 
 async def ping(ctx: dict[str, Any]) -> str:
     """A no-op round trip: proves a worker is consuming the queue."""
-    await ctx["store"].ping()
+    await services_of(ctx).store.ping()
     return "pong"
 
 
 @handler("noop")
-async def noop(run: JobRun) -> dict[str, Any]:
+async def noop(run: JobRun[Any]) -> dict[str, Any]:
     """Does nothing but report: for health checks and the queue benchmark (which sends
     `t_enqueued` and gets back `t_started`, the wall clock when the handler began)."""
     started = time.time()
@@ -27,10 +29,8 @@ async def noop(run: JobRun) -> dict[str, Any]:
 
 
 @handler("sleep")
-async def sleep(run: JobRun) -> dict[str, Any]:
+async def sleep(run: JobRun[Any]) -> dict[str, Any]:
     """Reports progress for `seconds` (at most 60): exercises streaming and cancellation."""
-    import asyncio
-
     seconds = min(float(run.input.get("seconds", 1)), 60.0)
     steps = max(1, int(seconds * 10))
     for i in range(steps):

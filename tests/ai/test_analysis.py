@@ -20,26 +20,33 @@ net profit 1,650 against 700.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
+from agents import analysis
 from agents import facts as F
+from agents.models import model_client
 from agents.validation import FLAG
 from conductors import insights as conductor
 from domain import insights, jobs
 from domain.context import Ctx
+from domain.insights import Reachability
+from domain.jobkit import JobRun
 from memory.events import replay
+from memory.queue import WORKER_KEY
 from memory.world import WorldMemory
+from services import Services, world_memory
 from settings import Settings
 from tests.accounting import books as bk
 from tests.ai.fake_llm import MODEL, FakeLLM, running
 from tests.helpers import Account, data, expect_error, register
 from tests.jobs.support import read_sse, run_worker, serve
-from workers.runtime import WORKER_KEY, JobRun, NumborsWorker, run_job
+from workers.runtime import SERVICES, NumborsWorker, run_job
 
 Doc = dict[str, Any]
 FAKE_WORKER = "tests-ai:in-process"
@@ -129,33 +136,49 @@ async def worker(app: FastAPI, offline: Settings) -> AsyncIterator[NumborsWorker
 # --- running the job in this process ---------------------------------------------------------
 
 
+def services_of(app: FastAPI) -> Services:
+    return app.state.services
+
+
 async def new_job(app: FastAPI, account: Account, request: Doc) -> Doc:
-    ctx = Ctx(app.state.store, account.user_id, account.company_id, "owner")
+    ctx = Ctx(services_of(app).store, account.user_id, account.company_id, "owner")
     return await jobs.create_job(ctx, insights.KIND, request)
 
 
-def worker_ctx(app: FastAPI, settings: Settings) -> dict[str, Any]:
-    return {
-        "store": app.state.store,
-        "events": app.state.events,
-        "events_redis": app.state.redis,
-        "worker_id": FAKE_WORKER,
-        "max_tries": settings.job_max_tries,
-        "settings": settings,
-        "job_timeout_s": 120,
-    }
+@asynccontextmanager
+async def worker_services(app: FastAPI, settings: Settings) -> AsyncIterator[Services]:
+    """What a worker started on `settings` would run on, over the app's store and Redis."""
+    base = services_of(app)
+    model = model_client(settings)
+    try:
+        yield replace(
+            base,
+            settings=settings,
+            hub=None,
+            world=world_memory(settings, base.store, base.redis),
+            model=model,
+            reachability=Reachability(model),
+            worker_id=FAKE_WORKER,
+            owned=(),
+        )
+    finally:
+        await model.close()
 
 
 async def run(app: FastAPI, settings: Settings, job: Doc) -> tuple[str, Doc]:
-    redis: Redis = app.state.redis
+    redis = services_of(app).redis
+    assert redis is not None
     await redis.set(WORKER_KEY + FAKE_WORKER, b"1", ex=60)  # alive: no reconciler takes it
-    outcome = await run_job(worker_ctx(app, settings), job["_id"])
-    stored = await app.state.store.find_one("jobs", {"_id": job["_id"]})
+    async with worker_services(app, settings) as services:
+        outcome = await run_job({SERVICES: services}, job["_id"])
+    stored = await services_of(app).store.find_one("jobs", {"_id": job["_id"]})
     return outcome, stored
 
 
 async def events_of(app: FastAPI, job_id: str) -> list[tuple[str, Any]]:
-    return [(e.type, e.data) for e in await replay(app.state.redis, job_id, None)]
+    redis = services_of(app).redis
+    assert redis is not None
+    return [(e.type, e.data) for e in await replay(redis, job_id, None)]
 
 
 def with_llm(settings: Settings, fake: FakeLLM, **more: Any) -> Settings:
@@ -203,7 +226,7 @@ async def test_the_analysis_runs_end_to_end_offline(
     assert tokens.strip() == insight["summary"]
     assert types[-1] == "result"
 
-    store = app.state.store
+    store = services_of(app).store
     assert await store.count("insights", {"_id": job["_id"]}) == 1
     [audit] = await store.find("insight_audit", {"job_id": job["_id"]})
     assert audit["status"] == "succeeded" and audit["validation"] == "passed"
@@ -213,9 +236,10 @@ async def test_the_analysis_runs_end_to_end_offline(
 
     # A retry finds the job final; a re-run of the handler stores nothing twice.
     assert (await run(app, offline, job))[0] == "already final"
-    again = await conductor.analyse(
-        JobRun(stored, store, app.state.events, worker_ctx(app, offline))
-    )
+    async with worker_services(app, offline) as services:
+        assert services.events is not None
+        run_ = JobRun(stored, store, services.events, services, offline.job_max_tries)
+        again = await conductor.analyse(run_)
     assert again["id"] == insight["id"] and again["created_at"] == insight["created_at"]
     assert await store.count("insights", {"_id": job["_id"]}) == 1
     assert await store.count("insight_audit", {"job_id": job["_id"]}) == 1
@@ -263,7 +287,7 @@ async def test_a_period_without_comparison_names_its_largest_lines(
 async def test_world_memory_is_recalled_into_the_prompt(
     app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
 ) -> None:
-    world = WorldMemory(app.state.store, app.state.redis)
+    world = WorldMemory(services_of(app).store, services_of(app).redis)
     await world.put(
         books.company_id, "finance/policy", "margin", {"goal": "stay profitable"}, "test"
     )
@@ -293,7 +317,7 @@ async def test_the_openai_path_streams_a_validated_narrative(
     assert "- Net profit: 1,650.00 USD" in user
     events = await events_of(app, job["_id"])
     assert "".join(d["text"] for t, d in events if t == "token") == insight["summary"]
-    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    [audit] = await services_of(app).store.find("insight_audit", {"job_id": job["_id"]})
     assert audit["usage"]["total_tokens"] == usage["total_tokens"]
     assert audit["model"] == MODEL
 
@@ -320,7 +344,7 @@ async def test_a_wrong_number_from_the_model_is_never_passed_on(
     tokens = "".join(d["text"] for t, d in await events_of(app, job["_id"]) if t == "token")
     assert tokens == insight["summary"]
     assert "99,999.99" not in tokens and "4,242.42" not in tokens
-    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    [audit] = await services_of(app).store.find("insight_audit", {"job_id": job["_id"]})
     assert audit["validation"] == "flagged"
 
 
@@ -344,7 +368,7 @@ async def test_a_retried_job_resumes_after_its_last_finished_step(
 
     with pytest.raises(Retry):
         await run(app, own, job)
-    stored = await app.state.store.find_one("jobs", {"_id": job["_id"]})
+    stored = await services_of(app).store.find_one("jobs", {"_id": job["_id"]})
     assert stored["status"] == "queued" and stored["error"]["type"] == "TransientError"
     outcome, stored = await run(app, own, job)
     assert outcome == "succeeded", stored
@@ -356,7 +380,7 @@ async def test_a_retried_job_resumes_after_its_last_finished_step(
         d for t, d in await events_of(app, job["_id"]) if t == "progress"
     ]
     assert len(fake.requests) == 2
-    assert await app.state.store.count("insight_audit", {"job_id": job["_id"]}) == 1
+    assert await services_of(app).store.count("insight_audit", {"job_id": job["_id"]}) == 1
 
 
 async def test_a_failed_run_is_audited(app: FastAPI, offline: Settings, books: Account) -> None:
@@ -364,10 +388,89 @@ async def test_a_failed_run_is_audited(app: FastAPI, offline: Settings, books: A
     job = await new_job(app, books, {"report": "aged_nonsense", "to": "2025-01-31"})
     outcome, stored = await run(app, offline, job)
     assert outcome == "failed", stored
-    [audit] = await app.state.store.find("insight_audit", {"job_id": job["_id"]})
+    [audit] = await services_of(app).store.find("insight_audit", {"job_id": job["_id"]})
     assert audit["status"] == "failed" and audit["error"]["type"] == "KeyError"
     assert audit["provider"] == "offline" and audit["report"] == "aged_nonsense"
-    assert await app.state.store.count("insights", {"_id": job["_id"]}) == 0
+    assert await services_of(app).store.count("insights", {"_id": job["_id"]}) == 0
+
+
+class FixedBooks:
+    """The `Books` port with one fixed report and no store: the graph needs nothing else."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, ...]] = []
+
+    async def profit_and_loss(
+        self, start: str, end: str, compare_start: str | None, compare_end: str | None
+    ) -> Doc:
+        self.asked.append(("profit_and_loss", start, end, compare_start, compare_end))
+        row = {"account_id": "a1", "code": "4000", "name": "Sales", "amount": 2500}
+        return {
+            "period": {"from": start, "to": end},
+            "currency": "JPY",
+            "income": [row],
+            "expenses": [
+                {**row, "account_id": "a2", "code": "6000", "name": "Rent", "amount": 900}
+            ],
+            "total_income": 2500,
+            "total_expenses": 900,
+            "net_profit": 1600,
+        }
+
+    async def balance_sheet(self, as_of: str) -> Doc:
+        raise AssertionError("not asked")
+
+    async def cash_flow(self, start: str, end: str) -> Doc:
+        raise AssertionError("not asked")
+
+    async def aged(self, which: str, as_of: str) -> Doc:
+        raise AssertionError("not asked")
+
+    def precision(self, currency: str) -> int:
+        return {"JPY": 0}[currency]
+
+
+class KeptRecords:
+    def __init__(self) -> None:
+        self.saved: list[tuple[Doc, Doc]] = []
+
+    async def save(self, insight: Doc, audit: Doc) -> Doc:
+        self.saved.append((insight, audit))
+        return {**insight, "id": insight["_id"]}
+
+
+async def test_the_graph_reaches_books_and_records_through_its_ports_only() -> None:
+    """No store, no domain: the analysis runs on whatever implements its ports."""
+    from agents.offline import OfflineProvider
+
+    books, records, events = FixedBooks(), KeptRecords(), []
+
+    async def emit(type: str, data: Any) -> None:
+        events.append((type, data))
+
+    async def progress(value: float, step: str) -> None:
+        events.append(("progress", {"step": step}))
+
+    job = {"_id": "0" * 24, "created_by": "1" * 24, "created_at": "2025-02-01T00:00:00.000Z"}
+    deps = analysis.Deps(
+        company_id="2" * 24,
+        model=OfflineProvider(),
+        emit=emit,
+        progress=progress,
+        job=job,
+        books=books,
+        records=records,
+    )
+    request = {"report": "profit_and_loss", "from": "2025-01-01", "to": "2025-01-31"}
+    insight = await analysis.run(deps, request, None)
+    assert books.asked == [("profit_and_loss", "2025-01-01", "2025-01-31", None, None)]
+    [(saved, audit)] = records.saved
+    assert insight["id"] == saved["_id"] == audit["job_id"] == job["_id"]
+    assert fact(saved, "net_profit")["text"] == "1,600 JPY"  # the port's precision: 0 places
+    assert saved["memory"]["status"] == "unavailable"  # no Recall port given
+    assert saved["validation"]["status"] == "passed"
+    steps = [d["step"] for t, d in events if t == "progress"]
+    assert [s for s in steps if s in analysis.STEPS] == list(analysis.STEPS)
 
 
 # --- the endpoints ----------------------------------------------------------------------------
@@ -399,6 +502,12 @@ async def test_status_probes_a_configured_endpoint(offline: Settings, fake: Fake
     assert status["reachable"] is True and status["offline"] is False
     down = await status_with(with_llm(offline, fake, llm_base_url="http://127.0.0.1:9/v1"))
     assert down["reachable"] is False and down["available"] is False
+
+
+def test_the_published_steps_are_the_graphs_nodes() -> None:
+    """The workflow description (domain) and the graph (agents) name the same steps."""
+    assert analysis.STEPS == insights.STEPS
+    assert list(analysis.GRAPH.nodes) == list(insights.STEPS)
 
 
 async def test_workflows_are_public(client: httpx.AsyncClient) -> None:

@@ -106,7 +106,7 @@ async def test_secret_needs_a_token_and_the_owner(
     expect_error(await client.get(SECRET), 401, "token_missing")
     expect_error(await client.post(f"{SECRET}/rotate"), 401, "token_missing")
     # Mallory becomes a plain member of the company: she may not see or rotate its secret.
-    await app.state.store.insert_one(
+    await app.state.services.store.insert_one(
         "memberships",
         {
             "company_id": company.company_id,
@@ -385,7 +385,7 @@ async def test_a_duplicate_that_slips_past_the_check_rolls_back(
 async def test_answers_older_than_the_replay_window_are_pruned(
     app: FastAPI, company: Account
 ) -> None:
-    store = app.state.store
+    store = app.state.services.store
     cid = company.company_id
     old = {"company_id": cid, "webhook_id": "msg_old", "status": 201, "body": {}}
     await store.insert_one(

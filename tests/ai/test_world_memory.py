@@ -41,7 +41,7 @@ def ns() -> str:
 
 @pytest.fixture
 def world(app: FastAPI) -> WorldMemory:
-    return WorldMemory(app.state.store, app.state.redis)
+    return WorldMemory(app.state.services.store, app.state.services.redis)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ class SlowReads:
 
 @pytest.fixture
 def racing(app: FastAPI) -> WorldMemory:
-    return WorldMemory(SlowReads(app.state.store), app.state.redis)  # type: ignore[arg-type]
+    return WorldMemory(SlowReads(app.state.services.store), app.state.services.redis)  # type: ignore[arg-type]
 
 
 async def test_the_conditional_write_decides_a_real_race(

@@ -23,10 +23,12 @@ from redis.asyncio import Redis
 
 from domain.context import Ctx
 from memory.events import stream_key
+from memory.queue import WORKER_KEY
+from services import Services
 from settings import Settings
 from supervisor import free_port
 from tests.helpers import Account
-from workers.runtime import WORKER_KEY, NumborsWorker
+from workers.runtime import NumborsWorker
 from workers.settings import worker_options
 
 
@@ -175,7 +177,7 @@ async def run_worker(settings: Settings, **overrides: Any) -> AsyncIterator[Numb
     worker = NumborsWorker(**options)
     task = asyncio.create_task(worker.async_run(), name=f"worker {worker.worker_id}")
     deadline = time.monotonic() + 20
-    while worker._pool is None or not await worker.pool.exists(WORKER_KEY + worker.worker_id):
+    while not worker.connected or not await worker.pool.exists(WORKER_KEY + worker.worker_id):
         if task.done():
             task.result()
         if time.monotonic() > deadline:
@@ -184,16 +186,11 @@ async def run_worker(settings: Settings, **overrides: Any) -> AsyncIterator[Numb
     try:
         yield worker
     finally:
-        # As on SIGTERM: stop polling, cancel the running jobs and let them settle, then
-        # close. (ARQ's close() gathers the job tasks and would re-raise their cancellation.)
+        # As on SIGTERM: stop polling, cancel the running jobs and let them settle, then close.
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        running = list(worker.tasks.values())
-        for job_task in running:
-            job_task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        worker.tasks.clear()
+        await worker.cancel_running()
         await worker.close()
 
 
@@ -214,10 +211,18 @@ async def eventually(
 # --- accounts and streams -------------------------------------------------------------------
 
 
+def services(app: FastAPI) -> Services:
+    """The app's services (`services.Services`), as its routes see them."""
+    return app.state.services
+
+
 def ctx_of(app: FastAPI, account: Account) -> Ctx:
     """The domain context of `account` in its company (to create jobs of test-only kinds)."""
     return Ctx(
-        store=app.state.store, user_id=account.user_id, company_id=account.company_id, role="owner"
+        store=services(app).store,
+        user_id=account.user_id,
+        company_id=account.company_id,
+        role="owner",
     )
 
 

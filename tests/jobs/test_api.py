@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from tests.helpers import Account, data, expect_error
-from tests.jobs.support import eventually, xrange_ids
+from tests.jobs.support import eventually, services, xrange_ids
 from workers.runtime import NumborsWorker
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -222,4 +222,4 @@ async def test_cancel_unknown_malformed_other_company_no_token(
 
 
 async def test_the_worker_is_alive_and_announced(worker: NumborsWorker, app: FastAPI) -> None:
-    assert await app.state.redis.exists(f"numbors:worker:{worker.worker_id}")
+    assert await services(app).redis.exists(f"numbors:worker:{worker.worker_id}")

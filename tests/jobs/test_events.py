@@ -18,7 +18,7 @@ from api.app import create_app
 from memory.events import stream_key
 from settings import Settings
 from tests.helpers import Account, data, expect_error
-from tests.jobs.support import SSE, eventually, read_sse, serve, xrange_ids
+from tests.jobs.support import SSE, eventually, read_sse, serve, services, xrange_ids
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -165,7 +165,7 @@ async def test_subscribers_share_one_redis_reader(
         return len(await redis.client_list())
 
     before = await connections()
-    hub = app.state.hub
+    hub = services(app).hub
     streams = [
         asyncio.create_task(read_sse(http, submitted["events_url"], company.headers))
         for _ in range(20)

@@ -22,7 +22,15 @@ from api.app import create_app
 from memory.stores import open_store
 from settings import Settings
 from tests.helpers import Account, data
-from tests.jobs.support import as_client, eventually, read_sse, run_worker, serve, xrange_ids
+from tests.jobs.support import (
+    as_client,
+    eventually,
+    read_sse,
+    run_worker,
+    serve,
+    services,
+    xrange_ids,
+)
 
 
 @pytest.fixture
@@ -55,7 +63,7 @@ async def test_cancel_a_queued_job_is_immediate(
     assert "event: cancelled" in response.text
 
     # A worker that comes along later does not run it.
-    own = idle.state.settings
+    own = services(idle).settings
     async with run_worker(own):
         await eventually(lambda: _queue_empty(redis, own.queue_name))
     job = data(await here.get(f"/api/jobs/{job_id}"))
@@ -82,7 +90,7 @@ async def test_job_payloads_and_results_are_msgpack_never_pickle(
     assert payload["a"] == [job_id], "the payload carries more than the job id"
     assert payload["k"] == {}
 
-    async with run_worker(idle.state.settings):
+    async with run_worker(services(idle).settings):
         result = await eventually(lambda: redis.get(result_key_prefix + job_id))
     assert result[:1] != b"\x80", "the ARQ result is a pickle"
     outcome = msgpack.unpackb(result, raw=False)
@@ -95,7 +103,7 @@ async def test_a_job_is_enqueued_only_after_its_record_committed(
     """At the moment of enqueue, another connection (a worker's) already reads the record."""
     other = open_store(settings)
     seen: list[Any] = []
-    queue = idle.state.queue
+    queue = services(idle).queue
     enqueue = queue.enqueue
 
     async def checking(job_id: str) -> None:
@@ -113,7 +121,7 @@ async def test_a_job_is_enqueued_only_after_its_record_committed(
 
 async def test_waiting_is_bounded_by_job_wait_s(here: Account, idle: FastAPI) -> None:
     """With no worker, a waiting submit answers after NUMBORS_JOB_WAIT_S: 202, not done."""
-    own = idle.state.settings.model_copy(update={"job_wait_s": 0.3})
+    own = services(idle).settings.model_copy(update={"job_wait_s": 0.3})
     app = create_app(own)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -134,7 +142,7 @@ async def test_waiting_is_bounded_by_job_wait_s(here: Account, idle: FastAPI) ->
 @pytest.fixture(scope="module")
 async def chatty(idle: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The idle queue's API with 0.2 s heartbeats and 1 s connections, over real HTTP."""
-    own = idle.state.settings.model_copy(update={"sse_heartbeat_s": 0.2, "sse_lifetime_s": 1.0})
+    own = services(idle).settings.model_copy(update={"sse_heartbeat_s": 0.2, "sse_lifetime_s": 1.0})
     app = create_app(own)
     async with (
         serve(app, lifespan="on") as base,

@@ -2,7 +2,7 @@
 stopped mid-job (the job runs again), and jobs left running by a dead worker (reconciled).
 
 Each test runs real `NumborsWorker`s in this event loop on a queue of its own, so it decides
-exactly which workers exist. Test-only job kinds are registered in `workers.runtime.HANDLERS`
+exactly which workers exist. Test-only job kinds are registered in `domain.jobkit.HANDLERS`
 and their records created with `domain.jobs.create_job`, as an enqueueing area would.
 """
 
@@ -20,13 +20,13 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from domain import jobs
+from domain.jobkit import HANDLERS, JobRun, TransientError
 from memory.events import stream_key
-from memory.queue import JobQueue
+from memory.queue import WORKER_KEY, JobQueue
 from settings import Settings
 from tests.helpers import Account
-from tests.jobs.support import ctx_of, eventually, run_worker, xrange_ids
+from tests.jobs.support import ctx_of, eventually, run_worker, services, xrange_ids
 from workers import runtime
-from workers.runtime import HANDLERS, JobRun, TransientError
 
 FINAL = ("succeeded", "failed", "cancelled")
 TERMINAL = ("result", "error", "cancelled")
@@ -59,7 +59,7 @@ async def create(app: FastAPI, account: Account, kind: str, input: dict | None =
 
 
 async def record(app: FastAPI, job_id: str) -> dict[str, Any]:
-    found = await app.state.store.find_one("jobs", {"_id": job_id})
+    found = await services(app).store.find_one("jobs", {"_id": job_id})
     assert found is not None
     return found
 
@@ -71,7 +71,7 @@ async def final(app: FastAPI, job_id: str, within: float = 15) -> dict[str, Any]
         job = await record(app, job_id)
         if job["status"] not in FINAL:
             return None
-        rows = await xrange_ids(app.state.redis, job_id)
+        rows = await xrange_ids(services(app).redis, job_id)
         return job if rows and rows[-1][1] in TERMINAL else None
 
     return await eventually(done, within=within, every=0.02)
@@ -92,7 +92,7 @@ async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(
     redis: Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def flaky(run: JobRun) -> dict[str, Any]:
+    async def flaky(run: JobRun[Any]) -> dict[str, Any]:
         if run.job["attempts"] < 2:
             raise TransientError("the model endpoint answered 503")
         return {"attempt": run.job["attempts"]}
@@ -124,7 +124,7 @@ async def test_transient_failures_stop_after_max_tries(
     redis: Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def down(run: JobRun) -> None:
+    async def down(run: JobRun[Any]) -> None:
         raise TransientError(f"still down (attempt {run.job['attempts']})")
 
     monkeypatch.setitem(HANDLERS, "test-down", down)
@@ -180,7 +180,7 @@ async def test_an_exception_fails_the_job_at_once(
     redis: Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def broken(run: JobRun) -> None:
+    async def broken(run: JobRun[Any]) -> None:
         raise ValueError("the ledger does not balance")
 
     monkeypatch.setitem(HANDLERS, "test-broken", broken)
@@ -259,7 +259,7 @@ async def _left_by_a_dead_worker(
 ) -> None:
     """What a SIGKILLed worker leaves: the record running under its name, ARQ's job still in
     the queue with its in-progress key (which lives for the whole job timeout) and its try."""
-    await app.state.store.update_one(
+    await services(app).store.update_one(
         "jobs",
         {"_id": job_id},
         {"$set": {"status": "running", "worker": worker, "attempts": 1, "started_at": "x"}},
@@ -293,13 +293,13 @@ async def test_a_worker_killed_moments_ago_is_reconciled_once_its_liveness_expir
     TTL ago, and ARQ's in-progress key then held the job for the whole job timeout."""
     monkeypatch.setattr(runtime, "LIVENESS_EVERY_S", 0.2)
     dead = "gone:2:dead01"
-    await redis.set(runtime.WORKER_KEY + dead, b"1", ex=60)  # still looks alive
+    await redis.set(WORKER_KEY + dead, b"1", ex=60)  # still looks alive
     job_id = await create(app, company, "noop", {"echo": 2})
     await _left_by_a_dead_worker(app, redis, queue, job_id, dead)
     async with run_worker(queue_settings):
         await asyncio.sleep(0.6)
         assert (await record(app, job_id))["status"] == "running", "released a live worker's job"
-        await redis.pexpire(runtime.WORKER_KEY + dead, 300)  # its liveness runs out
+        await redis.pexpire(WORKER_KEY + dead, 300)  # its liveness runs out
         job = await final(app, job_id, within=10)
     assert job["status"] == "succeeded" and job["attempts"] == 2
 
@@ -314,7 +314,7 @@ async def test_a_live_workers_job_is_left_alone(
 ) -> None:
     monkeypatch.setattr(runtime, "LIVENESS_EVERY_S", 0.1)
     busy = "busy:3:alive0"
-    await redis.set(runtime.WORKER_KEY + busy, b"1", ex=30)
+    await redis.set(WORKER_KEY + busy, b"1", ex=30)
     job_id = await create(app, company, "noop")
     await _left_by_a_dead_worker(app, redis, queue, job_id, busy)
     try:
@@ -323,8 +323,10 @@ async def test_a_live_workers_job_is_left_alone(
             job = await record(app, job_id)
         assert job["status"] == "running" and job["worker"] == busy and job["attempts"] == 1
     finally:
-        await redis.delete(runtime.WORKER_KEY + busy)
-        await app.state.store.update_one("jobs", {"_id": job_id}, {"$set": {"status": "cancelled"}})
+        await redis.delete(WORKER_KEY + busy)
+        await services(app).store.update_one(
+            "jobs", {"_id": job_id}, {"$set": {"status": "cancelled"}}
+        )
 
 
 async def test_a_dead_workers_job_with_a_cancel_request_ends_cancelled(
@@ -332,7 +334,9 @@ async def test_a_dead_workers_job_with_a_cancel_request_ends_cancelled(
 ) -> None:
     job_id = await create(app, company, "sleep", {"seconds": 5})
     await _left_by_a_dead_worker(app, redis, queue, job_id, "gone:4:dead02")
-    await app.state.store.update_one("jobs", {"_id": job_id}, {"$set": {"cancel_requested": True}})
+    await services(app).store.update_one(
+        "jobs", {"_id": job_id}, {"$set": {"cancel_requested": True}}
+    )
     await queue.abort(job_id)
     async with run_worker(queue_settings):
         job = await final(app, job_id, within=5)
