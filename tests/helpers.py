@@ -52,6 +52,10 @@ class Account:
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
         return await self.client.delete(url, headers=self.headers, **kw)
 
+    async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """Any method, for suites that walk routes generically."""
+        return await self.client.request(method, url, headers=self.headers, **kw)
+
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_seq)}@example.com"
