@@ -106,27 +106,35 @@ def _string_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def edit(world: World, made: Made, current: dict[str, Any]) -> tuple[str, str] | None:
-    """An obvious editable field of the object and a new value for it, or None."""
+    """An obvious editable field of the object (a name, notes...: one it shows with a value
+    first, else one it leaves empty) and a new value for it, or None."""
     resource = made.resource
     properties = world.request_schema("PUT", route(resource, "update").template).get(
         "properties", {}
     )
     lifecycle = resource.lifecycle
-    for name in EDITABLE:
+    shown = set(current) | set(resource.schema.out_keys)
+    candidates = sorted(
+        (name for name in EDITABLE if name in properties and name in shown),
+        key=lambda name: not isinstance(current.get(name), str),
+    )
+    for name in candidates:
         value = current.get(name)
-        if name not in properties or not isinstance(value, str) or not value:
+        if value is not None and not (isinstance(value, str) and value):
             continue
         string = _string_schema(properties[name])
         if string is None:
             continue
         if lifecycle is not None:
             states = resource.schema.editable_in.get(name, lifecycle.editable_in)
-            if states is not None and made.state not in states:
+            if name not in lifecycle.free and states is not None and made.state not in states:
                 continue
-        new = f"{value} (edited)"
+        new = f"{value} (edited)" if value else "Edited by the conformance suite"
         limit = string.get("maxLength")
         if limit is not None and len(new) > limit:
-            new = value[: limit - 1] + ("x" if value[limit - 1 : limit] != "x" else "y")
+            new = (value or "e" * limit)[: limit - 1] + (
+                "x" if new[limit - 1 : limit] != "x" else "y"
+            )
         return name, new
     return None
 
