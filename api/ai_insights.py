@@ -28,7 +28,7 @@ from api import jobs as jobs_api
 from api.deps import AppServices, CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import insights
-from domain.fields import Output, QueryBool
+from domain.fields import QueryBool
 
 TAG = "AI Insights"
 
@@ -58,20 +58,7 @@ class Workflow(BaseModel):
     inputs: dict[str, Any]
 
 
-class InsightOut(Output):
-    id: str
-    job_id: str
-    report: str
-    summary: str
-    findings: list[dict[str, Any]]
-    facts: list[dict[str, Any]]
-    provider: str
-    model: str
-    offline: bool
-    notice: str | None = None
-    usage: dict[str, Any]
-    validation: dict[str, Any]
-    facts_digest: str
+InsightOut = insights.INSIGHTS.read
 
 
 @public.get("/status", summary="Check AI availability", response_model=Envelope[Status])

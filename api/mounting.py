@@ -247,7 +247,7 @@ def action_route(
         return ok(result, status=action.status_code)
 
     path = f"{base}/{action.verb}" if action.collection else f"{base}/{{id}}/{action.verb}"
-    statuses = (400, 409) if action.collection else (400, 404, 409)
+    statuses = (400, 409) if action.collection and not resource.parent else (400, 404, 409)
     return RouteSpec(
         path,
         "POST",
@@ -335,15 +335,14 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
             Literal[tuple(s for key in resource.sort for s in (key, f"-{key}"))] | None,  # type: ignore[misc]
             Field(None, description=f"One of {', '.join(resource.sort)}; prefix - for descending"),
         ),
-        "search": (
+    }
+    if resource.search:
+        fields["search"] = (
             str | None,
             Field(
-                None,
-                max_length=200,
-                description=f"Text to find in {', '.join(resource.search) or 'nothing'}",
+                None, max_length=200, description=f"Text to find in {', '.join(resource.search)}"
             ),
-        ),
-    }
+        )
     if resource.date_field:
         fields["from_"] = (
             Day | None,
@@ -377,7 +376,7 @@ def _list_query(params: BaseModel) -> ListQuery:
         page=values.pop("page"),
         limit=values.pop("limit"),
         sort=values.pop("sort"),
-        search=values.pop("search"),
+        search=values.pop("search", None),
         date_from=_iso(values.pop("from_", None)),
         date_to=_iso(values.pop("to", None)),
         filters=values,

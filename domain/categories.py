@@ -9,8 +9,8 @@ from pydantic import Field
 from domain.accounting.chart import account_in_company, system_account
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
-from domain.fields import Input, Name, ObjectIdStr, Output, StrictBool
-from domain.resources import Hooks, Resource
+from domain.fields import Name, ObjectIdStr, StrictBool
+from domain.resources import Declared, Hooks, Immutable, Resource, Server
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -18,38 +18,26 @@ CategoryType = Literal["income", "expense", "item", "other"]
 LEDGER_TYPE = {"income": "income", "expense": "expense"}
 DEFAULT_ACCOUNT = {"income": "sales", "expense": "expenses"}
 
-declare(CollectionSpec("categories", fields=("company_id", "name", "type", "system", "created_at")))
+declare(
+    CollectionSpec(
+        "categories", fields=("company_id", "name", "type", "system", "enabled", "created_at")
+    )
+)
 
 Color = Field(None, pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")
 
 
-class CategoryCreate(Input):
+class CategoryFields(Declared):
     name: Name
-    type: CategoryType
+    type: Immutable[CategoryType]
     color: str | None = Color
     ledger_account_id: ObjectIdStr | None = Field(
-        None, description="Where income/expense in this category posts; default Sales/General"
+        None,
+        description="Where income/expense in this category posts; default (and null): Sales or "
+        "General expenses",
     )
     enabled: StrictBool = True
-
-
-class CategoryUpdate(Input):
-    name: Name = None  # type: ignore[assignment]
-    color: str | None = Color
-    ledger_account_id: ObjectIdStr = None  # type: ignore[assignment]
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class CategoryOut(Output):
-    id: ObjectIdStr
-    name: str
-    type: CategoryType
-    color: str | None = None
-    ledger_account_id: str | None = None
-    system: str | None = None
-    enabled: bool
-    created_at: str
-    updated_at: str
+    system: Server[str | None] = Field(None, description="Set on categories the platform uses")
 
 
 async def _ledger_account(ctx: Ctx, type_: str, account_id: str | None) -> str | None:
@@ -80,7 +68,8 @@ async def _before_update(
     ctx: Ctx, existing: dict[str, Any], changes: dict[str, Any]
 ) -> dict[str, Any]:
     if "ledger_account_id" in changes:
-        await _ledger_account(ctx, existing["type"], changes["ledger_account_id"])
+        account = await _ledger_account(ctx, existing["type"], changes["ledger_account_id"])
+        changes = {**changes, "ledger_account_id": account}
     return changes
 
 
@@ -99,9 +88,7 @@ CATEGORIES = Resource(
     collection="categories",
     module="accounting",
     tag="Categories",
-    create=CategoryCreate,
-    update=CategoryUpdate,
-    read=CategoryOut,
+    fields=CategoryFields,
     search=("name",),
     filters={"type": "eq", "enabled": "eq"},
     sort=("name", "type", "created_at"),
@@ -109,6 +96,7 @@ CATEGORIES = Resource(
     hooks=Hooks(
         before_create=_before_create, before_update=_before_update, before_delete=_before_delete
     ),
+    example={"name": "Consulting income", "type": "income", "color": "#2f855a"},
 )
 
 DEFAULT_CATEGORIES = (

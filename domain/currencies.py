@@ -16,23 +16,20 @@ from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import (
     CurrencyCode,
-    Input,
-    ObjectIdStr,
-    Output,
     Rate,
     ShortText,
     StrictBool,
     StrictInt,
 )
 from domain.money import normalise_rate, precision
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Immutable, Resource, Server
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
 declare(
     CollectionSpec(
         "currencies",
-        fields=("company_id", "code", "created_at"),
+        fields=("company_id", "code", "enabled", "created_at"),
         unique=(("company_id", "code"),),
     )
 )
@@ -40,35 +37,16 @@ declare(
 RATE_FIELD = Field(gt=0, le=Decimal("1000000000"), description="Base-currency units per one unit")
 
 
-class CurrencyCreate(Input):
-    code: CurrencyCode
+class CurrencyFields(Declared):
+    code: Immutable[CurrencyCode]
     rate: Rate = RATE_FIELD
-    precision: StrictInt | None = Field(
+    precision: Immutable[StrictInt | None] = Field(
         None, ge=0, le=4, description="ISO 4217's minor units (JPY 0, USD 2, KWD 3); optional"
     )
     symbol: ShortText | None = None
     name: ShortText | None = None
     enabled: StrictBool = True
-
-
-class CurrencyUpdate(Input):
-    rate: Rate = Field(None, gt=0, le=Decimal("1000000000"))  # type: ignore[assignment]
-    symbol: ShortText | None = None
-    name: ShortText | None = None
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class CurrencyOut(Output):
-    id: ObjectIdStr
-    code: str
-    rate: float
-    precision: int
-    symbol: str | None = None
-    name: str | None = None
-    base: bool
-    enabled: bool
-    created_at: str
-    updated_at: str
+    base: Server[bool] = Field(False, description="The company's base currency (rate 1)")
 
 
 async def base_currency(ctx: Ctx) -> str:
@@ -135,9 +113,7 @@ CURRENCIES = Resource(
     collection="currencies",
     module="accounting",
     tag="Currencies",
-    create=CurrencyCreate,
-    update=CurrencyUpdate,
-    read=CurrencyOut,
+    fields=CurrencyFields,
     search=("code", "name"),
     filters={"code": "eq", "enabled": "eq"},
     sort=("code", "created_at"),
@@ -147,6 +123,7 @@ CURRENCIES = Resource(
     ),
     conflict="this currency already exists in this company",
     present=_present,
+    example={"code": "EUR", "rate": 1.08, "symbol": "€", "name": "Euro"},
 )
 
 

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field
 from domain.context import Ctx
 from domain.errors import Invalid
 from domain.fields import Day, Input, ObjectIdStr, Output
-from domain.resources import Resource, present
+from domain.resources import Declared, Resource, Server, present
 from memory.ids import utcnow
 from memory.queue import JobQueue
 from memory.store import CollectionSpec, DocumentStore, declare
@@ -42,7 +42,12 @@ declare(
     CollectionSpec(
         "insight_audit",
         fields=("company_id", "created_at", "user_id", "status", "report", "job_id"),
-        indexes=(("company_id", "created_at"), ("company_id", "user_id", "created_at")),
+        indexes=(
+            ("company_id", "created_at"),
+            ("company_id", "user_id", "created_at"),
+            ("company_id", "status"),
+            ("company_id", "report"),
+        ),
     )
 )
 
@@ -113,21 +118,50 @@ WORKFLOWS: list[dict[str, Any]] = [
 # --- the records ----------------------------------------------------------------------------
 
 
-class AuditOut(Output):
-    id: ObjectIdStr
-    job_id: ObjectIdStr
-    user_id: ObjectIdStr
-    created_at: str
-    status: Literal["succeeded", "failed"]
-    report: str
-    input: dict[str, Any]
-    provider: str
-    model: str
-    usage: dict[str, Any]
-    duration_ms: int | None = None
-    facts_digest: str | None = None
-    validation: str | None = None
-    error: dict[str, Any] | None = None
+class UserRef(Output):
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+class AuditFields(Declared):
+    """Audit rows are written by the analysis: every field is the server's."""
+
+    job_id: Server[ObjectIdStr]
+    user_id: Server[ObjectIdStr]
+    user: Server[UserRef | None] = None
+    status: Server[Literal["succeeded", "failed"]]
+    report: Server[str]
+    input: Server[dict[str, Any]]
+    provider: Server[str | None] = None
+    model: Server[str | None] = None
+    usage: Server[dict[str, Any]]
+    duration_ms: Server[int | None] = None
+    facts_digest: Server[str | None] = None
+    validation: Server[str | None] = None
+    error: Server[dict[str, Any] | None] = None
+    finished_at: Server[str | None] = None
+
+
+class InsightFields(Declared):
+    """An insight is written by the analysis: every field is the server's."""
+
+    job_id: Server[str]
+    report: Server[str]
+    input: Server[dict[str, Any]]
+    currency: Server[str | None] = None
+    summary: Server[str]
+    findings: Server[list[dict[str, Any]]]
+    facts: Server[list[dict[str, Any]]]
+    facts_digest: Server[str]
+    provider: Server[str]
+    model: Server[str]
+    offline: Server[bool]
+    notice: Server[str | None] = None
+    usage: Server[dict[str, Any]]
+    validation: Server[dict[str, Any]]
+    memory: Server[dict[str, Any] | None] = None
+    duration_ms: Server[int | None] = None
 
 
 async def _who(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,9 +180,7 @@ AUDIT = Resource(
     collection="insight_audit",
     module="ai-insights",
     tag="AI Insights",
-    create=AuditOut,
-    update=AuditOut,
-    read=AuditOut,
+    fields=AuditFields,
     filters={"user_id": "eq", "status": "eq", "report": "eq"},
     sort=("created_at",),
     default_sort="-created_at",
@@ -162,9 +194,7 @@ INSIGHTS = Resource(
     collection="insights",
     module="ai-insights",
     tag="AI Insights",
-    create=Output,
-    update=Output,
-    read=Output,
+    fields=InsightFields,
     operations=("get",),
 )
 

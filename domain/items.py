@@ -8,21 +8,29 @@ from typing import Any
 from pydantic import Field
 
 from domain.context import Ctx
-from domain.fields import Amount, Input, LongText, Name, ObjectIdStr, Output, ShortText, StrictBool
+from domain.fields import Amount, LongText, Name, ObjectIdStr, ShortText, StrictBool
 from domain.references import referenced, referenced_many
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Resource
 from memory.store import CollectionSpec, declare
 
 declare(
     CollectionSpec(
         "items",
         fields=("company_id", "name", "sku", "enabled", "created_at"),
+        indexes=(
+            ("company_id", "name"),
+            ("company_id", "sku"),
+            ("company_id", "enabled"),
+            ("company_id", "category_id"),
+            ("company_id", "track_inventory"),
+            ("company_id", "created_at"),
+        ),
         unique=(("company_id", "sku"),),
     )
 )
 
 
-class ItemCreate(Input):
+class ItemFields(Declared):
     name: Name
     sku: ShortText | None = None
     description: LongText | None = None
@@ -33,35 +41,6 @@ class ItemCreate(Input):
     unit: ShortText | None = None
     track_inventory: StrictBool = False
     enabled: StrictBool = True
-
-
-class ItemOut(Output):
-    id: ObjectIdStr
-    name: str
-    sku: str | None = None
-    description: str | None = None
-    sale_price: float
-    purchase_price: float
-    tax_ids: list[str]
-    category_id: str | None = None
-    unit: str | None = None
-    track_inventory: bool
-    enabled: bool
-    created_at: str
-    updated_at: str
-
-
-class ItemUpdate(Input):
-    name: Name = None  # type: ignore[assignment]
-    sku: ShortText | None = None
-    description: LongText | None = None
-    sale_price: Amount = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
-    purchase_price: Amount = Field(None, ge=0, le=Decimal("1000000000000"), decimal_places=6)  # type: ignore[assignment]
-    tax_ids: list[ObjectIdStr] = Field(None, max_length=10)  # type: ignore[assignment]
-    category_id: ObjectIdStr | None = None
-    unit: ShortText | None = None
-    track_inventory: StrictBool = None  # type: ignore[assignment]
-    enabled: StrictBool = None  # type: ignore[assignment]
 
 
 async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
@@ -100,9 +79,7 @@ ITEMS = Resource(
     collection="items",
     module="invoicing",
     tag="Items",
-    create=ItemCreate,
-    update=ItemUpdate,
-    read=ItemOut,
+    fields=ItemFields,
     search=("name", "sku", "description"),
     filters={"enabled": "eq", "category_id": "eq", "track_inventory": "eq"},
     sort=("name", "sku", "created_at"),
@@ -110,4 +87,5 @@ ITEMS = Resource(
     hooks=Hooks(before_create=_check, before_update=_check),
     conflict="an item with this SKU already exists in this company",
     present=_present,
+    example={"name": "Consulting hour", "sku": "CONS-1H", "sale_price": 120, "unit": "hour"},
 )

@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from domain.context import Ctx
 from domain.errors import Conflict
-from domain.fields import ObjectIdStr, Output
-from domain.resources import Resource, fetch, present
+from domain.resources import Declared, Resource, Server, fetch, present
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
 
@@ -26,26 +25,30 @@ declare(
     CollectionSpec(
         "jobs",
         fields=("company_id", "kind", "status", "created_at", "worker"),
-        indexes=(("company_id", "created_at"), ("company_id", "kind", "status"), ("status",)),
+        indexes=(
+            ("company_id", "created_at"),
+            ("company_id", "updated_at"),
+            ("company_id", "kind", "status"),
+            ("company_id", "status"),
+            ("status",),
+        ),
     )
 )
 
 
-class JobOut(Output):
-    id: ObjectIdStr
-    kind: str
-    status: Status
-    progress: float
-    input: dict[str, Any]
-    result: Any = None
-    error: dict[str, Any] | None = None
-    attempts: int
-    created_by: str
-    created_at: str
-    updated_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
-    cancel_requested: bool = False
+class JobFields(Declared):
+    """A job is written by the platform only: every field is the server's."""
+
+    kind: Server[str]
+    status: Server[Status]
+    progress: Server[float]
+    input: Server[dict[str, Any]]
+    result: Server[Any] = None
+    error: Server[dict[str, Any] | None] = None
+    attempts: Server[int]
+    started_at: Server[str | None] = None
+    finished_at: Server[str | None] = None
+    cancel_requested: Server[bool] = False
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:
@@ -59,9 +62,7 @@ JOBS = Resource(
     collection="jobs",
     module=None,  # every company has jobs; the area that enqueues one gates its own routes
     tag="Jobs",
-    create=JobOut,
-    update=JobOut,
-    read=JobOut,
+    fields=JobFields,
     filters={"kind": "eq", "status": "eq"},
     sort=("created_at", "updated_at"),
     default_sort="-created_at",
@@ -69,6 +70,7 @@ JOBS = Resource(
     operations=("list", "get"),
     present=_public,
 )
+JobOut = JOBS.read
 
 
 async def create_job(ctx: Ctx, kind: str, input: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,12 @@ declare(
     CollectionSpec(
         "journal_entries",
         fields=("company_id", "date", "number", "source.type", "source.id", "created_at"),
-        indexes=(("company_id", "date"), ("company_id", "source.id")),
+        indexes=(
+            ("company_id", "date"),
+            ("company_id", "source.id"),
+            ("company_id", "manual"),
+            ("company_id", "created_at"),
+        ),
         unique=(("company_id", "number"),),
     )
 )

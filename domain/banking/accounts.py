@@ -4,7 +4,7 @@ transactions (opening balance + income - expense), never a stored running total.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -17,55 +17,42 @@ from domain.fields import (
     Amount,
     CurrencyCode,
     Day,
-    Input,
     Name,
-    ObjectIdStr,
-    Output,
     ShortText,
     StrictBool,
 )
 from domain.money import convert_minor, precision, to_minor, to_number
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Immutable, Resource, Server, Shown
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
-declare(CollectionSpec("accounts", fields=("company_id", "name", "currency", "created_at")))
+declare(
+    CollectionSpec(
+        "accounts", fields=("company_id", "name", "currency", "enabled", "type", "created_at")
+    )
+)
 
 MAX = Decimal("1000000000000")
 
 
-class AccountCreate(Input):
+class AccountFields(Declared):
     name: Name
-    type: Literal["bank", "cash"] = "bank"
+    type: Immutable[Literal["bank", "cash"]] = "bank"
     number: ShortText | None = None
-    currency: CurrencyCode | None = Field(None, description="Default: the base currency")
-    opening_balance: Amount = Field(Decimal(0), ge=-MAX, le=MAX, decimal_places=4)
-    opened_at: Day | None = Field(None, description="Date of the opening balance; default today")
+    currency: Annotated[Immutable[CurrencyCode | None], Shown(str)] = Field(
+        None, description="Default: the base currency"
+    )
+    opening_balance: Immutable[Amount] = Field(Decimal(0), ge=-MAX, le=MAX, decimal_places=4)
+    opened_at: Immutable[Day | None] = Field(
+        None, description="Date of the opening balance; default today"
+    )
     bank_name: ShortText | None = None
     bank_phone: ShortText | None = None
     enabled: StrictBool = True
-
-
-class AccountUpdate(Input):
-    name: Name = None  # type: ignore[assignment]
-    number: ShortText | None = None
-    bank_name: ShortText | None = None
-    bank_phone: ShortText | None = None
-    enabled: StrictBool = None  # type: ignore[assignment]
-
-
-class AccountOut(Output):
-    id: ObjectIdStr
-    name: str
-    type: str
-    number: str | None = None
-    currency: str
-    opening_balance: float
-    balance: float = Field(description="Opening balance + income - expense, in the currency")
-    ledger_account_id: str
-    enabled: bool
-    created_at: str
-    updated_at: str
+    balance: Server[float] = Field(
+        description="Opening balance + income - expense, in the currency"
+    )
+    ledger_account_id: Server[str]
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -156,9 +143,7 @@ ACCOUNTS = Resource(
     collection="accounts",
     module="accounting",
     tag="Accounts",
-    create=AccountCreate,
-    update=AccountUpdate,
-    read=AccountOut,
+    fields=AccountFields,
     search=("name", "number", "bank_name"),
     filters={"currency": "eq", "enabled": "eq", "type": "eq"},
     sort=("name", "created_at"),
@@ -168,6 +153,7 @@ ACCOUNTS = Resource(
     ),
     present=_present,
     enrich=_enrich,
+    example={"name": "Operating account", "type": "bank", "bank_name": "First Bank"},
 )
 
 

@@ -12,7 +12,7 @@ document first.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -22,10 +22,10 @@ from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.documents.posting import post_document
 from domain.errors import Conflict, Invalid
-from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, Rate, ShortText
+from domain.fields import Amount, Day, LongText, ObjectIdStr, Rate, ShortText
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
@@ -57,13 +57,19 @@ declare(
             ("company_id", "account_id", "type"),
             ("company_id", "document_id"),
             ("company_id", "category_id"),
+            ("company_id", "contact_id"),
+            ("company_id", "type"),
+            ("company_id", "amount"),
+            ("company_id", "created_at"),
         ),
     )
 )
 
 
-class TransactionCreate(Input):
-    type: TxType | None = Field(None, description="Required unless document_id is given")
+class TransactionFields(Declared):
+    type: Annotated[TxType | None, Shown(TxType)] = Field(
+        None, description="Required unless document_id is given"
+    )
     account_id: ObjectIdStr
     paid_at: Day
     amount: Amount = Field(gt=0, le=MAX, decimal_places=4)
@@ -76,23 +82,13 @@ class TransactionCreate(Input):
     description: LongText | None = None
     reference: ShortText | None = None
     payment_method: ShortText | None = None
-
-
-class TransactionOut(Output):
-    id: ObjectIdStr
-    type: TxType
-    account_id: str
-    paid_at: str
-    amount: float
-    currency: str
-    rate: float
-    amount_base: float
-    document_id: str | None = None
-    transfer_id: str | None = None
-    category_id: str | None = None
-    contact_id: str | None = None
-    description: str | None = None
-    created_at: str
+    currency: Server[str]
+    amount_base: Server[float]
+    base_currency: Server[str]
+    applied: Server[float | None] = Field(
+        None, description="A payment: what it settled, in the document's currency"
+    )
+    transfer_id: Server[str | None] = None
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -264,9 +260,7 @@ TRANSACTIONS = Resource(
     collection="transactions",
     module="accounting",
     tag="Transactions",
-    create=TransactionCreate,
-    update=TransactionCreate,
-    read=TransactionOut,
+    fields=TransactionFields,
     search=("description", "reference"),
     filters={
         "type": "eq",
@@ -281,4 +275,11 @@ TRANSACTIONS = Resource(
     operations=("list", "create", "get"),
     hooks=Hooks(before_create=_before_create, after_create=_after_create),
     present=present,
+    example={
+        "type": "expense",
+        "account_id": Ref("accounts"),
+        "paid_at": "2026-11-20",
+        "amount": 89.5,
+        "description": "Office supplies",
+    },
 )

@@ -9,7 +9,7 @@ an exchange gain or loss.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -19,49 +19,50 @@ from domain.categories import system_category
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
 from domain.errors import Invalid
-from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output, Rate, ShortText
+from domain.fields import Amount, Day, LongText, ObjectIdStr, Rate, ShortText
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
-declare(CollectionSpec("transfers", fields=("company_id", "transferred_at", "created_at")))
+declare(
+    CollectionSpec(
+        "transfers",
+        fields=(
+            "company_id",
+            "transferred_at",
+            "from_account_id",
+            "to_account_id",
+            "created_at",
+        ),
+    )
+)
 
 MAX = Decimal("1000000000000")
 
 
-class TransferCreate(Input):
+class TransferFields(Declared):
     from_account_id: ObjectIdStr
     to_account_id: ObjectIdStr
     amount: Amount = Field(gt=0, le=MAX, decimal_places=4, description="In the source currency")
-    rate: Rate | None = Field(
+    rate: Annotated[Rate | None, Shown(float)] = Field(
         None, gt=0, le=Decimal("1000000000"), description="Destination units per source unit"
     )
     transferred_at: Day
     description: LongText | None = None
     reference: ShortText | None = None
+    currency: Server[str]
+    to_amount: Server[float]
+    to_currency: Server[str]
+    expense_transaction_id: Server[str]
+    income_transaction_id: Server[str]
 
     @model_validator(mode="after")
-    def _two_accounts(self) -> TransferCreate:
+    def _two_accounts(self) -> TransferFields:
         if self.from_account_id == self.to_account_id:
             raise ValueError("from_account_id and to_account_id must differ")
         return self
-
-
-class TransferOut(Output):
-    id: ObjectIdStr
-    from_account_id: str
-    to_account_id: str
-    amount: float
-    currency: str
-    to_amount: float
-    to_currency: str
-    rate: float
-    transferred_at: str
-    expense_transaction_id: str
-    income_transaction_id: str
-    created_at: str
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -169,9 +170,7 @@ TRANSFERS = Resource(
     collection="transfers",
     module="accounting",
     tag="Transfers",
-    create=TransferCreate,
-    update=TransferCreate,
-    read=TransferOut,
+    fields=TransferFields,
     search=("description", "reference"),
     filters={"from_account_id": "eq", "to_account_id": "eq"},
     sort=("transferred_at", "created_at"),
@@ -180,4 +179,10 @@ TRANSFERS = Resource(
     operations=("list", "create", "get"),
     hooks=Hooks(before_create=_before_create),
     present=present,
+    example={
+        "from_account_id": Ref("accounts", name="Operating account"),
+        "to_account_id": Ref("accounts", name="Savings account"),
+        "amount": 500,
+        "transferred_at": "2026-11-25",
+    },
 )

@@ -4,7 +4,7 @@ reducing what the customer owes. Posted at once, at the invoice's currency and r
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -13,57 +13,54 @@ from domain.documents import lines as doc_lines
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict
-from domain.fields import Amount, Day, Input, LongText, ObjectIdStr, Output
+from domain.fields import Amount, Day, LongText, ObjectIdStr
 from domain.money import convert_minor, to_number
 from domain.references import referenced
-from domain.resources import Hooks, Resource
+from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown, WriteOnly
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
 declare(
     CollectionSpec(
         "credit_notes",
-        fields=("company_id", "document_id", "number", "issued_at", "created_at"),
+        fields=("company_id", "document_id", "contact_id", "number", "issued_at", "created_at"),
         unique=(("company_id", "number"),),
     )
 )
 CREDITABLE = ("sent", "viewed", "partial", "draft")
 
 
-class CreditNoteCreate(Input):
+class CreditNoteFields(Declared):
     document_id: ObjectIdStr = Field(description="The invoice credited")
     issued_at: Day
-    amount: Amount | None = Field(
+    amount: WriteOnly[Amount | None] = Field(
         None,
         gt=0,
         le=Decimal("1000000000000"),
         decimal_places=4,
         description="A plain credit without lines (no tax)",
     )
-    lines: list[doc_lines.LineIn] | None = Field(None, min_length=1, max_length=500)
+    lines: Annotated[list[doc_lines.LineIn] | None, Shown(list[doc_lines.LineOut])] = Field(
+        None, min_length=1, max_length=500
+    )
     reason: LongText | None = None
+    number: Server[str]
+    document_number: Server[str]
+    contact_id: Server[str]
+    currency: Server[str]
+    rate: Server[float]
+    subtotal: Server[float]
+    discount: Server[float]
+    net: Server[float]
+    tax: Server[float]
+    total: Server[float]
+    taxes: Server[list[doc_lines.TaxTotalOut]]
 
     @model_validator(mode="after")
-    def _amount_or_lines(self) -> CreditNoteCreate:
+    def _amount_or_lines(self) -> CreditNoteFields:
         if (self.amount is None) == (self.lines is None):
             raise ValueError("send either amount or lines")
         return self
-
-
-class CreditNoteOut(Output):
-    id: ObjectIdStr
-    number: str
-    document_id: str
-    document_number: str
-    contact_id: str
-    issued_at: str
-    currency: str
-    lines: list[dict[str, Any]]
-    net: float
-    tax: float
-    total: float
-    reason: str | None = None
-    created_at: str
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -150,10 +147,7 @@ def _status_after_credit(invoice: dict[str, Any], credited: int) -> str:
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:
-    out = doc_lines.present_amounts(doc)
-    for key in ("precision", "base_precision", "cleared_base", "total_base", "type"):
-        out.pop(key, None)
-    return out
+    return doc_lines.present_amounts(doc)
 
 
 CREDIT_NOTES = Resource(
@@ -162,9 +156,7 @@ CREDIT_NOTES = Resource(
     collection="credit_notes",
     module="invoicing",
     tag="Credit Notes",
-    create=CreditNoteCreate,
-    update=CreditNoteCreate,
-    read=CreditNoteOut,
+    fields=CreditNoteFields,
     search=("number", "document_number", "reason"),
     filters={"document_id": "eq", "contact_id": "eq"},
     sort=("number", "issued_at", "created_at"),
@@ -173,4 +165,10 @@ CREDIT_NOTES = Resource(
     operations=("list", "create", "get"),
     hooks=Hooks(before_create=_before_create, after_create=_after_create),
     present=present,
+    example={
+        "document_id": Ref("documents", status="sent"),
+        "issued_at": "2026-11-20",
+        "amount": 100,
+        "reason": "Goodwill credit for a late delivery",
+    },
 )

@@ -66,6 +66,12 @@ declare(
             ("company_id", "status", "due_at"),
             ("company_id", "contact_id"),
             ("company_id", "created_at"),
+            ("company_id", "updated_at"),
+            ("company_id", "issued_at"),
+            ("company_id", "due_at"),
+            ("company_id", "number"),
+            ("company_id", "total"),
+            ("company_id", "currency"),
             # covers ageing: every figure its grouped sum reads comes from the index
             ("company_id", "type", "contact_id", "status", "issued_at", "due_at", "due_base"),
         ),

@@ -29,7 +29,16 @@ DEFAULT_TERM_DAYS = 30
 declare(
     CollectionSpec(
         "estimates",
-        fields=("company_id", "status", "number", "contact_id", "issued_at", "created_at"),
+        fields=(
+            "company_id",
+            "status",
+            "number",
+            "contact_id",
+            "issued_at",
+            "expires_at",
+            "total",
+            "created_at",
+        ),
         unique=(("company_id", "number"),),
     )
 )

@@ -127,10 +127,7 @@ class Resource:
     collection: str
     module: str | None
     tag: str
-    fields: type[BaseModel] | None = None
-    create: type[BaseModel] = None  # type: ignore[assignment]
-    update: type[BaseModel] = None  # type: ignore[assignment]
-    read: type[BaseModel] = None  # type: ignore[assignment]
+    fields: type[BaseModel]
     search: tuple[str, ...] = ()
     filters: dict[str, FilterKind] = field(default_factory=dict)
     sort: tuple[str, ...] = ("created_at", "updated_at")
@@ -151,14 +148,20 @@ class Resource:
     schema: Schema = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.fields is None:  # TRANSITION: explicit models, until every area declares fields
-            schema = Schema(self.create, self.update, self.read, frozenset(), frozenset(), {}, ())
-        else:
-            schema = derive(self.fields.__name__.removesuffix("Fields"), self.fields)
-        object.__setattr__(self, "schema", schema)
-        object.__setattr__(self, "create", schema.create)
-        object.__setattr__(self, "update", schema.update)
-        object.__setattr__(self, "read", schema.read)
+        model = self.fields.__name__.removesuffix("Fields")
+        object.__setattr__(self, "schema", derive(model, self.fields))
+
+    @property
+    def create(self) -> type[BaseModel]:
+        return self.schema.create
+
+    @property
+    def update(self) -> type[BaseModel]:
+        return self.schema.update
+
+    @property
+    def read(self) -> type[BaseModel]:
+        return self.schema.read
 
     @property
     def path(self) -> str:
@@ -194,6 +197,10 @@ class Report:
     output: type[BaseModel] | None = None
     role: Role = "viewer"
     description: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.query.model_config.get("extra") != "forbid":
+            raise ValueError(f"report {self.path}: its query model must forbid unknown fields")
 
 
 @dataclass(frozen=True, eq=False)

@@ -51,8 +51,6 @@ def present(resource: Resource, doc: Doc) -> Doc:
     out = {"id": doc["_id"], **doc}
     if resource.present:
         out = resource.present(out)
-    if not resource.schema.out_keys:  # TRANSITION: an area still on explicit models
-        return {k: v for k, v in out.items() if not k.startswith("_")}
     return pick(resource.schema.out_keys, out)
 
 
@@ -123,6 +121,8 @@ def list_filter(
         equal = resource.rewrite_filters(equal)
     if equal:
         conditions.append(equal)
+    if query.search and not resource.search:
+        raise Invalid(f"{resource.name} cannot be searched; filter it instead")
     if query.search:
         pattern = re.escape(query.search.strip())
         conditions.append(

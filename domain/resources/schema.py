@@ -156,7 +156,7 @@ def derive(name: str, declaration: type[BaseModel]) -> Schema:
             immutable.add(field)
             update[field] = _echo(info)
         else:
-            update[field] = (info.annotation, FieldInfo.merge_field_infos(info, default=None))
+            update[field] = (info.annotation, _optional(info))
     for stamp, definition in STAMPS.items():
         read.setdefault(stamp, definition)
         update.setdefault(stamp, _echo(None))
@@ -175,6 +175,13 @@ def derive(name: str, declaration: type[BaseModel]) -> Schema:
         editable_in=editable,
         out_keys=tuple(read),
     )
+
+
+def _optional(info: FieldInfo) -> FieldInfo:
+    """The same field, absent unless sent (an explicit null still meets its type)."""
+    optional = copy.copy(info)
+    optional.default, optional.default_factory = None, None
+    return optional
 
 
 def _echo(info: FieldInfo | None) -> tuple[Any, Any]:

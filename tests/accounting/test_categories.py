@@ -7,6 +7,7 @@ cannot be deleted, nor can a category with transactions.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -241,16 +242,31 @@ async def test_update_refuses_a_ledger_account_of_the_wrong_type(
         ({"name": None}, "name"),
         ({"name": ""}, "name"),
         ({"color": "blue"}, "color"),
-        ({"ledger_account_id": None}, "ledger_account_id"),
         ({"enabled": None}, "enabled"),
     ],
 )
 async def test_update_rejects_bad_input(alice: Account, body: dict, field: str) -> None:
     created = await create(alice, name="Stable")
     response = await alice.put(f"/api/categories/{created['id']}", json=body)
-    error = expect_error(response, 400, "validation_error")
+    error = expect_error(
+        response, 400, "read_only_field" if field == "type" else "validation_error"
+    )
     assert detail_fields(error) == {field}
     assert data(await alice.get(f"/api/categories/{created['id']}")) == created
+
+
+async def test_a_null_ledger_account_goes_back_to_the_default(alice: Account) -> None:
+    other = data(
+        await alice.post(
+            "/api/accounting/chart-of-accounts",
+            json={"code": f"4{uuid.uuid4().int % 1000:03d}9", "name": "Fees", "type": "income"},
+        ),
+        201,
+    )
+    created = await create(alice, name="Relinked", ledger_account_id=other["id"])
+    url = f"/api/categories/{created['id']}"
+    reset = data(await alice.put(url, json={"ledger_account_id": None}))
+    assert reset["ledger_account_id"] == (await ledger(alice, "sales"))["id"]
 
 
 async def test_update_with_nothing_is_refused(alice: Account) -> None:

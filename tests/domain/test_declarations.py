@@ -1,0 +1,37 @@
+"""Declarations hold what the machinery relies on: every filter and sort a resource declares
+is served by an index of its collection (no declared list query is a full scan), and every
+create has an example (the OpenAPI shows it; the conformance suite proves it works)."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.resources import Resource
+from domain.resources.registry import registry
+from memory.store import spec_for
+
+
+def index_keys(resource: Resource) -> list[tuple[str, ...]]:
+    spec = spec_for(resource.collection)
+    return [*(spec.indexes or tuple((f,) for f in spec.fields)), *spec.unique]
+
+
+def served(field: str, keys: list[tuple[str, ...]]) -> bool:
+    """An index leads with the field, or with the company and then the field."""
+    return any(key[:1] == (field,) or key[:2] == ("company_id", field) for key in keys)
+
+
+@pytest.mark.parametrize("resource", registry().resources, ids=lambda r: r.path)
+def test_every_declared_filter_and_sort_is_indexed(resource: Resource) -> None:
+    keys = index_keys(resource)
+    used = {*resource.filters, *(resource.sort if "list" in resource.operations else ())}
+    if resource.parent is not None:
+        used.add(resource.parent.field)
+    missing = sorted(f for f in used if not served(f, keys))
+    assert not missing, f"{resource.collection}: no index serves {missing}"
+
+
+@pytest.mark.parametrize("resource", registry().resources, ids=lambda r: r.path)
+def test_every_create_has_a_working_example(resource: Resource) -> None:
+    if "create" in resource.operations:
+        assert resource.example, f"{resource.path}: a create needs a working example"
