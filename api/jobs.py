@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -20,7 +20,6 @@ from api.responses import Envelope, EnvelopeResponse, errors, ok
 from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
-from domain.fields import Input, QueryBool
 from memory.events import EventHub, after, is_stream_id
 from memory.queue import JobQueue
 
@@ -71,27 +70,6 @@ async def submit(
     return ok(
         {"job": current, "events_url": events_url, "waited": done}, status=200 if done else 202
     )
-
-
-class JobIn(Input):
-    kind: Literal["noop", "sleep"] = Field(description="Platform jobs; areas enqueue their own")
-    input: dict[str, Any] = Field(default_factory=dict)
-
-
-@actions.post(
-    "",
-    status_code=200,
-    summary="Run a platform job (noop, sleep)",
-    response_model=Envelope[Submitted],
-    responses=errors(400, 401, 403, 503),
-)
-async def create(
-    body: JobIn,
-    ctx: CompanyCtx,
-    request: Request,
-    wait: Annotated[QueryBool, Query(description="Wait for the result")] = True,
-) -> EnvelopeResponse:
-    return await submit(request, ctx, body.kind, body.input, wait)
 
 
 @actions.post(

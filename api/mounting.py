@@ -285,8 +285,11 @@ def report_route(report: Report) -> RouteSpec:
 def job_route(operation: JobOperation) -> RouteSpec:
     async def submit(ctx: Any, request: Request, wait: bool, body: BaseModel) -> Any:
         resources.authorize(ctx, operation.role)
+        if body is None:
+            body = operation.input()
         job_input = await operation.prepare(ctx, body)
-        return await jobs_api.submit(request, ctx, operation.kind, job_input, wait)
+        kind = operation.kind if isinstance(operation.kind, str) else operation.kind(body)
+        return await jobs_api.submit(request, ctx, kind, job_input, wait)
 
     params = [
         _param("ctx", CompanyCtx),

@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import Field
+
 from domain.context import Ctx
 from domain.errors import Conflict
-from domain.resources import Declared, Resource, Server, fetch, present
+from domain.fields import Input
+from domain.resources import Declared, JobOperation, Resource, Server, fetch, present
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
 
@@ -71,6 +74,28 @@ JOBS = Resource(
     present=_public,
 )
 JobOut = JOBS.read
+
+
+class JobIn(Input):
+    kind: Literal["noop", "sleep"] = Field(description="Platform jobs; areas enqueue their own")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+async def _platform_input(ctx: Ctx, body: JobIn) -> dict[str, Any]:
+    return body.input
+
+
+PLATFORM_JOBS = JobOperation(
+    path="jobs",
+    summary="Run a platform job (noop, sleep)",
+    module=None,
+    tag="Jobs",
+    kind=lambda body: body.kind,
+    input=JobIn,
+    prepare=_platform_input,
+    example={"kind": "sleep", "input": {"seconds": 0.1}},
+    description="`noop` answers at once; `sleep` waits `input.seconds` (for trying the queue).",
+)
 
 
 async def create_job(ctx: Ctx, kind: str, input: dict[str, Any]) -> dict[str, Any]:

@@ -205,7 +205,8 @@ class Report:
 
 @dataclass(frozen=True, eq=False)
 class JobOperation:
-    """`POST /api/<path>`: work done by a worker. `prepare(ctx, body)` checks the request
+    """`POST /api/<path>`: work done by a worker, of `kind` (or the kind the body names).
+    `prepare(ctx, body)` checks the request
     (references, state) and answers the job's input; the route waits for the job (bounded)
     or, with `?wait=false`, answers 202 with the job and its events URL."""
 
@@ -213,7 +214,7 @@ class JobOperation:
     summary: str
     module: str | None
     tag: str
-    kind: str
+    kind: str | Callable[[Any], str]
     input: type[BaseModel]
     prepare: Callable[[Ctx, Any], Awaitable[dict[str, Any]]]
     role: Role = "member"
