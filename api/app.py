@@ -19,7 +19,7 @@ from api.middleware import RequestMiddleware
 from api.mounting import mount
 from api.routing import index_routes
 from domain.auth.tokens import TokenConfig
-from domain.resources.registry import registry
+from domain.resources.registry import Registry, registry
 from memory.store import DocumentStore
 from services import for_api
 from settings import Settings, configure_logging, get_settings
@@ -37,7 +37,12 @@ def hand_routers() -> list[APIRouter]:
     return found
 
 
-def create_app(settings: Settings | None = None, store: DocumentStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: DocumentStore | None = None,
+    declarations: Registry | None = None,
+) -> FastAPI:
+    """`declarations` default to the registry of `domain/`; tests add their own."""
     settings = settings or get_settings()
     token_config = TokenConfig(
         key=settings.jwt_key(),
@@ -80,7 +85,7 @@ def create_app(settings: Settings | None = None, store: DocumentStore | None = N
     app.state.tokens = token_config
     for router in hand_routers():
         app.include_router(router)
-    app.include_router(mount(registry()))
+    app.include_router(mount(declarations or registry()))
     errors.install(app)
     openapi.install(app)
     index_routes(app)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from settings import Settings
+from tests import synthetic
 from tests.helpers import Account, register
 from tests.servers import ValkeyProcess
 
@@ -51,7 +52,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = create_app(settings, declarations=synthetic.REGISTRY)
     async with application.router.lifespan_context(application):
         yield application
 

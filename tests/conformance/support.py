@@ -26,9 +26,9 @@ from pydantic import BaseModel
 
 from domain.resources.declaration import ROLE_RANK, Action, JobOperation, Report, Resource
 from domain.resources.examples import Ref, openapi_example
-from domain.resources.registry import registry
 from memory.ids import is_object_id, new_id, utcnow
 from tests.helpers import Account, expect_error
+from tests.synthetic import REGISTRY as DECLARED
 
 API = "/api"
 UNKNOWN_ID = "0" * 24
@@ -57,7 +57,7 @@ def role_allows(role: str, needed: str) -> bool:
 
 
 def find_resource(path: str, wanted_by: str) -> Resource:
-    for resource in registry().resources:
+    for resource in DECLARED.resources:
         if path in (resource.path, resource.name):
             return resource
     pytest.fail(f"{wanted_by}: Ref({path!r}) names no declared resource", pytrace=False)

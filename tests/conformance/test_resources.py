@@ -21,7 +21,6 @@ import pytest
 
 from domain.modules.catalogue import CORE
 from domain.resources.declaration import Action, JobOperation, Report, Resource
-from domain.resources.registry import registry
 from tests.conformance.support import (
     MALFORMED_ID,
     UNKNOWN_FIELD,
@@ -41,8 +40,9 @@ from tests.conformance.support import (
     routes,
 )
 from tests.helpers import detail_fields
+from tests.synthetic import REGISTRY as DECLARED
 
-REGISTRY = registry()
+REGISTRY = DECLARED
 RESOURCES = REGISTRY.resources
 
 
