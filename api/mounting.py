@@ -193,7 +193,12 @@ def resource_routes(resource: Resource) -> list[RouteSpec]:
             updated = await resources.update_document(ctx, resource, id, changes, parent_id(values))
             return ok(updated)
 
-        params = [*item_params, _body(resource.update, openapi_example(resource.example), False)]
+        changeable = {
+            k: v
+            for k, v in (openapi_example(resource.example) or {}).items()
+            if k not in resource.schema.immutable
+        }
+        params = [*item_params, _body(resource.update, changeable or None, False)]
         specs.append(
             RouteSpec(
                 item,

@@ -319,6 +319,7 @@ async def transition(ctx: Ctx, resource: Resource, doc: Doc, target: str) -> Doc
     ]
     if not leads:
         raise refused(resource, doc, f"become {target}")
+    authorize(ctx, leads[0].role)
     return await _enter(ctx, resource, doc, target)
 
 
