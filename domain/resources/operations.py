@@ -300,7 +300,7 @@ def refused(resource: Resource, doc: Doc, what: str) -> Conflict:
     state = doc[resource.lifecycle.status_field]
     allowed = resource.actions_from(state)
     return Conflict(
-        f"a {state} {resource.label} cannot {what}; from {state} it can: "
+        f"{what}: not allowed while the {resource.label} is {state}; from {state} it can: "
         f"{', '.join(allowed) or 'nothing'}",
         code="invalid_transition",
         details=[{"state": state, "allowed_actions": allowed}],
@@ -318,7 +318,7 @@ async def transition(ctx: Ctx, resource: Resource, doc: Doc, target: str) -> Doc
         if a.to == target and (a.from_states is None or state in a.from_states)
     ]
     if not leads:
-        raise refused(resource, doc, f"become {target}")
+        raise refused(resource, doc, f"{lifecycle.status_field} {target}")
     authorize(ctx, leads[0].role)
     return await _enter(ctx, resource, doc, target)
 
