@@ -6,20 +6,26 @@ What it does:
 1. Starts its own Valkey and a temporary var dir, then ONE API process exactly as
    `make run` starts it (`python -m uvicorn --factory api.app:app_factory --host ... --port
    ... --no-access-log --timeout-graceful-shutdown 5`, NUMBORS_* in the environment). It
-   registers a user and creates one contact to read. The API runs twice: with the default
-   INFO logging (one JSON access line per request, written to a file, as in production;
-   this is the run the targets are judged on) and with NUMBORS_LOG_LEVEL=WARNING.
+   registers a user, creates one contact and stores one AI insight (through the store port:
+   only a worker's job makes one) to read. The API runs twice: with the default INFO logging
+   (one JSON access line per request, written to a file, as in production; this is the run
+   the targets are judged on) and with NUMBORS_LOG_LEVEL=WARNING.
 2. Serves two floors the same way (`bench/floor_app.py`, same uvicorn flags, one process at
    a time): `bare` (FastAPI answering a tiny JSON) and `essential` (the same JWT verified
-   with PyJWT, one SQLite statement on a plain table holding the same contact, the
-   envelope rendered with orjson; nothing of the project's machinery).
-3. Drives each with authenticated `GET /api/contacts/{id}` and `POST /api/contacts` (a
-   unique email per request) at each concurrency: keep-alive connections, a warm-up that is
-   not counted, then a fixed measured window. Every request's status is checked.
-4. Prints a table and writes `bench/results/api_crud.json`: every figure, the ratios to the
-   essential floor, and the targets (GET by id at concurrency 16: at least 70% of the
-   floor's req/s with p99 at most twice the floor's; POST at concurrency 16: at least 60%
-   of the floor's req/s), each marked pass or fail.
+   through the API's own verified-token cache, `domain/auth/tokens.py`, so both sides pay
+   PyJWT once per token; one SQLite statement on a plain table holding the same contact,
+   the envelope rendered with orjson; nothing of the project's machinery).
+3. Drives each with authenticated `GET /api/contacts/{id}` (GET), `GET
+   /api/ai-insights/insights/{id}` (GATED: a GET by id in a licence-gated, non-core
+   module, where the API loads the company's licence and the essential floor reads and
+   checks it too; at concurrency 16 only) and `POST /api/contacts` (a unique email per
+   request) at each concurrency: keep-alive connections, a warm-up that is not counted,
+   then a fixed measured window. Every request's status is checked.
+4. Prints a table and writes `bench/results/api_crud.json` (with the git commit measured,
+   `bench/common.py`): every figure, the ratios to the essential floor, and the targets (GET
+   by id at concurrency 16: at least 70% of the floor's req/s with p99 at most twice the
+   floor's; GATED the same 70%; POST at concurrency 16: at least 60% of the floor's req/s),
+   each marked pass or fail.
 
 The load generator. By default it is a minimal asyncio HTTP/1.1 keep-alive client on
 uvloop (prebuilt request bytes, responses framed by Content-Length). httpx cannot load a
@@ -47,6 +53,7 @@ process's CPU time per request) moves much less with such noise than req/s does.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import platform
@@ -85,6 +92,8 @@ from bench.common import (  # noqa: E402
     write_results,
 )
 from domain.modules.catalogue import CATALOGUE  # noqa: E402
+from memory.ids import new_id, utcnow  # noqa: E402
+from memory.sqlite import SQLiteStore  # noqa: E402
 from tests.servers import ValkeyProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api_crud.json"
@@ -111,10 +120,10 @@ CONTACT = {
 
 # --- cells -----------------------------------------------------------------------------
 
-# What each kind of cell requests: (HTTP method, path, expected status). GATED is a GET of one
-# object in a licence-gated (non-core) module: the API checks the company's licence on it.
+# What each kind of cell requests: (HTTP method, path, expected status). GATED is a GET by id
+# of a resource in a licence-gated (non-core) module: the API checks the company's licence.
 KINDS = ("GET", "GATED", "POST")
-GATED_PATH = "/api/ai-insights/webhook-secret"
+GATED_PATH = "/api/ai-insights/insights/{id}"
 GATED_MODULE = "ai-insights"
 
 
@@ -126,6 +135,7 @@ class Target:
     token: str
     company_id: str
     contact_id: str
+    insight_id: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -135,7 +145,7 @@ class Target:
         if kind == "GET":
             return "GET", f"/api/contacts/{self.contact_id}", 200
         if kind == "GATED":
-            return "GET", GATED_PATH, 200
+            return "GET", GATED_PATH.format(id=self.insight_id), 200
         return "POST", "/api/contacts", 201
 
 
@@ -242,9 +252,44 @@ def _print_cell(cell: dict[str, Any]) -> None:
 # --- setup of each server ---------------------------------------------------------------
 
 
-def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
-    """Register, create the contact, look at the gated object once (the first look creates
-    the webhook secret); answer the target and the API's answers to both GETs."""
+def seed_insight(db: Path, company_id: str) -> str:
+    """One stored insight, written through the store port as the analysis job writes one (an
+    insight has no create route: only a worker's job makes one); answer its id."""
+    store = SQLiteStore(db)
+    now = utcnow()
+    doc = {
+        "_id": new_id(),
+        "company_id": company_id,
+        "created_at": now,
+        "updated_at": now,
+        "job_id": new_id(),
+        "report": "profit-and-loss",
+        "input": {"report": "profit-and-loss", "from": "2026-01-01", "to": "2026-12-31"},
+        "currency": "USD",
+        "summary": "Income rose 12% on the year; expenses held flat.",
+        "findings": [{"kind": "change", "text": "Income up 12%"}],
+        "facts": [{"key": "income.change_pct", "value": 12}],
+        "facts_digest": "0" * 64,
+        "provider": "offline",
+        "model": "offline",
+        "offline": True,
+        "usage": {},
+        "validation": {"checked": 1, "mismatches": []},
+    }
+
+    async def insert() -> None:
+        try:
+            await store.insert_one("insights", doc)
+        finally:
+            await store.close()
+
+    asyncio.run(insert())
+    return doc["_id"]
+
+
+def prepare_api(server: Server, db: Path) -> tuple[Target, dict[str, Any]]:
+    """Register, create the contact, store one insight in the API's database; answer the
+    target and the API's answers to both GETs."""
     with httpx.Client(base_url=server.base, timeout=30) as http:
         response = http.post(
             "/api/auth/register",
@@ -262,7 +307,7 @@ def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
         created = http.post("/api/contacts", json=CONTACT, headers=headers)
         created.raise_for_status()
         contact = created.json()["data"]
-        target = Target(server, token, company_id, contact["id"])
+        target = Target(server, token, company_id, contact["id"], seed_insight(db, company_id))
         answers = {}
         for kind in ("GET", "GATED"):
             read = http.get(target.request(kind)[1], headers=headers)
@@ -276,7 +321,7 @@ def prepare_api(server: Server) -> tuple[Target, dict[str, Any]]:
 
 
 def seed_floor(db: Path, answers: dict[str, Any]) -> None:
-    contact, secret = answers["GET"]["data"], answers["GATED"]["data"]
+    contact, insight = answers["GET"]["data"], answers["GATED"]["data"]
     company = contact["company_id"]
     licence = {
         "company_id": company,
@@ -287,8 +332,8 @@ def seed_floor(db: Path, answers: dict[str, Any]) -> None:
     try:
         for table, key, doc in (
             ("contacts", contact["id"], contact),
+            ("insights", insight["id"], insight),
             ("licences", company, licence),
-            ("memory_hook_secrets", company, secret),
         ):
             conn.execute(
                 f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",
@@ -626,6 +671,7 @@ def main() -> int:
             env = {
                 **base_env,
                 "NUMBORS_VAR_DIR": str(tmp / name),
+                "NUMBORS_SQLITE_PATH": str(tmp / name / "numbors.db"),
                 "NUMBORS_JWT_SECRET": SECRET,
                 "NUMBORS_REDIS_URL": redis_url,
                 "NUMBORS_LOG_LEVEL": level,
@@ -634,7 +680,7 @@ def main() -> int:
                 name, "api.app:app_factory", env, tmp / f"{name}.log", server_cpus
             )
             processes.append(server.process)
-            serving[name], read = prepare_api(server)
+            serving[name], read = prepare_api(server, tmp / name / "numbors.db")
             answer = answer or read
         api = serving["api"]
         floor_db = tmp / "floor.db"
@@ -647,7 +693,9 @@ def main() -> int:
                 kind, "bench.floor_app:app_factory", env, tmp / f"{kind}.log", server_cpus
             )
             processes.append(server.process)
-            serving[kind] = Target(server, api.token, api.company_id, api.contact_id)
+            serving[kind] = Target(
+                server, api.token, api.company_id, api.contact_id, api.insight_id
+            )
         check_same_answer(serving["essential"], answer)
 
         for round_ in range(options.rounds):
@@ -706,10 +754,9 @@ def main() -> int:
         "the essential floor verifies the token through the API's own verified-token cache "
         "(domain/auth/tokens.py: PyJWT once per token, then a dict hit until exp), as the "
         "API does; on GATED it also reads the company's licence and checks the module",
-        f"GATED is {GATED_PATH}: at this commit no licence-gated (non-core) module has a "
-        "GET by id route (every CRUD resource with one is core; ai-insights/insights is "
-        "declared get-only but not mounted), so the gated GET of one object, looked up by the "
-        "company, stands in for it: membership, licence, one read, the envelope",
+        f"GATED is {GATED_PATH}, a GET by id in the {GATED_MODULE} module (not core, so the "
+        "API loads the company's licence and checks the module before the read); its "
+        "insight is stored directly through the store port (only a worker's job makes one)",
         "latencies are seen by the client and include its own time, most visibly at "
         "concurrency 1; 'server_cpu_us_per_req' is the server process's CPU time per request",
     ]

@@ -13,10 +13,11 @@
   AND company, or one insert of the JSON document) on a plain
   `contacts(id TEXT PRIMARY KEY, company_id TEXT, doc TEXT)` table in WAL mode, and the
   `{"success": true, "data": ...}` envelope rendered with orjson. The gated route
-  (`/api/ai-insights/webhook-secret`, a non-core module) adds what a licence-gated read
+  (`/api/ai-insights/insights/{id}`, a non-core module) adds what a licence-gated read
   cannot skip: the company's licence read and checked (module listed, not expired) before
-  the object's read. The company is taken from `X-Company-Id` without a membership check (the
-  brief's floor); the API's membership read is part of what the ratio charges it for.
+  the insight's read by id AND company. The company is taken from `X-Company-Id` without a
+  membership check (the brief's floor); the API's membership read is part of what the ratio
+  charges it for.
 
 Environment: FLOOR_KIND, FLOOR_DB (SQLite file), NUMBORS_JWT_SECRET, and optionally
 NUMBORS_JWT_ISSUER / NUMBORS_JWT_AUDIENCE (defaults as in settings.py).
@@ -36,8 +37,8 @@ from starlette.responses import Response
 from domain.auth import tokens
 from domain.errors import Unauthenticated
 
-TABLES = ("contacts", "licences", "memory_hook_secrets")
-GATED_PATH = "/api/ai-insights/webhook-secret"
+TABLES = {"contacts": "id", "insights": "id", "licences": "company_id"}  # table: its key
+GATED_PATH = "/api/ai-insights/insights/{id}"
 GATED_MODULE = "ai-insights"
 
 
@@ -45,9 +46,8 @@ def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    for table in TABLES:
-        key = "id" if table == "contacts" else "company_id"
-        other = "company_id" if table == "contacts" else "id"
+    for table, key in TABLES.items():
+        other = "company_id" if key == "id" else "id"
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ({key} TEXT PRIMARY KEY, {other} TEXT, doc TEXT)"
         )
@@ -74,7 +74,7 @@ def bare_app() -> FastAPI:
         return {"ok": True}
 
     @app.get(GATED_PATH)
-    async def gated() -> dict[str, bool]:
+    async def gated(id: str) -> dict[str, bool]:
         return {"ok": True}
 
     return app
@@ -107,7 +107,7 @@ def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
         return _json(200, {"success": True, "data": orjson.loads(row[0])})
 
     @app.get(GATED_PATH)
-    async def gated(request: Request) -> Response:
+    async def gated(id: str, request: Request) -> Response:
         if claims(request) is None:
             return _error(401, "unauthenticated")
         company = request.headers.get("x-company-id")
@@ -119,7 +119,7 @@ def essential_app(db: str, secret: str, issuer: str, audience: str) -> FastAPI:
         if licence["valid_until"] < now:
             return _error(403, "module_disabled")
         row = conn.execute(
-            "SELECT doc FROM memory_hook_secrets WHERE company_id = ?", (company,)
+            "SELECT doc FROM insights WHERE id = ? AND company_id = ?", (id, company)
         ).fetchone()
         if row is None:
             return _error(404, "not_found")
