@@ -2,7 +2,9 @@
 
 Income and expense categories post to a ledger account of their own type (default: Sales,
 General expenses); the platform's own categories (Sales, General expenses, Transfer, ...)
-cannot be deleted, nor can a category with transactions.
+cannot be deleted, nor can a category with transactions; a category's type is fixed. What
+every declared resource does (ids, another company's 404, token, paging, sorts, empty
+update, delete...) is the conformance suite's (tests/conformance).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from memory.ids import new_id
@@ -65,8 +66,6 @@ async def test_an_income_category_posts_to_sales_by_default(books: Account) -> N
     assert created["ledger_account_id"] == (await ledger(books, "sales"))["id"]
     assert created["enabled"] is True
     assert created.get("system") is None
-    assert created["company_id"] == books.company_id
-    assert data(await books.get(f"/api/categories/{created['id']}")) == created
 
 
 async def test_an_expense_category_posts_to_general_expenses_by_default(alice: Account) -> None:
@@ -167,7 +166,7 @@ async def test_create_rejects_bad_input(books: Account, body: dict, field: str) 
 # list
 
 
-async def test_list_filters_searches_sorts_and_pages(books: Account) -> None:
+async def test_list_filters_and_searches(books: Account) -> None:
     await create(books, name="Rent", type="expense")
     await create(books, name="Subscriptions", type="income", enabled=False)
     incomes = data(await books.get("/api/categories", params={"type": "income"}))
@@ -179,23 +178,8 @@ async def test_list_filters_searches_sorts_and_pages(books: Account) -> None:
     assert [
         c["name"] for c in data(await books.get("/api/categories", params={"search": "ren"}))
     ] == ["Rent"]
-    by_type = data(await books.get("/api/categories", params={"sort": "-type"}))
-    assert [c["type"] for c in by_type] == [
-        "other",
-        "income",
-        "income",
-        "income",
-        "expense",
-        "expense",
-    ]
-    page = (await books.get("/api/categories", params={"page": 2, "limit": 4})).json()
-    assert [c["name"] for c in page["data"]] == ["Subscriptions", "Transfer"]
-    assert page["meta"] == {"total": 6, "page": 2, "limit": 4}
     expect_error(
         await books.get("/api/categories", params={"type": "asset"}), 400, "validation_error"
-    )
-    expect_error(
-        await books.get("/api/categories", params={"sort": "color"}), 400, "validation_error"
     )
 
 
@@ -219,7 +203,6 @@ async def test_update_renames_recolours_and_moves_the_ledger_account(alice: Acco
     )
     disabled = data(await alice.put(f"/api/categories/{created['id']}", json={"enabled": False}))
     assert disabled["enabled"] is False
-    assert data(await alice.get(f"/api/categories/{created['id']}")) == disabled
 
 
 async def test_update_refuses_a_ledger_account_of_the_wrong_type(
@@ -269,12 +252,6 @@ async def test_a_null_ledger_account_goes_back_to_the_default(alice: Account) ->
     assert reset["ledger_account_id"] == (await ledger(alice, "sales"))["id"]
 
 
-async def test_update_with_nothing_is_refused(alice: Account) -> None:
-    created = await create(alice, name="Idle")
-    response = await alice.put(f"/api/categories/{created['id']}", json={})
-    expect_error(response, 400, "validation_error")
-
-
 # delete
 
 
@@ -304,46 +281,3 @@ async def test_a_category_with_transactions_cannot_be_deleted(books: Account) ->
     expect_error(await books.delete(f"/api/categories/{created['id']}"), 409, "category_in_use")
     disabled = data(await books.put(f"/api/categories/{created['id']}", json={"enabled": False}))
     assert disabled["enabled"] is False
-
-
-async def test_delete_an_unused_category(alice: Account) -> None:
-    created = await create(alice, name="Short-lived")
-    deleted = data(await alice.delete(f"/api/categories/{created['id']}"))
-    assert deleted == {"id": created["id"], "deleted": True}
-    expect_error(await alice.get(f"/api/categories/{created['id']}"), 404, "not_found")
-
-
-# ids, companies, tokens
-
-
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_unknown_and_malformed_ids(alice: Account, method: str) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"name": "X"}} if method == "put" else {}
-    expect_error(await call(f"/api/categories/{new_id()}", **kw), 404, "not_found")
-    expect_error(await call(f"/api/categories/{new_id().upper()}", **kw), 400, "invalid_id")
-
-
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_another_companys_category_is_not_found(
-    alice: Account, mallory: Account, theirs: dict[str, str], method: str
-) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"name": "Mine now"}} if method == "put" else {}
-    expect_error(await call(f"/api/categories/{theirs['category']}", **kw), 404, "not_found")
-    assert data(await mallory.get(f"/api/categories/{theirs['category']}"))["type"] == "income"
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/categories"),
-        ("POST", "/api/categories"),
-        ("GET", f"/api/categories/{new_id()}"),
-        ("PUT", f"/api/categories/{new_id()}"),
-        ("DELETE", f"/api/categories/{new_id()}"),
-    ],
-)
-async def test_without_a_token(client: httpx.AsyncClient, method: str, path: str) -> None:
-    body = {"name": "Rent", "type": "expense"} if method in ("POST", "PUT") else None
-    expect_error(await client.request(method, path, json=body), 401, "token_missing")

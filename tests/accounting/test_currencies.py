@@ -1,7 +1,10 @@
 """Currencies: the spec's list and create, and beyond it get, update and delete by id.
 
 The base currency is created with the company at rate 1 and keeps it; precision defaults to
-ISO 4217's. Every test that sets up currencies works in a company of its own (`books`).
+ISO 4217's; a code and its precision are fixed. Every test that sets up currencies works
+in a company of its own (`books`). What every declared resource does (ids, another
+company's 404, token, paging, sorts, bad list queries, empty update, delete...) is the
+conformance suite's (tests/conformance).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import re
 import httpx
 import pytest
 
-from memory.ids import new_id
 from tests.helpers import Account, data, detail_fields, expect_error, register
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -29,9 +31,7 @@ async def listing(account: Account, **params: object) -> dict:
 
 
 async def test_a_new_company_has_its_base_currency_at_rate_one(books: Account) -> None:
-    body = await listing(books)
-    assert body["meta"] == {"total": 1, "page": 1, "limit": 25}
-    [usd] = body["data"]
+    [usd] = (await listing(books))["data"]
     assert usd["code"] == "USD"
     assert usd["rate"] == 1
     assert usd["precision"] == 2
@@ -58,10 +58,8 @@ async def test_create_stores_the_rate_and_iso_precision(books: Account) -> None:
     assert eur["precision"] == 2
     assert eur["base"] is False
     assert eur["enabled"] is True
-    assert eur["company_id"] == books.company_id
     assert eur["created_by"] == books.user_id
     assert TIMESTAMP.fullmatch(eur["created_at"])
-    assert data(await books.get(f"/api/currencies/{eur['id']}")) == eur
 
 
 async def test_precision_is_iso_4217s(books: Account) -> None:
@@ -150,32 +148,15 @@ async def test_create_rejects_a_body_that_is_not_an_object(books: Account) -> No
 # list
 
 
-async def test_list_sorts_by_code_and_filters_and_pages(books: Account) -> None:
+async def test_list_sorts_by_code_filters_and_searches(books: Account) -> None:
     for code, rate in (("GBP", 1.27), ("EUR", 1.1), ("CHF", 1.12)):
         data(await books.post("/api/currencies", json={"code": code, "rate": rate}), 201)
     assert [c["code"] for c in (await listing(books))["data"]] == ["CHF", "EUR", "GBP", "USD"]
-    assert [c["code"] for c in (await listing(books, sort="-code"))["data"]] == [
-        "USD",
-        "GBP",
-        "EUR",
-        "CHF",
-    ]
     assert [c["code"] for c in (await listing(books, code="EUR"))["data"]] == ["EUR"]
-    page = await listing(books, limit=3, page=2)
-    assert [c["code"] for c in page["data"]] == ["USD"]
-    assert page["meta"] == {"total": 4, "page": 2, "limit": 3}
     assert [c["code"] for c in (await listing(books, search="gb"))["data"]] == ["GBP"]
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{"limit": 0}, {"limit": 201}, {"page": 0}, {"sort": "rate"}, {"colour": "red"}],
-)
-async def test_list_rejects_bad_parameters(books: Account, params: dict) -> None:
-    expect_error(await books.get("/api/currencies", params=params), 400, "validation_error")
-
-
-# get, update, delete by id
+# update, delete
 
 
 async def test_update_changes_the_rate_and_the_label(books: Account) -> None:
@@ -185,7 +166,6 @@ async def test_update_changes_the_rate_and_the_label(books: Account) -> None:
     )
     assert (updated["rate"], updated["symbol"], updated["code"]) == (1.15, "€", "EUR")
     assert updated["updated_at"] >= eur["updated_at"]
-    assert data(await books.get(f"/api/currencies/{eur['id']}"))["rate"] == 1.15
 
 
 async def test_the_base_rate_cannot_change(books: Account) -> None:
@@ -203,7 +183,6 @@ async def test_the_base_rate_cannot_change(books: Account) -> None:
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({}, "validation_error"),
         ({"code": "GBP"}, "read_only_field"),
         ({"rate": 0}, "validation_error"),
         ({"rate": None}, "validation_error"),
@@ -215,13 +194,9 @@ async def test_update_rejects_bad_input(books: Account, body: dict, code: str) -
     expect_error(await books.put(f"/api/currencies/{eur['id']}", json=body), 400, code)
 
 
-async def test_delete_removes_a_currency(books: Account) -> None:
+async def test_a_deleted_code_can_be_added_again(books: Account) -> None:
     eur = data(await books.post("/api/currencies", json={"code": "EUR", "rate": 1.1}), 201)
-    assert data(await books.delete(f"/api/currencies/{eur['id']}")) == {
-        "id": eur["id"],
-        "deleted": True,
-    }
-    expect_error(await books.get(f"/api/currencies/{eur['id']}"), 404, "not_found")
+    data(await books.delete(f"/api/currencies/{eur['id']}"))
     assert data(await books.post("/api/currencies", json={"code": "EUR", "rate": 1.2}), 201)
 
 
@@ -236,36 +211,7 @@ async def test_a_currency_in_use_cannot_be_deleted(books: Account) -> None:
         assert data(await books.get(f"/api/currencies/{currency['id']}")) == currency
 
 
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_unknown_and_malformed_ids(alice: Account, method: str) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"rate": 2}} if method == "put" else {}
-    expect_error(await call(f"/api/currencies/{new_id()}", **kw), 404, "not_found")
-    expect_error(await call("/api/currencies/not-an-id", **kw), 400, "invalid_id")
-
-
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_another_companys_currency_is_not_found(
-    alice: Account, mallory: Account, theirs: dict[str, str], method: str
+async def test_another_companys_currency_is_not_listed(
+    alice: Account, theirs: dict[str, str]
 ) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"rate": 2}} if method == "put" else {}
-    expect_error(await call(f"/api/currencies/{theirs['currency']}", **kw), 404, "not_found")
-    assert data(await mallory.get(f"/api/currencies/{theirs['currency']}"))["code"] == "CHF"
     assert theirs["currency"] not in {c["id"] for c in data(await alice.get("/api/currencies"))}
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/currencies"),
-        ("POST", "/api/currencies"),
-        ("GET", f"/api/currencies/{new_id()}"),
-        ("PUT", f"/api/currencies/{new_id()}"),
-        ("DELETE", f"/api/currencies/{new_id()}"),
-    ],
-)
-async def test_without_a_token(client: httpx.AsyncClient, method: str, path: str) -> None:
-    body = {"code": "EUR", "rate": 1.1} if method in ("POST", "PUT") else None
-    response = await client.request(method, path, json=body)
-    expect_error(response, 401, "token_missing")

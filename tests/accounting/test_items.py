@@ -2,6 +2,8 @@
 
 Prices are JSON numbers kept exactly; a SKU is unique in a company; taxes and a category
 named by an item must be this company's; a disabled item cannot go on a new document.
+What every declared resource does (ids, another company's 404, token, paging, empty
+update, delete...) is the conformance suite's (tests/conformance).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from memory.ids import new_id
@@ -56,9 +57,7 @@ async def test_create_with_defaults(books: Account) -> None:
     assert item["enabled"] is True
     assert item.get("sku") is None
     assert item.get("category_id") is None
-    assert item["company_id"] == books.company_id
     assert item["created_by"] == books.user_id
-    assert data(await books.get(f"/api/items/{item['id']}")) == item
 
 
 async def test_create_with_every_field_and_prices_as_numbers(alice: Account) -> None:
@@ -85,7 +84,6 @@ async def test_create_with_every_field_and_prices_as_numbers(alice: Account) -> 
     assert item["tax_ids"] == [vat]
     assert item["category_id"] == goods["id"]
     assert (item["unit"], item["track_inventory"]) == ("pcs", True)
-    assert data(await alice.get(f"/api/items/{item['id']}")) == item
 
 
 @pytest.mark.parametrize(
@@ -222,13 +220,11 @@ async def test_another_companys_item_cannot_go_on_an_invoice(
 # list
 
 
-async def test_list_searches_filters_sorts_and_pages(books: Account) -> None:
+async def test_list_order_sort_filters_and_search(books: Account) -> None:
     await create(books, name="Bolt", sku="B-1", description="steel")
     await create(books, name="Anchor", sku="C-1", enabled=False)
     await create(books, name="Clamp", sku="A-1", track_inventory=True)
-    body = (await books.get("/api/items")).json()
-    assert [i["name"] for i in body["data"]] == ["Anchor", "Bolt", "Clamp"]
-    assert body["meta"] == {"total": 3, "page": 1, "limit": 25}
+    assert [i["name"] for i in data(await books.get("/api/items"))] == ["Anchor", "Bolt", "Clamp"]
     assert [i["sku"] for i in data(await books.get("/api/items", params={"sort": "sku"}))] == [
         "A-1",
         "B-1",
@@ -246,20 +242,12 @@ async def test_list_searches_filters_sorts_and_pages(books: Account) -> None:
     assert [i["name"] for i in data(await books.get("/api/items", params={"search": "c-1"}))] == [
         "Anchor"
     ]
-    page = (await books.get("/api/items", params={"page": 3, "limit": 1})).json()
-    assert ([i["name"] for i in page["data"]], page["meta"]) == (
-        ["Clamp"],
-        {"total": 3, "page": 3, "limit": 1},
-    )
-    expect_error(
-        await books.get("/api/items", params={"sort": "sale_price"}), 400, "validation_error"
-    )
     expect_error(
         await books.get("/api/items", params={"enabled": "perhaps"}), 400, "validation_error"
     )
 
 
-# update, delete
+# update
 
 
 async def test_update_changes_prices_and_taxes(alice: Account) -> None:
@@ -272,7 +260,6 @@ async def test_update_changes_prices_and_taxes(alice: Account) -> None:
     )
     assert (updated["sale_price"], updated["tax_ids"], updated.get("sku")) == (12.5, [vat], None)
     assert updated["purchase_price"] == 0
-    assert data(await alice.get(f"/api/items/{item['id']}")) == updated
 
 
 async def test_update_keeps_the_rules(alice: Account, theirs: dict[str, str]) -> None:
@@ -283,51 +270,4 @@ async def test_update_keeps_the_rules(alice: Account, theirs: dict[str, str]) ->
     expect_error(await alice.put(path, json={"sku": taken}), 409, "duplicate")
     expect_error(await alice.put(path, json={"tax_ids": [theirs["tax"]]}), 400, "invalid_reference")
     expect_error(await alice.put(path, json={"sale_price": -5}), 400, "validation_error")
-    expect_error(await alice.put(path, json={"colour": "red"}), 400, "validation_error")
-    expect_error(await alice.put(path, json={}), 400, "validation_error")
     assert data(await alice.get(path)) == item
-
-
-async def test_delete(alice: Account) -> None:
-    item = await create(alice)
-    assert data(await alice.delete(f"/api/items/{item['id']}")) == {
-        "id": item["id"],
-        "deleted": True,
-    }
-    expect_error(await alice.get(f"/api/items/{item['id']}"), 404, "not_found")
-
-
-# ids, companies, tokens
-
-
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_unknown_and_malformed_ids(alice: Account, method: str) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"name": "X"}} if method == "put" else {}
-    expect_error(await call(f"/api/items/{new_id()}", **kw), 404, "not_found")
-    expect_error(await call(f"/api/items/{new_id()}0", **kw), 400, "invalid_id")
-
-
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-async def test_another_companys_item_is_not_found(
-    alice: Account, mallory: Account, theirs: dict[str, str], method: str
-) -> None:
-    call = getattr(alice, method)
-    kw = {"json": {"name": "Mine now"}} if method == "put" else {}
-    expect_error(await call(f"/api/items/{theirs['item']}", **kw), 404, "not_found")
-    assert data(await mallory.get(f"/api/items/{theirs['item']}"))["name"] == "M widget"
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/items"),
-        ("POST", "/api/items"),
-        ("GET", f"/api/items/{new_id()}"),
-        ("PUT", f"/api/items/{new_id()}"),
-        ("DELETE", f"/api/items/{new_id()}"),
-    ],
-)
-async def test_without_a_token(client: httpx.AsyncClient, method: str, path: str) -> None:
-    body = {"name": "Widget"} if method in ("POST", "PUT") else None
-    expect_error(await client.request(method, path, json=body), 401, "token_missing")
