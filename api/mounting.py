@@ -106,126 +106,98 @@ def _options(
 
 def resource_routes(resource: Resource) -> list[RouteSpec]:
     base = f"{PREFIX}/{resource.path}"
+    item = f"{base}/{{id}}"
     parent = resource.parent
     scope = [_id_param(parent.field, parent.resource.label)] if parent else []
     label, plural = resource.label, resource.name.rsplit("/", 1)[-1].replace("-", " ")
     Read = resource.read
-    ops = resource.operations
     parent_id = (lambda values: values.get(parent.field)) if parent else (lambda values: None)
-    specs: list[RouteSpec] = []
-    gone = (404,) if parent else ()
+    gone = (404,) if parent else ()  # a collection under a parent answers 404 for it
+    ctx_param = _param("ctx", CompanyCtx)
+    item_params = [ctx_param, *scope, _id_param("id", label)]
 
-    if "list" in ops:
-        Params = list_query_model(resource)
+    async def list_items(ctx: Any, params: BaseModel, **values: Any) -> Any:
+        query = _list_query(params)
+        items, total = await resources.list_documents(ctx, resource, query, parent_id(values))
+        return ok(items, meta={"total": total, "page": query.page, "limit": query.limit})
 
-        async def list_items(ctx: Any, params: BaseModel, **values: Any) -> Any:
-            query = _list_query(params)
-            items, total = await resources.list_documents(ctx, resource, query, parent_id(values))
-            return ok(items, meta={"total": total, "page": query.page, "limit": query.limit})
+    async def create_item(ctx: Any, body: BaseModel, **values: Any) -> Any:
+        data = body.model_dump(mode="json", exclude_none=True)
+        created = await resources.create_document(ctx, resource, data, parent_id(values))
+        return ok(created, status=201)
 
-        params = [
-            _param("ctx", CompanyCtx),
-            *scope,
-            _param("params", Annotated[Params, Query()]),
-        ]
-        specs.append(
-            RouteSpec(
-                base,
-                "GET",
-                _endpoint(list_items, params, f"list_{resource.path}"),
-                _options(
-                    resource,
-                    f"List {plural}",
-                    (400, *gone),
-                    response_model=ListEnvelope[Read],
-                ),
-            )
-        )
+    async def get_item(ctx: Any, id: str, **values: Any) -> Any:
+        return ok(await resources.get_document(ctx, resource, id, parent_id(values)))
 
-    if "create" in ops:
+    async def update_item(ctx: Any, id: str, body: BaseModel, **values: Any) -> Any:
+        resources.check_id(resource, id)
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        return ok(await resources.update_document(ctx, resource, id, changes, parent_id(values)))
 
-        async def create_item(ctx: Any, body: BaseModel, **values: Any) -> Any:
-            data = body.model_dump(mode="json", exclude_none=True)
-            created = await resources.create_document(ctx, resource, data, parent_id(values))
-            return ok(created, status=201)
+    async def delete_item(ctx: Any, id: str, **values: Any) -> Any:
+        return ok(await resources.delete_document(ctx, resource, id, parent_id(values)))
 
-        params = [
-            _param("ctx", CompanyCtx),
-            *scope,
-            _body(resource.create, openapi_example(resource.example), False),
-        ]
-        specs.append(
-            RouteSpec(
-                base,
-                "POST",
-                _endpoint(create_item, params, f"create_{resource.path}"),
-                _options(
-                    resource,
-                    f"Create a {label}",
-                    (400, 409, *gone),
-                    response_model=Envelope[Read],
-                    status_code=201,
-                ),
-            )
-        )
-
-    item = f"{base}/{{id}}"
-    item_params = [_param("ctx", CompanyCtx), *scope, _id_param("id", label)]
-    if "get" in ops:
-
-        async def get_item(ctx: Any, id: str, **values: Any) -> Any:
-            return ok(await resources.get_document(ctx, resource, id, parent_id(values)))
-
-        specs.append(
-            RouteSpec(
-                item,
-                "GET",
-                _endpoint(get_item, item_params, f"get_{resource.path}"),
-                _options(resource, f"Get a {label}", (400, 404), response_model=Envelope[Read]),
-            )
-        )
-
-    if "update" in ops:
-
-        async def update_item(ctx: Any, id: str, body: BaseModel, **values: Any) -> Any:
-            resources.check_id(resource, id)
-            changes = body.model_dump(mode="json", exclude_unset=True)
-            updated = await resources.update_document(ctx, resource, id, changes, parent_id(values))
-            return ok(updated)
-
-        changeable = {
-            k: v
-            for k, v in (openapi_example(resource.example) or {}).items()
-            if k not in resource.schema.immutable
-        }
-        params = [*item_params, _body(resource.update, changeable or None, False)]
-        specs.append(
-            RouteSpec(
-                item,
-                "PUT",
-                _endpoint(update_item, params, f"update_{resource.path}"),
-                _options(
-                    resource, f"Update a {label}", (400, 404, 409), response_model=Envelope[Read]
-                ),
-            )
-        )
-
-    if "delete" in ops:
-
-        async def delete_item(ctx: Any, id: str, **values: Any) -> Any:
-            return ok(await resources.delete_document(ctx, resource, id, parent_id(values)))
-
-        specs.append(
-            RouteSpec(
-                item,
-                "DELETE",
-                _endpoint(delete_item, item_params, f"delete_{resource.path}"),
-                _options(
-                    resource, f"Delete a {label}", (400, 404, 409), response_model=Envelope[Deleted]
-                ),
-            )
-        )
-
+    example = openapi_example(resource.example)
+    changeable = {k: v for k, v in (example or {}).items() if k not in resource.schema.immutable}
+    table: dict[str, tuple[Any, ...]] = {
+        # operation: path, method, endpoint, parameters, summary, statuses, response, status
+        "list": (
+            base,
+            "GET",
+            list_items,
+            [ctx_param, *scope, _param("params", Annotated[list_query_model(resource), Query()])],
+            f"List {plural}",
+            (400, *gone),
+            ListEnvelope[Read],
+            200,
+        ),
+        "create": (
+            base,
+            "POST",
+            create_item,
+            [ctx_param, *scope, _body(resource.create, example, False)],
+            f"Create a {label}",
+            (400, 409, *gone),
+            Envelope[Read],
+            201,
+        ),
+        "get": (
+            item,
+            "GET",
+            get_item,
+            item_params,
+            f"Get a {label}",
+            (400, 404),
+            Envelope[Read],
+            200,
+        ),
+        "update": (
+            item,
+            "PUT",
+            update_item,
+            [*item_params, _body(resource.update, changeable or None, False)],
+            f"Update a {label}",
+            (400, 404, 409),
+            Envelope[Read],
+            200,
+        ),
+        "delete": (
+            item,
+            "DELETE",
+            delete_item,
+            item_params,
+            f"Delete a {label}",
+            (400, 404, 409),
+            Envelope[Deleted],
+            200,
+        ),
+    }
+    specs = []
+    for operation in resource.operations:
+        path, method, run, params, summary, statuses, model, status = table[operation]
+        options = _options(resource, summary, statuses, response_model=model, status_code=status)
+        endpoint = _endpoint(run, params, f"{operation}_{resource.path}")
+        specs.append(RouteSpec(path, method, endpoint, options))
     specs += [action_route(resource, action, base, scope, parent_id) for action in resource.actions]
     return specs
 
