@@ -3,6 +3,12 @@
 A new company gets the standard chart below. Accounts the platform posts to by itself are
 found by their `system` key (receivable, payable, tax_payable, ...), never by code, so a
 company may renumber them freely.
+
+Tax accounts come in pairs kept apart: VAT (tax_receivable, tax_payable) and withholding
+(withholding_receivable: tax a customer withheld from us, a credit against our own tax;
+withholding_payable: tax we withheld from a supplier, owed to the tax office). A chart made
+before an account joined the standard one gets it from `add_missing_system_accounts`, at
+its standard code or the next free one.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ STANDARD_CHART: tuple[tuple[str, str, str, str, str], ...] = (
     ("1000", "Cash", "asset", "cash", "cash"),
     ("1200", "Accounts receivable", "asset", "receivable", "receivable"),
     ("1300", "Tax receivable", "asset", "tax", "tax_receivable"),
+    ("1350", "Withholding tax credit", "asset", "tax", "withholding_receivable"),
     ("1400", "Inventory", "asset", "inventory", "inventory"),
     ("1500", "Fixed assets", "asset", "fixed_asset", "fixed_assets"),
     ("2000", "Accounts payable", "liability", "payable", "payable"),
     ("2100", "Tax payable", "liability", "tax", "tax_payable"),
+    ("2150", "Withholding tax payable", "liability", "tax", "withholding_payable"),
     ("2200", "Wages payable", "liability", "current_liability", "wages_payable"),
     ("3000", "Owner's equity", "equity", "equity", "equity"),
     ("3100", "Opening balance equity", "equity", "equity", "opening_balance"),
@@ -120,25 +128,49 @@ CHART = Resource(
 )
 
 
+def _standard_account(ctx: Ctx, row: tuple[str, str, str, str, str], now: str) -> dict[str, Any]:
+    code, name, type_, subtype, system = row
+    return {
+        "_id": new_id(),
+        "company_id": ctx.company_id,
+        "code": code,
+        "name": name,
+        "type": type_,
+        "subtype": subtype,
+        "system": system,
+        "enabled": True,
+        "created_by": ctx.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_standard_chart(ctx: Ctx) -> None:
     now = utcnow()
-    docs = [
-        {
-            "_id": new_id(),
-            "company_id": ctx.company_id,
-            "code": code,
-            "name": name,
-            "type": type_,
-            "subtype": subtype,
-            "system": system,
-            "enabled": True,
-            "created_by": ctx.user_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for code, name, type_, subtype, system in STANDARD_CHART
-    ]
+    docs = [_standard_account(ctx, row, now) for row in STANDARD_CHART]
     await ctx.store.insert_many("ledger_accounts", docs)
+
+
+async def add_missing_system_accounts(ctx: Ctx) -> list[dict[str, Any]]:
+    """Give a chart every system account of the standard chart it lacks (one made before
+    that account existed): at its standard code, or the next free code after it when the
+    company uses that code for an account of its own. Answers the accounts added."""
+    existing = await ctx.store.find("ledger_accounts", ctx.scope())
+    keys = {a.get("system") for a in existing}
+    codes = {a["code"] for a in existing}
+    now = utcnow()
+    added = []
+    for row in STANDARD_CHART:
+        if row[4] in keys:
+            continue
+        code = row[0]
+        while code in codes:
+            code = str(int(code) + 1)
+        codes.add(code)
+        added.append(_standard_account(ctx, (code, *row[1:]), now))
+    if added:
+        await ctx.store.insert_many("ledger_accounts", added)
+    return added
 
 
 async def system_account(ctx: Ctx, key: str) -> dict[str, Any]:

@@ -7,6 +7,13 @@ exceed what is due (409), and moves the document to partial or paid. The payment
 clears the receivable (payable) at the document's own rate; a difference against the
 payment's rate is an exchange gain or loss. Posting a payment to a draft document posts the
 document first.
+
+The receivable is the document total converted once at its rate, so a payment of the total
+at the document's rate clears it exactly and books no exchange difference, and one at
+another rate books (total x new rate) - (total x document rate), each side rounded once
+(the bank's base amount and the receivable as booked). Partial payments clear their share
+at the document's rate; the one that settles the document clears what is left, so any
+rounding of the shares ends there, as an exchange difference of at most a unit per share.
 """
 
 from __future__ import annotations
@@ -166,14 +173,7 @@ async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
             code="overpayment",
             details=[{"due": due, "currency": doc["currency"]}],
         )
-    cleared = (
-        doc["due_base"]
-        if applied == doc["due"]
-        else min(
-            doc["due_base"],
-            convert_minor(applied, Decimal(doc["rate"]), doc["precision"], doc["base_precision"]),
-        )
-    )
+    cleared = cleared_base(doc, applied)
     return {
         **tx,
         "type": expected,
@@ -185,18 +185,54 @@ async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _after_create(ctx: Ctx, tx: dict[str, Any]) -> None:
-    draft = journal.Draft(
+def cleared_base(doc: dict[str, Any], applied: int) -> int:
+    """What settling `applied` (the document's currency) of `doc` clears of its receivable
+    (payable), in base units: the rest of it when the payment settles the document, else
+    `applied` at the document's own rate, never more than is left. The receivable is the
+    total converted once (`posting.base_components`), so one payment of the total clears
+    exactly what was booked."""
+    if applied == doc["due"]:
+        return doc["due_base"]
+    rate = Decimal(doc["rate"])
+    return min(
+        doc["due_base"], convert_minor(applied, rate, doc["precision"], doc["base_precision"])
+    )
+
+
+def _draft(tx: dict[str, Any]) -> journal.Draft:
+    return journal.Draft(
         date=tx["paid_at"],
         description=tx.get("description")
         or f"{tx['type'].capitalize()} {to_number(tx['amount'], tx['precision'])} {tx['currency']}",
         source={"type": "transaction", "id": tx["_id"]},
         reference=tx.get("reference"),
     )
+
+
+async def payment_draft(ctx: Ctx, tx: dict[str, Any], doc_type: str) -> journal.Draft:
+    """A payment's entry: the bank at the payment's rate, the receivable (payable) cleared
+    at the document's, the difference a realised exchange gain or loss."""
+    draft = _draft(tx)
     bank = tx["ledger_account_id"]
+    fx = (await system_account(ctx, "fx"))["_id"]
+    gain = tx["amount_base"] - tx["cleared_base"]
+    if doc_type == "invoice":
+        receivable = (await system_account(ctx, "receivable"))["_id"]
+        draft.debit(bank, tx["amount_base"]).credit(receivable, tx["cleared_base"])
+        draft.credit(fx, gain)
+    else:
+        payable = (await system_account(ctx, "payable"))["_id"]
+        draft.credit(bank, tx["amount_base"]).debit(payable, tx["cleared_base"])
+        draft.debit(fx, gain)
+    return draft
+
+
+async def _after_create(ctx: Ctx, tx: dict[str, Any]) -> None:
     if tx.get("document_id"):
-        await _settle(ctx, tx, draft, bank)
+        await _settle(ctx, tx)
         return
+    draft = _draft(tx)
+    bank = tx["ledger_account_id"]
     category = await ctx.store.find_one("categories", ctx.scope(_id=tx["category_id"]))
     key = "sales" if tx["type"] == "income" else "expenses"
     counter = (category or {}).get("ledger_account_id") or (await system_account(ctx, key))["_id"]
@@ -207,22 +243,12 @@ async def _after_create(ctx: Ctx, tx: dict[str, Any]) -> None:
     await journal.post(ctx, draft)
 
 
-async def _settle(ctx: Ctx, tx: dict[str, Any], draft: journal.Draft, bank: str) -> None:
+async def _settle(ctx: Ctx, tx: dict[str, Any]) -> None:
     doc = await ctx.store.find_one("documents", ctx.scope(_id=tx["document_id"]))
     assert doc is not None
     if doc["status"] == "draft":
         await post_document(ctx, doc)
-    fx = (await system_account(ctx, "fx"))["_id"]
-    gain = tx["amount_base"] - tx["cleared_base"]
-    if doc["type"] == "invoice":
-        receivable = (await system_account(ctx, "receivable"))["_id"]
-        draft.debit(bank, tx["amount_base"]).credit(receivable, tx["cleared_base"])
-        draft.credit(fx, gain)
-    else:
-        payable = (await system_account(ctx, "payable"))["_id"]
-        draft.credit(bank, tx["amount_base"]).debit(payable, tx["cleared_base"])
-        draft.debit(fx, gain)
-    await journal.post(ctx, draft)
+    await journal.post(ctx, await payment_draft(ctx, tx, doc["type"]))
     due = doc["due"] - tx["applied"]
     await ctx.store.update_one(
         "documents",

@@ -1,5 +1,10 @@
 """Credit notes against an invoice: at most what the invoice still has open (409 beyond),
-reducing what the customer owes. Posted at once, at the invoice's currency and rate."""
+reducing what the customer owes. Posted at once, at the invoice's currency and rate.
+
+In the base currency a note is converted as a document is (`posting.base_components`: its
+total once, each tax on its own, income absorbing the rounding), and it clears that much of
+the invoice's receivable (`cleared_base`), or all that is left when it settles the invoice;
+the difference, a rounding left by earlier partial settlements, is an exchange difference."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
 from domain.errors import Conflict
 from domain.fields import Amount, Day, LongText, ObjectIdStr
-from domain.money import convert_minor, to_number
+from domain.money import to_number
 from domain.references import referenced
 from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown, WriteOnly
 from memory.ids import utcnow
@@ -97,22 +102,18 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         **doc_lines.totals_fields(totals, doc_lines.tax_names(stored)),
         **({"reason": data["reason"]} if data.get("reason") else {}),
     }
-    total_base = base_components(note)[2]
-    note["total_base"] = total_base
-    note["cleared_base"] = (
-        invoice["due_base"]
-        if totals.total == invoice["due"]
-        else min(
-            invoice["due_base"],
-            convert_minor(
-                totals.total,
-                Decimal(invoice["rate"]),
-                invoice["precision"],
-                invoice["base_precision"],
-            ),
-        )
-    )
+    note["total_base"] = base_components(note).total
+    note["cleared_base"] = cleared_base(invoice, totals.total, note["total_base"])
     return note
+
+
+def cleared_base(invoice: dict[str, Any], credited: int, total_base: int) -> int:
+    """What a credit of `credited` (the invoice's currency) takes off its receivable: the
+    rest of it when the credit settles the invoice, else the credit at the invoice's rate
+    (the note's own base total, converted once), never more than is left."""
+    if credited == invoice["due"]:
+        return invoice["due_base"]
+    return min(invoice["due_base"], total_base)
 
 
 async def _after_create(ctx: Ctx, note: dict[str, Any]) -> None:

@@ -146,7 +146,7 @@ async def compose(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
             "due_at must be on or after issued_at",
             details=[{"field": "due_at", "message": "before issued_at"}],
         )
-    doc["total_base"] = base_components({**doc, "type": kind})[2]
+    doc["total_base"] = base_components({**doc, "type": kind}).total
     return doc
 
 

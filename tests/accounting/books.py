@@ -181,6 +181,15 @@ def entry_lines(entry: Doc, accounts: dict[str, Doc]) -> dict[str, tuple[float, 
     return {k: (float(d), float(c)) for k, (d, c) in out.items()}
 
 
+def entry_rows(entry: Doc, accounts: dict[str, Doc]) -> list[tuple[str, float, float, str | None]]:
+    """An entry's lines in order, each as (system key or code, debit, credit, description)."""
+    names = {a["id"]: key for key, a in accounts.items()}
+    return [
+        (names[row["account_id"]], row["debit"], row["credit"], row.get("description"))
+        for row in entry["lines"]
+    ]
+
+
 async def trial_balance(account: Account, **params: Any) -> Doc:
     return data(await account.get("/api/reports/trial-balance", params=params))
 
