@@ -1,5 +1,7 @@
-"""Estimates over HTTP: CRUD, transitions, conversion into a numbered draft invoice, and
-isolation. Estimates never touch the ledger."""
+"""Estimates over HTTP: numbering and totals, transitions, conversion into a numbered draft
+invoice. Estimates never touch the ledger. What every declared resource does (ids, another
+company's 404, token, paging, delete, refused actions...) is the conformance suite's
+(tests/conformance)."""
 
 from __future__ import annotations
 
@@ -74,7 +76,6 @@ async def test_create_numbers_and_totals_without_touching_the_ledger(books: Acco
         "USD",
     )
     assert first.get("invoice_id") is None
-    assert data(await books.get(f"/api/estimates/{first['id']}")) == first
     assert await bk.journal(books) == []
     assert await bk.count(books, "/api/documents") == 0
 
@@ -102,7 +103,7 @@ async def test_a_supplier_cannot_receive_an_estimate(alice: Account) -> None:
     assert detail_fields(error) == {"contact_id"}
 
 
-async def test_update_recomputes_and_delete_removes(books: Account) -> None:
+async def test_update_recomputes_and_checks_the_dates(books: Account) -> None:
     made = await estimate(books)
     url = f"/api/estimates/{made['id']}"
     updated = data(await books.put(url, json={"lines": [bk.line(20, 4)], "reference": "RFQ-1"}))
@@ -112,11 +113,9 @@ async def test_update_recomputes_and_delete_removes(books: Account) -> None:
     )
     assert detail_fields(error) == {"expires_at"}
     assert "expires_at" in error["message"]
-    assert data(await books.delete(url)) == {"id": made["id"], "deleted": True}
-    expect_error(await books.get(url), 404, "not_found")
 
 
-async def test_list_filters_search_and_meta(books: Account) -> None:
+async def test_list_filters_search_and_total_sort(books: Account) -> None:
     customer = await bk.contact(books)
     other = await bk.contact(books, name="Other")
     one = await estimate(books, customer["id"], issued_at="2025-01-10", expires_at="2025-02-10")
@@ -126,7 +125,6 @@ async def test_list_filters_search_and_meta(books: Account) -> None:
     async def numbers(**params: Any) -> list[str]:
         return [e["number"] for e in data(await books.get("/api/estimates", params=params))]
 
-    assert await numbers(sort="number") == ["EST-00001", "EST-00002", "EST-00003"]
     assert await numbers(status="sent") == [two["number"]]
     assert await numbers(contact_id=customer["id"], sort="number") == [
         one["number"],
@@ -134,10 +132,6 @@ async def test_list_filters_search_and_meta(books: Account) -> None:
     ]
     assert await numbers(search="est-00003") == [three["number"]]
     assert await numbers(sort="-total") == ["EST-00002", "EST-00001", "EST-00003"]
-    assert await numbers(to="2025-01-31") == [one["number"]]
-    response = await books.get("/api/estimates", params={"limit": 2, "page": 2, "sort": "number"})
-    assert response.json()["meta"] == {"total": 3, "page": 2, "limit": 2}
-    expect_error(await books.get("/api/estimates", params={"type": "x"}), 400, "validation_error")
 
 
 async def test_transitions(alice: Account) -> None:
@@ -249,35 +243,6 @@ async def test_convert_with_due_before_issue_is_400(alice: Account) -> None:
     expect_error(await convert(alice, made["id"], body), 400, "validation_error")
     expect_error(await convert(alice, made["id"], {"total": 1}), 400, "validation_error")
     assert data(await alice.get(f"/api/estimates/{made['id']}"))["status"] == "draft"
-
-
-async def test_unknown_malformed_and_foreign_estimates(alice: Account, mallory: Account) -> None:
-    theirs = await estimate(mallory)
-    for id_, status, code in (
-        (new_id(), 404, "not_found"),
-        (theirs["id"], 404, "not_found"),
-        ("zzz", 400, "invalid_id"),
-    ):
-        url = f"/api/estimates/{id_}"
-        expect_error(await alice.get(url), status, code)
-        expect_error(await alice.put(url, json={"notes": "x"}), status, code)
-        expect_error(await alice.delete(url), status, code)
-        expect_error(await convert(alice, id_), status, code)
-    after = data(await mallory.get(f"/api/estimates/{theirs['id']}"))
-    assert after == theirs
-
-
-async def test_every_route_needs_a_token(client: httpx.AsyncClient) -> None:
-    url = f"/api/estimates/{new_id()}"
-    for response in (
-        await client.get("/api/estimates"),
-        await client.post("/api/estimates", json={}),
-        await client.get(url),
-        await client.put(url, json={"notes": "x"}),
-        await client.delete(url),
-        await client.post(f"{url}/convert"),
-    ):
-        expect_error(response, 401, "token_missing")
 
 
 async def test_a_converted_estimate_cannot_be_deleted(books: Account) -> None:

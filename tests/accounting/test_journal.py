@@ -1,4 +1,7 @@
-"""The journal (manual entries, reversals, immutability) and the chart of accounts over HTTP."""
+"""The journal (manual entries, reversals, immutability) and the chart of accounts over HTTP.
+
+What every declared resource does (ids, another company's 404, token, paging, bad list
+queries, delete...) is the conformance suite's (tests/conformance)."""
 
 from __future__ import annotations
 
@@ -63,7 +66,6 @@ async def test_a_manual_entry(books: Account) -> None:
         None,
     )
     assert bk.entry_lines(entry, accounts) == {"expenses": (250.75, 0), "payable": (0, 250.75)}
-    assert data(await books.get(f"{JOURNAL}/{entry['id']}")) == entry
     assert await bk.balances(books) == {"expenses": 250.75, "payable": -250.75}
 
 
@@ -90,11 +92,6 @@ async def test_listing_manual_entries(books: Account) -> None:
     assert [e["reference"] for e in data(await books.get(JOURNAL, params={"search": "acc-1"}))] == [
         "ACC-1"
     ]
-    dated = data(await books.get(JOURNAL, params={"from": "2025-03-01", "to": "2025-03-31"}))
-    assert [e["number"] for e in dated] == ["JE-000001"]
-    response = await books.get(JOURNAL, params={"limit": 1, "sort": "number"})
-    assert response.json()["meta"] == {"total": 2, "page": 1, "limit": 1}
-    expect_error(await books.get(JOURNAL, params={"sort": "total"}), 400, "validation_error")
 
 
 async def test_fewer_than_two_lines_is_400(books: Account) -> None:
@@ -207,28 +204,6 @@ async def test_reversing_on_another_date(books: Account) -> None:
     expect_error(await books.post(url, json={"date": "tomorrow"}), 400, "validation_error")
 
 
-async def test_reverse_unknown_malformed_and_foreign(alice: Account, mallory: Account) -> None:
-    theirs, _ = await accrual(mallory, 1)
-    for id_, status, code in (
-        (new_id(), 404, "not_found"),
-        (theirs["id"], 404, "not_found"),
-        ("x1", 400, "invalid_id"),
-    ):
-        expect_error(await alice.post(f"{JOURNAL}/{id_}/reverse"), status, code)
-        expect_error(await alice.get(f"{JOURNAL}/{id_}"), status, code)
-    assert data(await mallory.get(f"{JOURNAL}/{theirs['id']}")).get("reversed_by") is None
-
-
-async def test_journal_routes_need_a_token(client: httpx.AsyncClient) -> None:
-    for response in (
-        await client.get(JOURNAL),
-        await client.post(JOURNAL, json={}),
-        await client.get(f"{JOURNAL}/{new_id()}"),
-        await client.post(f"{JOURNAL}/{new_id()}/reverse"),
-    ):
-        expect_error(response, 401, "token_missing")
-
-
 # chart of accounts
 
 
@@ -267,7 +242,6 @@ async def test_create_read_update_an_account(books: Account) -> None:
     )
     assert made.get("system") is None
     url = f"{CHART}/{made['id']}"
-    assert data(await books.get(url)) == made
     updated = data(await books.put(url, json={"name": "Software and SaaS", "code": "6410"}))
     assert (updated["name"], updated["code"], updated["type"]) == (
         "Software and SaaS",
@@ -315,11 +289,8 @@ async def test_the_type_cannot_change(books: Account) -> None:
     assert data(await books.get(url))["type"] == "income"
 
 
-async def test_deleting_accounts(books: Account) -> None:
+async def test_accounts_in_use_and_system_accounts_cannot_be_deleted(books: Account) -> None:
     accounts = await bk.chart(books)
-    unused = data(
-        await books.post(CHART, json={"code": "6900", "name": "Unused", "type": "expense"}), 201
-    )
     used = data(
         await books.post(CHART, json={"code": "6901", "name": "Used", "type": "expense"}), 201
     )
@@ -329,9 +300,6 @@ async def test_deleting_accounts(books: Account) -> None:
     expect_error(await books.delete(f"{CHART}/{used['id']}"), 409, "account_in_use")
     for key in ("receivable", "sales", "cash"):
         expect_error(await books.delete(f"{CHART}/{accounts[key]['id']}"), 409, "system_account")
-    url = f"{CHART}/{unused['id']}"
-    assert data(await books.delete(url)) == {"id": unused["id"], "deleted": True}
-    expect_error(await books.get(url), 404, "not_found")
 
 
 async def test_ledger_accounts_linked_to_a_bank_or_category_stay(books: Account) -> None:
@@ -355,34 +323,6 @@ async def test_ledger_accounts_linked_to_a_bank_or_category_stay(books: Account)
     )
     (entry,) = await bk.entries_for(books, doc["id"])
     assert bk.entry_lines(entry, await bk.chart(books))["4200"] == (0, 10)
-
-
-async def test_chart_unknown_malformed_and_foreign(alice: Account, mallory: Account) -> None:
-    theirs = data(
-        await mallory.post(CHART, json={"code": "8800", "name": "Theirs", "type": "expense"}), 201
-    )
-    for id_, status, code in (
-        (new_id(), 404, "not_found"),
-        (theirs["id"], 404, "not_found"),
-        ("nope", 400, "invalid_id"),
-    ):
-        url = f"{CHART}/{id_}"
-        expect_error(await alice.get(url), status, code)
-        expect_error(await alice.put(url, json={"name": "Mine"}), status, code)
-        expect_error(await alice.delete(url), status, code)
-    assert data(await mallory.get(f"{CHART}/{theirs['id']}"))["name"] == "Theirs"
-
-
-async def test_chart_routes_need_a_token(client: httpx.AsyncClient) -> None:
-    url = f"{CHART}/{new_id()}"
-    for response in (
-        await client.get(CHART),
-        await client.post(CHART, json={}),
-        await client.get(url),
-        await client.put(url, json={"name": "x"}),
-        await client.delete(url),
-    ):
-        expect_error(response, 401, "token_missing")
 
 
 # entries the platform posted follow their object

@@ -4,13 +4,14 @@ One transfer writes an expense out of one account, an income into the other (bot
 `transfer_id`, in the Transfer category) and one journal entry. Across currencies the
 amount arrives at the given rate (destination units per source unit) or at the current
 rates; the base-currency difference is an exchange gain or loss, so the books balance.
+What every declared resource does (ids, another company's 404, token, paging, bad list
+queries...) is the conformance suite's (tests/conformance).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from memory.ids import new_id
@@ -85,9 +86,6 @@ async def test_a_transfer_writes_two_transactions_and_one_entry(books: Account) 
     )
     assert (made["rate"], made["transferred_at"]) == (1, "2026-03-10")
     assert (made["description"], made["reference"]) == ("Float", "T-1")
-    assert made["company_id"] == books.company_id
-    assert "precision" not in made and "to_precision" not in made
-    assert data(await books.get(f"/api/transfers/{made['id']}")) == made
 
     transfer_category = await system(books, "category", "transfer")
     [out] = data(await books.get("/api/transactions", params={"account_id": bank["id"]}))
@@ -107,7 +105,6 @@ async def test_a_transfer_writes_two_transactions_and_one_entry(books: Account) 
     assert out["category_id"] == into["category_id"] == transfer_category
     assert out["paid_at"] == into["paid_at"] == "2026-03-10"
     assert out["description"] == into["description"] == "Float"
-    assert data(await books.get(f"/api/transactions/{out['id']}")) == out
 
     entry = await journal_entry(books, made["id"])
     assert (entry["date"], entry["description"], entry["reference"]) == (
@@ -309,7 +306,7 @@ async def test_create_rejects_bad_input(books: Account, fields: dict, field: str
 # list
 
 
-async def test_list_filters_by_account_and_date_and_pages(books: Account) -> None:
+async def test_list_order_and_filters_by_account_and_date(books: Account) -> None:
     bank = (await new_account(books, opening_balance=1000))["id"]
     till = (await cash(books))["id"]
     await transfer(books, bank, till, amount=1, transferred_at="2026-01-01")
@@ -324,23 +321,13 @@ async def test_list_filters_by_account_and_date_and_pages(books: Account) -> Non
     assert await amounts(from_account_id=bank) == [3, 1]
     assert await amounts(to_account_id=bank) == [2]
     assert await amounts(**{"from": "2026-02-01"}) == [3, 2]
-    assert await amounts(to="2026-02-01") == [2, 1]
-    page = (await books.get("/api/transfers", params={"limit": 1, "page": 2})).json()
-    assert ([t["amount"] for t in page["data"]], page["meta"]) == (
-        [2],
-        {"total": 3, "page": 2, "limit": 1},
-    )
     assert len(data(await books.get("/api/transactions", params={"limit": 200}))) == 6
-    for params in ({"sort": "amount"}, {"from": "March"}, {"account_id": bank}):
-        expect_error(await books.get("/api/transfers", params=params), 400, "validation_error")
+    expect_error(
+        await books.get("/api/transfers", params={"from": "March"}), 400, "validation_error"
+    )
 
 
-# by id, other methods, other companies, tokens
-
-
-async def test_unknown_and_malformed_ids(alice: Account) -> None:
-    expect_error(await alice.get(f"/api/transfers/{new_id()}"), 404, "not_found")
-    expect_error(await alice.get("/api/transfers/transfer-1"), 400, "invalid_id")
+# other methods, other companies
 
 
 async def test_transfers_are_not_edited_or_deleted(alice: Account) -> None:
@@ -349,32 +336,8 @@ async def test_transfers_are_not_edited_or_deleted(alice: Account) -> None:
     expect_error(await alice.delete(path), 405, "method_not_allowed")
 
 
-async def test_another_companys_transfer_is_not_found(
-    alice: Account, mallory: Account, theirs: dict[str, str]
+async def test_another_companys_transfers_are_not_listed(
+    alice: Account, theirs: dict[str, str]
 ) -> None:
-    expect_error(await alice.get(f"/api/transfers/{theirs['transfer']}"), 404, "not_found")
-    assert data(await mallory.get(f"/api/transfers/{theirs['transfer']}"))["amount"] == 1
     listed = data(await alice.get("/api/transfers", params={"from_account_id": theirs["account"]}))
     assert listed == []
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/transfers"),
-        ("POST", "/api/transfers"),
-        ("GET", f"/api/transfers/{new_id()}"),
-    ],
-)
-async def test_without_a_token(client: httpx.AsyncClient, method: str, path: str) -> None:
-    body = (
-        {
-            "from_account_id": new_id(),
-            "to_account_id": new_id(),
-            "amount": 1,
-            "transferred_at": "2026-03-10",
-        }
-        if method == "POST"
-        else None
-    )
-    expect_error(await client.request(method, path, json=body), 401, "token_missing")
