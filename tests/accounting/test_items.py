@@ -220,11 +220,12 @@ async def test_another_companys_item_cannot_go_on_an_invoice(
 # list
 
 
-async def test_list_order_sort_filters_and_search(books: Account) -> None:
+async def test_list_order_sort_filters_search_and_pages(books: Account) -> None:
     await create(books, name="Bolt", sku="B-1", description="steel")
     await create(books, name="Anchor", sku="C-1", enabled=False)
     await create(books, name="Clamp", sku="A-1", track_inventory=True)
     assert [i["name"] for i in data(await books.get("/api/items"))] == ["Anchor", "Bolt", "Clamp"]
+    # the suite's items company holds one item (a SKU is unique), so it cannot order them
     assert [i["sku"] for i in data(await books.get("/api/items", params={"sort": "sku"}))] == [
         "A-1",
         "B-1",
@@ -242,6 +243,12 @@ async def test_list_order_sort_filters_and_search(books: Account) -> None:
     assert [i["name"] for i in data(await books.get("/api/items", params={"search": "c-1"}))] == [
         "Anchor"
     ]
+    # the suite's items company holds one item (a SKU is unique), so it cannot page them
+    page = (await books.get("/api/items", params={"page": 3, "limit": 1})).json()
+    assert ([i["name"] for i in page["data"]], page["meta"]) == (
+        ["Clamp"],
+        {"total": 3, "page": 3, "limit": 1},
+    )
     expect_error(
         await books.get("/api/items", params={"enabled": "perhaps"}), 400, "validation_error"
     )

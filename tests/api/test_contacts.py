@@ -1,6 +1,9 @@
-"""Contacts: the five endpoints, their rules (one email per type per company), and isolation.
+"""Contacts: their rules (defaults, fields, one email per type per company, search, order).
 
-Tests that count or order what a list returns work in a fresh company (`company`).
+Tests that count or order what a list returns work in a fresh company (`company`). What
+every declared resource does (ids, another company's 404, token, paging meta, bad list
+queries, empty update, read-only fields, PUT of what GET gave, delete...) is the
+conformance suite's (tests/conformance).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from memory.ids import new_id
 from tests.helpers import Account, data, detail_fields, expect_error, unique_email
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
@@ -45,11 +47,9 @@ async def test_create_with_defaults(alice: Account) -> None:
     assert contact["name"] == "Acme Corp"
     assert contact["type"] == "customer"
     assert contact["enabled"] is True
-    assert contact["company_id"] == alice.company_id
     assert contact["created_by"] == alice.user_id
     assert TIMESTAMP.fullmatch(contact["created_at"])
     assert contact["updated_at"] == contact["created_at"]
-    assert "_id" not in contact
     assert "email" not in contact
 
 
@@ -76,7 +76,6 @@ async def test_create_with_every_field(alice: Account) -> None:
     assert contact["enabled"] is False
     for field in ("phone", "tax_number", "reference", "notes"):
         assert contact[field] == body[field]
-    assert data(await alice.get(f"/api/contacts/{contact['id']}")) == contact
 
 
 @pytest.mark.parametrize(
@@ -106,12 +105,9 @@ async def test_create_bad_input_is_400(alice: Account, body: dict, field: str) -
 # list
 
 
-async def test_empty_list_has_meta(company: Account) -> None:
-    body = await listing(company)
-    assert body == {"success": True, "data": [], "meta": {"total": 0, "page": 1, "limit": 25}}
-
-
 async def test_list_paginates(company: Account) -> None:
+    # the suite's contacts company holds one contact (type and email are unique), so it
+    # cannot page them
     for n in (3, 1, 5, 2, 4):
         await create(company, name=f"Page {n}")
 
@@ -143,7 +139,7 @@ async def test_list_defaults_to_newest_first(company: Account) -> None:
     assert await names(company) == ["Newer", "Older"]
 
 
-@pytest.mark.parametrize("sort", ["email", "-notes", "password_hash", "name,-type", "-"])
+@pytest.mark.parametrize("sort", ["name,-type", "-"])
 async def test_list_bad_sort_is_400(company: Account, sort: str) -> None:
     response = await company.get("/api/contacts", params={"sort": sort})
     expect_error(response, 400, "validation_error")
@@ -192,10 +188,8 @@ async def test_list_date_range(company: Account) -> None:
 
     assert await names(company, **{"from": today}) == ["Dated"]
     assert await names(company, to=today) == ["Dated"]
-    assert await names(company, **{"from": today, "to": today}) == ["Dated"]
     assert await names(company, **{"from": before, "to": after}) == ["Dated"]
     assert await names(company, **{"from": after}) == []
-    assert await names(company, to=before) == []
 
 
 @pytest.mark.parametrize(
@@ -203,11 +197,6 @@ async def test_list_date_range(company: Account) -> None:
     [
         {"from": "yesterday"},
         {"to": "25/11/2026"},
-        {"colour": "red"},
-        {"company_id": "0" * 24},
-        {"limit": 201},
-        {"limit": 0},
-        {"page": 0},
         {"page": "two"},
         {"search": "x" * 201},
     ],
@@ -216,52 +205,6 @@ async def test_list_bad_query_is_400(company: Account, params: dict) -> None:
     response = await company.get("/api/contacts", params=params)
     error = expect_error(response, 400, "validation_error")
     assert error["details"], error
-
-
-async def test_list_accepts_the_maximum_limit(company: Account) -> None:
-    assert (await listing(company, limit=200))["meta"]["limit"] == 200
-
-
-# get
-
-
-async def test_get_returns_the_contact(alice: Account) -> None:
-    contact = await create(alice, name="Gettable", email=unique_email("get"))
-    assert data(await alice.get(f"/api/contacts/{contact['id']}")) == contact
-
-
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-async def test_unknown_id_is_404(alice: Account, method: str) -> None:
-    response = await alice.client.request(
-        method,
-        f"/api/contacts/{new_id()}",
-        headers=alice.headers,
-        json={"name": "X"} if method == "PUT" else None,
-    )
-    expect_error(response, 404, "not_found")
-
-
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-@pytest.mark.parametrize("bad", ["abc", "0" * 23, "0" * 25, "A" * 24, "g" * 24, f"{'a' * 24}%0A"])
-async def test_malformed_id_is_400(alice: Account, method: str, bad: str) -> None:
-    response = await alice.client.request(
-        method,
-        f"/api/contacts/{bad}",
-        headers=alice.headers,
-        json={"name": "X"} if method == "PUT" else None,
-    )
-    expect_error(response, 400, "invalid_id")
-
-
-async def test_another_companys_contact_is_404_and_untouched(
-    alice: Account, mallory: Account
-) -> None:
-    theirs = await create(mallory, name="Mallory Secret", email=unique_email("secret"))
-    url = f"/api/contacts/{theirs['id']}"
-    expect_error(await alice.get(url), 404, "not_found")
-    expect_error(await alice.put(url, json={"name": "Hijacked"}), 404, "not_found")
-    expect_error(await alice.delete(url), 404, "not_found")
-    assert data(await mallory.get(url)) == theirs
 
 
 async def test_a_list_never_shows_another_companys_contacts(
@@ -295,7 +238,6 @@ async def test_update_changes_fields_and_updated_at(alice: Account) -> None:
     assert changed["created_at"] == contact["created_at"]
     assert changed["created_by"] == contact["created_by"]
     assert changed["updated_at"] > contact["updated_at"]
-    assert data(await alice.get(f"/api/contacts/{contact['id']}")) == changed
 
 
 async def test_update_keeps_fields_that_are_not_sent(alice: Account) -> None:
@@ -326,9 +268,6 @@ async def test_update_null_removes_an_optional_field(alice: Account) -> None:
         ({"name": ""}, "name"),
         ({"email": "not-an-email"}, "email"),
         ({"currency": "XYZ"}, "currency"),
-        ({"colour": "red"}, "colour"),
-        ({"id": "0" * 24}, "id"),
-        ({"created_by": "0" * 24}, "created_by"),
     ],
 )
 async def test_update_bad_input_is_400_and_changes_nothing(
@@ -336,39 +275,9 @@ async def test_update_bad_input_is_400_and_changes_nothing(
 ) -> None:
     contact = await create(alice, name="Unchanged")
     response = await alice.put(f"/api/contacts/{contact['id']}", json=body)
-    code = "read_only_field" if field in ("id", "created_by") else "validation_error"
-    error = expect_error(response, 400, code)
+    error = expect_error(response, 400, "validation_error")
     assert detail_fields(error) == {field}
     assert data(await alice.get(f"/api/contacts/{contact['id']}")) == contact
-
-
-async def test_put_takes_what_get_gave(alice: Account) -> None:
-    contact = await create(alice, name="Round trip", phone="+44 20 7946 0000")
-    body = {**contact, "name": "Round trip, renamed"}
-    changed = data(await alice.put(f"/api/contacts/{contact['id']}", json=body))
-    assert changed == {
-        **contact,
-        "name": "Round trip, renamed",
-        "updated_at": changed["updated_at"],
-    }
-
-
-async def test_update_with_an_empty_body_is_400(alice: Account) -> None:
-    contact = await create(alice, name="Empty Update")
-    response = await alice.put(f"/api/contacts/{contact['id']}", json={})
-    expect_error(response, 400, "validation_error")
-
-
-# delete
-
-
-async def test_delete_then_get_is_404(alice: Account) -> None:
-    contact = await create(alice, name="Doomed")
-    url = f"/api/contacts/{contact['id']}"
-    assert data(await alice.delete(url)) == {"id": contact["id"], "deleted": True}
-    expect_error(await alice.get(url), 404, "not_found")
-    expect_error(await alice.delete(url), 404, "not_found")
-    expect_error(await alice.put(url, json={"name": "Back"}), 404, "not_found")
 
 
 # one email per type per company
@@ -427,21 +336,11 @@ async def test_a_deleted_contacts_email_can_be_reused(alice: Account) -> None:
 # authentication
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/contacts"),
-        ("POST", "/api/contacts"),
-        ("GET", "/api/contacts/{id}"),
-        ("PUT", "/api/contacts/{id}"),
-        ("DELETE", "/api/contacts/{id}"),
-    ],
-)
-async def test_every_endpoint_needs_a_token(
-    client: httpx.AsyncClient, alice: Account, method: str, path: str
+async def test_a_write_without_a_token_changes_nothing(
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
     contact = await create(alice, name="Guarded")
-    body = {"name": "Anonymous"} if method in ("POST", "PUT") else None
-    response = await client.request(method, path.format(id=contact["id"]), json=body)
-    expect_error(response, 401, "token_missing")
-    assert data(await alice.get(f"/api/contacts/{contact['id']}")) == contact
+    url = f"/api/contacts/{contact['id']}"
+    expect_error(await client.put(url, json={"name": "Anonymous"}), 401, "token_missing")
+    expect_error(await client.delete(url), 401, "token_missing")
+    assert data(await alice.get(url)) == contact
