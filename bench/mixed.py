@@ -10,7 +10,8 @@ What it does:
 2. Starts ONE API process as `make run` starts it (`bench/common.py` `start_uvicorn`, its
    own Valkey) on those books, pinned to one CPU and the clients to the other (as
    `bench/api_crud.py` does; `--no-pin` shares them), logs in and picks a customer.
-3. In interleaved rounds, each after the machine is nearly idle:
+3. In interleaved rounds, each cell after the machine is nearly idle and measured again
+   (up to `--retries`) when other work took more than `--max-other` % of a CPU during it:
    - alone: `GET /api/contacts/{id}` at concurrency 16 (keep-alive raw client from
      `bench/common.py`), a warm-up not counted, then a fixed window;
    - loaded: the same, while two clients (one process each, one request at a time, no pause)
@@ -47,6 +48,7 @@ import httpx  # noqa: E402
 from bench.common import (  # noqa: E402
     Load,
     Server,
+    cpu_seconds,
     git_state,
     loadavg,
     median,
@@ -100,7 +102,9 @@ def _report_client(
 
 def start_reports(
     server: Server, headers: dict[str, str], until: float, cpus: set[int] | None
-) -> Any:
+) -> tuple[Any, list[int]]:
+    """Fork the two report clients; answer a function collecting their figures, and their
+    pids (so their CPU is not counted as other work on the machine)."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     workers = [
@@ -126,7 +130,7 @@ def start_reports(
             out[names[path]] = {"requests": len(times), **_ms(summary(times))} if times else {}
         return out
 
-    return collect
+    return collect, [worker.pid for worker in workers if worker.pid is not None]
 
 
 def _ms(stats: dict[str, float]) -> dict[str, float]:
@@ -148,7 +152,9 @@ def run_cell(
     start_at = time.monotonic() + 1.0
     measure_from = start_at + options.warmup
     end = measure_from + options.duration
-    collect_reports = start_reports(server, headers, end + 0.3, client_cpus) if loaded else None
+    collect_reports, report_pids = (
+        start_reports(server, headers, end + 0.3, client_cpus) if loaded else (None, [])
+    )
     collect = start_load(
         [
             Load(
@@ -168,9 +174,11 @@ def run_cell(
     load_average = loadavg()
     time.sleep(max(0.0, measure_from - time.monotonic()))
     server_before, busy_before = server.cpu_seconds(), system_busy_seconds()
+    reports_before = sum(cpu_seconds(pid) for pid in report_pids)
     time.sleep(max(0.0, end - time.monotonic()))
     server_cpu = server.cpu_seconds() - server_before
     busy = system_busy_seconds() - busy_before
+    reports_cpu = sum(cpu_seconds(pid) for pid in report_pids) - reports_before
     result = collect()
     report_figures = collect_reports() if collect_reports else {}
     if result.errors:
@@ -185,8 +193,10 @@ def run_cell(
         **_ms(stats),
         "server_cpu_pct": round(100 * server_cpu / options.duration, 1),
         "client_cpu_pct": round(100 * result.cpu_s / options.duration, 1),
+        "report_clients_cpu_pct": round(100 * reports_cpu / options.duration, 1),
         "other_cpu_pct": round(
-            max(0.0, 100 * (busy - server_cpu - result.cpu_s) / options.duration), 1
+            max(0.0, 100 * (busy - server_cpu - result.cpu_s - reports_cpu) / options.duration),
+            1,
         ),
         "quiet_wait_s": round(waited, 1),
         "loadavg_before": load_average,
@@ -203,6 +213,30 @@ def run_cell(
             line += f"\n      {name}: {figures['requests']} runs, p50 {figures['p50_ms']:.1f} ms"
     print(line, flush=True)
     return cell
+
+
+def quiet_cell(
+    server: Server,
+    headers: dict[str, str],
+    contact_id: str,
+    loaded: bool,
+    options: argparse.Namespace,
+    client_cpus: set[int] | None,
+) -> dict[str, Any]:
+    """A cell measured again (up to `--retries` times) while other work on the machine took
+    more than `--max-other` % of a CPU during it; the least disturbed one is kept."""
+    best: dict[str, Any] | None = None
+    for attempt in range(options.retries + 1):
+        cell = run_cell(server, headers, contact_id, loaded, options, client_cpus)
+        cell["attempts"] = attempt + 1
+        if best is None or cell["other_cpu_pct"] < best["other_cpu_pct"]:
+            best = cell
+        if cell["other_cpu_pct"] <= options.max_other:
+            break
+        print(f"    other work took {cell['other_cpu_pct']:.0f}% of a CPU: measuring again")
+    assert best is not None
+    best["disturbed"] = best["other_cpu_pct"] > options.max_other
+    return best
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -285,7 +319,7 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
             print(f"\nround {round_ + 1} of {options.rounds}")
             order = (False, True) if round_ % 2 == 0 else (True, False)
             for loaded in order:
-                cell = run_cell(server, headers, contact_id, loaded, options, client_cpus)
+                cell = quiet_cell(server, headers, contact_id, loaded, options, client_cpus)
                 cell["round"] = round_
                 cells.append(cell)
     finally:
@@ -326,12 +360,15 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
             "client_cpus": sorted(client_cpus) if client_cpus else None,
             "get": "/api/contacts/{id} with Authorization and X-Company-Id",
             "reports": REPORTS,
+            "max_other_pct": options.max_other,
+            "retries": options.retries,
         },
         "alone": {k: med(alone, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms")},
         "loaded": {k: med(loaded, k) for k in ("rps", "p50_ms", "p99_ms", "max_ms")},
         "p99_ratio": round(ratio, 2),
         "p99_ratio_range": [round(min(per_round), 2), round(max(per_round), 2)],
         "pass": ratio <= TARGET_RATIO,
+        "disturbed_cells": sum(1 for c in cells if c["disturbed"]),
         "report_runs_while_loaded": report_runs,
         "cells": cells,
     }
@@ -364,7 +401,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-other", type=float, default=30.0)
+    parser.add_argument(
+        "--max-other",
+        type=float,
+        default=30.0,
+        help="%% of one CPU other work may take during a cell before it is measured again",
+    )
+    parser.add_argument("--retries", type=int, default=3, help="re-measurements of a cell")
     parser.add_argument("--quiet-wait", type=float, default=20.0)
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
