@@ -31,7 +31,7 @@ from arq import ArqRedis
 from redis.asyncio import Redis
 
 from agents.models import ModelClient, model_client
-from domain.accounting import periods
+from domain.accounting import corrections, periods
 from domain.insights import Reachability
 from memory.events import EventHub, EventPublisher
 from memory.queue import JobQueue
@@ -93,6 +93,7 @@ async def for_api(settings: Settings, store: DocumentStore | None = None) -> Ser
             store = open_store(settings)
             owned.append(store.close)
         await periods.backfill(store)
+        await corrections.migrate(store)
         redis = queue = events = hub = None
         if settings.redis_url:
             redis = open_redis(settings.redis_url)
