@@ -31,7 +31,9 @@ records (`total_base`, `due_base` on the document; `cleared_base` on payments,
 `total_base` and `cleared_base` on credit notes) are set to match. Entries already right are
 left alone, so running it again changes nothing; every posted entry balances, so the trial
 balance stays balanced throughout. Cancelled documents are history: their entries are
-reversed already and they take no payments.
+reversed already and they take no payments. A document whose correction would post to a
+disabled account (the journal refuses one) is left entirely as it was and named in
+`Corrections.skipped` and the log; enable the account and run it again (`force=True`).
 
 `migrate` runs it for every company once per database, at start-up (`services.for_api`,
 after `periods.backfill`), each company in its own transaction; `force=True` runs it again
@@ -40,6 +42,7 @@ after `periods.backfill`), each company in its own transaction; `force=True` run
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +56,7 @@ from domain.documents import credit_notes
 from domain.documents.posting import base_components, category_account, document_draft
 from memory.store import DocumentStore
 
+log = logging.getLogger("numbors.corrections")
 VERSION_COUNTER = "schema:ledger_rules"
 RULES_VERSION = 1  # 1: receivables converted once, withholding on its own accounts
 PAGE = 500
@@ -81,6 +85,7 @@ class Corrections:
     reversed: int = 0  # entries reversed
     posted: int = 0  # corrected entries posted
     records: int = 0  # documents, payments and credit notes whose base figures changed
+    skipped: list[str] = field(default_factory=list)  # documents left as they were, and why
 
     def __bool__(self) -> bool:
         return bool(self.accounts_added or self.reversed or self.posted or self.records)
@@ -113,6 +118,7 @@ async def correct_company(ctx: Ctx) -> Corrections:
     """Bring one company's books to the current rules (call inside a transaction)."""
     done = Corrections()
     done.accounts_added = [a["code"] for a in await add_missing_system_accounts(ctx)]
+    accounts = {a["_id"]: a for a in await ctx.store.find("ledger_accounts", ctx.scope())}
     skip = 0
     while True:
         page = await ctx.store.find(
@@ -124,19 +130,40 @@ async def correct_company(ctx: Ctx) -> Corrections:
         )
         for doc in page:
             if _affected(doc):
-                await _correct_document(ctx, doc, done)
+                await _correct_document(ctx, doc, accounts, done)
         if len(page) < PAGE:
             return done
         skip += PAGE
 
 
-async def _correct_document(ctx: Ctx, doc: dict[str, Any], done: Corrections) -> None:
-    before = (done.reversed, done.posted, done.records)
+@dataclass
+class _Plan:
+    """What correcting one document takes: entries to replace, records to update."""
+
+    replace: list[tuple[list[dict[str, Any]], journal.Draft | None]] = field(default_factory=list)
+    records: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
+
+    def entry(self, live: list[dict[str, Any]], wanted: journal.Draft | None) -> None:
+        have = _net([line for entry in live for line in entry["lines"]])
+        want = _net(wanted.lines) if wanted else {}
+        if have != want:
+            self.replace.append((live, wanted if want else None))
+
+    def record(self, collection: str, record: dict[str, Any], changes: dict[str, int]) -> None:
+        changed = {k: v for k, v in changes.items() if record.get(k) != v}
+        if changed:
+            self.records.append((collection, record["_id"], changed))
+
+
+async def _correct_document(
+    ctx: Ctx, doc: dict[str, Any], accounts: dict[str, dict[str, Any]], done: Corrections
+) -> None:
+    plan = _Plan()
     amounts = base_components(doc)
     if doc["status"] in POSTED:
         live = await _live(ctx, doc["_id"])
-        counter = await _counter_account(ctx, live, doc)
-        await _replace(ctx, live, await document_draft(ctx, doc, counter), done)
+        counter = await _counter_account(ctx, live, doc, accounts)
+        plan.entry(live, await document_draft(ctx, doc, counter))
 
     due, due_base = doc["total"], amounts.total
     for kind, record in await _settlements(ctx, doc["_id"]):
@@ -145,8 +172,9 @@ async def _correct_document(ctx: Ctx, doc: dict[str, Any], done: Corrections) ->
         if kind == "transaction":
             applied = record["applied"]
             changes = {"cleared_base": transactions.cleared_base(view, applied)}
-            wanted = await transactions.payment_draft(ctx, {**record, **changes}, doc["type"])
-            await _replace(ctx, live, wanted, done)
+            plan.entry(
+                live, await transactions.payment_draft(ctx, {**record, **changes}, doc["type"])
+            )
         else:
             applied = record["total"]
             total_base = base_components(record).total
@@ -155,15 +183,49 @@ async def _correct_document(ctx: Ctx, doc: dict[str, Any], done: Corrections) ->
                 "cleared_base": credit_notes.cleared_base(view, applied, total_base),
             }
             fixed = {**record, **changes}
-            counter = await _counter_account(ctx, live, fixed)
-            await _replace(ctx, live, await document_draft(ctx, fixed, counter), done)
-        await _set(ctx, COLLECTION[kind], record, changes, done)
+            counter = await _counter_account(ctx, live, fixed, accounts)
+            plan.entry(live, await document_draft(ctx, fixed, counter))
+        plan.record(COLLECTION[kind], record, changes)
         due -= applied
         due_base -= changes["cleared_base"]
+    plan.record("documents", doc, {"total_base": amounts.total, "due_base": due_base})
+    if not plan.replace and not plan.records:
+        return
 
-    await _set(ctx, "documents", doc, {"total_base": amounts.total, "due_base": due_base}, done)
-    if (done.reversed, done.posted, done.records) != before:
-        done.documents += 1
+    # The journal refuses a disabled account, and a correction half made (reversed, not
+    # re-posted) must never be left: such a document is left as it is, and named.
+    used = {
+        line["account_id"]
+        for live, wanted in plan.replace
+        for line in [*(x for e in live for x in e["lines"]), *(wanted.lines if wanted else [])]
+    }
+    unusable = sorted(
+        accounts[a]["code"] if a in accounts else a
+        for a in used
+        if a not in accounts or not accounts[a].get("enabled", True)
+    )
+    if unusable:
+        done.skipped.append(f"{doc['number']}: account {', '.join(unusable)} disabled")
+        log.warning("not corrected: %s in company %s", done.skipped[-1], ctx.company_id)
+        return
+
+    for live, wanted in plan.replace:
+        for entry in live:
+            await journal.reverse(
+                ctx, entry["_id"], None, f"Reversal of {entry['number']} (booking rules corrected)"
+            )
+            done.reversed += 1
+        if wanted is not None:
+            replaced = ", ".join(entry["number"] for entry in live)
+            wanted.description += (
+                f" (corrected; replaces {replaced})" if replaced else " (corrected)"
+            )
+            await journal.post(ctx, wanted)
+            done.posted += 1
+    for collection, record_id, changed in plan.records:
+        await ctx.store.update_one(collection, ctx.scope(_id=record_id), {"$set": changed})
+        done.records += 1
+    done.documents += 1
 
 
 async def _settlements(ctx: Ctx, doc_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -186,14 +248,17 @@ async def _live(ctx: Ctx, source_id: str) -> list[dict[str, Any]]:
     )
 
 
-async def _counter_account(ctx: Ctx, live: list[dict[str, Any]], doc: dict[str, Any]) -> str:
+async def _counter_account(
+    ctx: Ctx,
+    live: list[dict[str, Any]],
+    doc: dict[str, Any],
+    accounts: dict[str, dict[str, Any]],
+) -> str:
     """The income (expense) account the document's entry posted to: the one account of its
     lines that is none of the system side's; the category's when there is no entry."""
-    found = await ctx.store.find("ledger_accounts", ctx.scope(system={"$in": list(SYSTEM_SIDE)}))
-    system = {a["_id"] for a in found}
     for entry in live:
         for line in entry["lines"]:
-            if line["account_id"] not in system:
+            if (accounts.get(line["account_id"]) or {}).get("system") not in SYSTEM_SIDE:
                 return line["account_id"]
     return await category_account(ctx, doc)
 
@@ -203,37 +268,3 @@ def _net(lines: list[dict[str, Any]]) -> dict[str, int]:
     for line in lines:
         out[line["account_id"]] += line["debit"] - line["credit"]
     return {k: v for k, v in out.items() if v}
-
-
-async def _replace(
-    ctx: Ctx, live: list[dict[str, Any]], wanted: journal.Draft | None, done: Corrections
-) -> None:
-    """Make the live entries of one source post what `wanted` posts: when they differ, reverse
-    them on their own dates and post `wanted`."""
-    have = _net([line for entry in live for line in entry["lines"]])
-    want = _net(wanted.lines) if wanted else {}
-    if have == want:
-        return
-    for entry in live:
-        await journal.reverse(
-            ctx, entry["_id"], None, f"Reversal of {entry['number']} (booking rules corrected)"
-        )
-        done.reversed += 1
-    if wanted is not None and want:
-        replaced = ", ".join(entry["number"] for entry in live)
-        wanted.description = (
-            f"{wanted.description} (corrected; replaces {replaced})"
-            if replaced
-            else f"{wanted.description} (corrected)"
-        )
-        await journal.post(ctx, wanted)
-        done.posted += 1
-
-
-async def _set(
-    ctx: Ctx, collection: str, record: dict[str, Any], changes: dict[str, int], done: Corrections
-) -> None:
-    changed = {k: v for k, v in changes.items() if record.get(k) != v}
-    if changed:
-        await ctx.store.update_one(collection, ctx.scope(_id=record["_id"]), {"$set": changed})
-        done.records += 1

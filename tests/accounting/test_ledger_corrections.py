@@ -367,6 +367,56 @@ async def test_old_books_are_corrected_by_reversal_and_repost(
         assert (await bk.get_document(books, docs[key]["id"]))["status"] == "paid"
 
 
+async def test_a_document_on_a_disabled_account_is_left_whole_and_named(
+    owner: Account, store: DocumentStore
+) -> None:
+    books = await bk.fresh_company(owner, "Old Disabled Co")
+    ctx = ctx_of(store, books)
+    await store.delete_many("ledger_accounts", ctx.scope(system={"$in": list(WITHHOLDING)}))
+    income = data(
+        await books.post(
+            "/api/accounting/chart-of-accounts",
+            json={"code": "4200", "name": "Consulting", "type": "income"},
+        ),
+        201,
+    )
+    category = data(
+        await books.post(
+            "/api/categories",
+            json={"name": "Consulting", "type": "income", "ledger_account_id": income["id"]},
+        ),
+        201,
+    )
+    wht = await bk.tax(books, 5, type="withholding")
+    invoice = await bk.document(
+        books,
+        "invoice",
+        (await bk.contact(books))["id"],
+        [bk.line(200, tax_ids=[wht["id"]])],
+        category_id=category["id"],
+    )
+    await old_rule_entry(ctx, invoice["id"])
+    url = f"/api/accounting/chart-of-accounts/{income['id']}"
+    data(await books.put(url, json={"enabled": False}))
+
+    async with store.transaction():
+        done = await corrections.correct_company(ctx)
+    assert done.skipped == [f"{invoice['number']}: account 4200 disabled"]
+    assert (done.documents, done.reversed, done.posted, done.records) == (0, 0, 0, 0)
+    assert len(await bk.entries_for(books, invoice["id"])) == 1
+
+    data(await books.put(url, json={"enabled": True}))
+    async with store.transaction():
+        done = await corrections.correct_company(ctx)
+    assert (done.skipped, done.documents, done.reversed, done.posted) == ([], 1, 1, 1)
+    _, _, new = await bk.entries_for(books, invoice["id"])
+    assert bk.entry_rows(new, await bk.chart(books)) == [
+        ("receivable", 190, 0, None),
+        ("withholding_receivable", 10, 0, wht["name"]),
+        ("4200", 0, 200, None),
+    ]
+
+
 async def test_the_migration_runs_once_per_database(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "old.db")
     try:
