@@ -1,0 +1,1 @@
+"""Projects, tasks and time: billable time that becomes invoices (issue 13)."""

@@ -1,0 +1,231 @@
+"""Invoice from time: a project's billable, approved, uninvoiced entries in a range become
+one draft invoice to the project's customer, its lines grouped by task, by person or one per
+entry (each group split by rate, so a line is hours x one rate). The entries are marked
+invoiced with the invoice's id and number inside the same transaction, so invoicing them
+twice is impossible (a second run finds nothing left to invoice).
+
+Cancelling (or deleting) the invoice releases its entries: the documents area has no event
+a project could subscribe to, so the release is read-consistent and lazy. Every read (a
+project's figures, a time entry) treats an entry on a cancelled or missing invoice as
+approved and unbilled, and the next write that touches the project's time (invoicing again,
+editing or deleting an entry) stores the release first.
+
+Lines are hours x rate rounded once per line; an entry's own amount is rounded on its own,
+so a line can differ from the sum of its entries by at most half a cent per entry. The
+invoice's figures are the ones billed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from domain import resources
+from domain.context import Ctx
+from domain.documents.documents import DOCUMENTS
+from domain.errors import Conflict, Invalid
+from domain.fields import Day, Input, Output, in_day_range
+from domain.money import from_minor, precision, to_number
+from memory.ids import utcnow
+
+DEFAULT_TERM_DAYS = 30
+BILLABLE_STATES = ("active", "on_hold", "completed")
+InvoiceOut = DOCUMENTS.read
+
+
+class InvoiceTimeIn(Input):
+    from_date: Day | None = Field(None, description="First day of time to invoice (default: all)")
+    to_date: Day | None = Field(None, description="Last day of time to invoice (default: all)")
+    group_by: Literal["task", "person", "entry"] = "task"
+    issued_at: Day | None = Field(None, description="Default: today")
+    due_at: Day | None = Field(None, description=f"Default: {DEFAULT_TERM_DAYS} days after issue")
+
+
+class InvoiceTimeOut(Output):
+    invoice: InvoiceOut | None = Field(  # type: ignore[valid-type]
+        None, description="The draft invoice made, or null when there was nothing to invoice"
+    )
+    entries: int
+    hours: float
+    amount: float
+
+
+async def live_invoices(ctx: Ctx, invoice_ids: set[str]) -> set[str]:
+    """The invoices among `invoice_ids` that still bill their time (not cancelled, not
+    deleted): time on any other is unbilled again."""
+    if not invoice_ids:
+        return set()
+    found = await ctx.store.find(
+        "documents", ctx.scope(_id={"$in": sorted(invoice_ids)}, status={"$ne": "cancelled"})
+    )
+    return {d["_id"] for d in found}
+
+
+async def release(ctx: Ctx, **where: Any) -> int:
+    """Store the release of entries (matching `where`) whose invoice was cancelled or
+    deleted: approved again, with no invoice. Answers how many were released."""
+    rows = await ctx.store.sum_by(
+        "time_entries", ctx.scope(status="invoiced", **where), by=("invoice_id",), sums=()
+    )
+    ids = {r["invoice_id"] for r in rows if r.get("invoice_id")}
+    gone = sorted(ids - await live_invoices(ctx, ids))
+    if not gone:
+        return 0
+    return await ctx.store.update_many(
+        "time_entries",
+        ctx.scope(status="invoiced", invoice_id={"$in": gone}),
+        {
+            "$set": {"status": "approved", "updated_at": utcnow()},
+            "$unset": {"invoice_id": "", "invoice_number": ""},
+        },
+    )
+
+
+def _dates(body: InvoiceTimeIn) -> tuple[str, str]:
+    issued = body.issued_at or datetime.now(UTC).date()
+    if body.due_at is not None:
+        due = body.due_at
+    else:
+        try:
+            due = in_day_range(issued + timedelta(days=DEFAULT_TERM_DAYS))
+        except ValueError as error:
+            raise Invalid(f"due_at: {error}", details=[{"field": "due_at"}]) from None
+    if due < issued:
+        raise Invalid(
+            "due_at must be on or after issued_at",
+            details=[{"field": "due_at", "message": "before issued_at"}],
+        )
+    return issued.isoformat(), due.isoformat()
+
+
+async def _names(ctx: Ctx, collection: str, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    docs = await ctx.store.find(collection, ctx.scope(_id={"$in": sorted(ids)}))
+    return {d["_id"]: d["name"] for d in docs}
+
+
+def _lines(
+    entries: list[dict[str, Any]],
+    group_by: str,
+    tasks: dict[str, str],
+    people: dict[str, str],
+    period: str,
+) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        key = {
+            "task": entry.get("task_id") or "",
+            "person": entry["person_id"],
+            "entry": entry["_id"],
+        }[group_by]
+        groups.setdefault((key, entry["rate"]), []).append(entry)
+    lines = []
+    for (_key, rate), group in groups.items():
+        first = group[0]
+        task = tasks.get(first.get("task_id") or "", "Time")
+        person = people.get(first["person_id"], "")
+        if group_by == "task":
+            name, description = task, f"{len(group)} entries, {period}"
+        elif group_by == "person":
+            name, description = person, f"{len(group)} entries, {period}"
+        else:
+            name = f"{first['date']} {task}"
+            description = " - ".join(x for x in (person, first.get("notes")) if x)
+        hours = from_minor(sum(e["hours_c"] for e in group), 2)
+        lines.append(
+            {
+                "name": name[:200],
+                "description": description[:5000] or None,
+                "quantity": str(hours),
+                "price": rate,
+            }
+        )
+    return [{k: v for k, v in line.items() if v is not None} for line in lines]
+
+
+async def invoice_time(ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn) -> dict[str, Any]:
+    if body.from_date and body.to_date and body.to_date < body.from_date:
+        raise Invalid("to_date must be on or after from_date", details=[{"field": "to_date"}])
+    if project["billing_method"] != "hourly":
+        raise Conflict(
+            f"a {project['billing_method'].replace('_', ' ')} project does not invoice its "
+            "time by the hour",
+            code="not_hourly",
+        )
+    if not project.get("customer_id"):
+        raise Conflict(
+            "set the project's customer_id before invoicing its time", code="no_customer"
+        )
+    issued, due = _dates(body)
+    await release(ctx, project_id=project["_id"])
+    where: dict[str, Any] = {"project_id": project["_id"], "status": "approved", "billable": True}
+    bounds = {}
+    if body.from_date:
+        bounds["$gte"] = body.from_date.isoformat()
+    if body.to_date:
+        bounds["$lte"] = body.to_date.isoformat()
+    if bounds:
+        where["date"] = bounds
+    entries = await ctx.store.find(
+        "time_entries", ctx.scope(**where), sort=[("date", 1), ("created_at", 1)]
+    )
+    if not entries:
+        return {"invoice": None, "entries": 0, "hours": 0, "amount": 0}
+    tasks = await _names(ctx, "project_tasks", {e["task_id"] for e in entries if e.get("task_id")})
+    people = await _names(ctx, "contacts", {e["person_id"] for e in entries})
+    period = f"{entries[0]['date']} to {entries[-1]['date']}"
+    invoice = await resources.insert(
+        ctx,
+        DOCUMENTS,
+        {
+            "type": "invoice",
+            "contact_id": project["customer_id"],
+            "issued_at": issued,
+            "due_at": due,
+            "currency": project["currency"],
+            "status": "draft",
+            "reference": (project.get("code") or project["name"])[:200],
+            "notes": f"Time on {project['name']}, {period}",
+            "lines": _lines(entries, body.group_by, tasks, people, period),
+        },
+    )
+    ids = [e["_id"] for e in entries]
+    marked = await ctx.store.update_many(
+        "time_entries",
+        ctx.scope(_id={"$in": ids}, status="approved"),
+        {
+            "$set": {
+                "status": "invoiced",
+                "invoice_id": invoice["_id"],
+                "invoice_number": invoice["number"],
+                "updated_at": utcnow(),
+            }
+        },
+    )
+    if marked != len(ids):  # another request invoiced some of them first
+        raise Conflict("some of these entries were invoiced meanwhile; try again", code="raced")
+    hours = from_minor(sum(e["hours_c"] for e in entries), 2)
+    return {
+        "invoice": await resources.view(ctx, DOCUMENTS, invoice),
+        "entries": len(entries),
+        "hours": float(hours),
+        "amount": to_number(invoice["total"], precision(invoice["currency"])),
+    }
+
+
+INVOICE_TIME = resources.Action(
+    "invoice-time",
+    "Invoice a project's billable, approved time",
+    run=invoice_time,
+    input=InvoiceTimeIn,
+    output=InvoiceTimeOut,
+    from_states=BILLABLE_STATES,
+    example={"from_date": "2026-11-01", "to_date": "2026-11-30", "group_by": "task"},
+    description="Billable, approved, uninvoiced entries in the range become one draft "
+    "invoice to the project's customer (lines by task, by person or one per entry); the "
+    "entries are marked invoiced with its id and number. Cancelling the invoice releases "
+    "them. Answers invoice null when there is nothing to invoice.",
+)
