@@ -4,8 +4,9 @@ and the audit trail.
 `status` and `workflows` are public (the spec marks them so); the rest sit behind the
 `ai-insights` module gate. An analysis is a job (`insight.analyse`) run by a worker:
 `analyse` waits for it (bounded by `NUMBORS_JOB_WAIT_S`) and answers 201 with the insight,
-202 with the job when it is still running, or 200 with the job when it ended without one
-(its `error` says why). `analyse-stream` answers the job's event stream itself (SSE:
+202 with the job when it is still running (or `?wait=false`), or 200 with the job when it
+ended without one (its `error` says why), as `POST /api/jobs` answers 200 for any job that
+finished; all three are declared. `analyse-stream` answers the job's event stream itself (SSE:
 `progress`, `fact`, `token`, `result`, `error`, each with an id), which a client that drops
 resumes at `/api/jobs/{id}/events` with `Last-Event-ID`; the job id is in the `X-Job-Id`
 header and in the first `progress` event. `token` events carry the narrative already checked
@@ -18,24 +19,45 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from api import PREFIX
 from api import jobs as jobs_api
 from api.deps import AppServices, CompanyCtx, module_gate
-from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.responses import Envelope, EnvelopeResponse, ListEnvelope, PageQuery, errors, ok, paged
+from api.routing import LeanRoute
 from domain import insights
 from domain.fields import QueryBool
 
 TAG = "AI Insights"
 
-public = APIRouter(prefix=f"{PREFIX}/ai-insights", tags=[TAG])
+public = APIRouter(prefix=f"{PREFIX}/ai-insights", tags=[TAG], route_class=LeanRoute)
 gated = APIRouter(
-    prefix=f"{PREFIX}/ai-insights", tags=[TAG], dependencies=module_gate("ai-insights")
+    prefix=f"{PREFIX}/ai-insights",
+    tags=[TAG],
+    dependencies=module_gate("ai-insights"),
+    route_class=LeanRoute,
 )
+ANALYSE_EXAMPLES = {
+    "period": {
+        "summary": "Profit and loss of a month against the month before",
+        "value": {
+            "report": "profit_and_loss",
+            "from": "2025-01-01",
+            "to": "2025-01-31",
+            "compare_from": "2024-12-01",
+            "compare_to": "2024-12-31",
+        },
+    },
+    "at_date": {
+        "summary": "Balance sheet at a date against another",
+        "value": {"report": "balance_sheet", "to": "2025-01-31", "compare_to": "2024-12-31"},
+    },
+}
+AnalyseBody = Annotated[insights.AnalyseIn, Body(openapi_examples=ANALYSE_EXAMPLES)]
+QUEUE_UNAVAILABLE = {503: ("queue_unavailable",)}
 
 
 class Status(BaseModel):
@@ -69,33 +91,42 @@ async def status(services: AppServices) -> EnvelopeResponse:
 @public.get(
     "/workflows",
     summary="List available conductor workflows",
-    response_model=Envelope[list[Workflow]],
+    response_model=ListEnvelope[Workflow],
+    responses=errors(400),
 )
-async def workflows() -> EnvelopeResponse:
-    return ok(insights.WORKFLOWS)
+async def workflows(query: Annotated[PageQuery, Query()]) -> EnvelopeResponse:
+    return paged(insights.WORKFLOWS, query)
 
 
 @gated.post(
     "/analyse",
     status_code=201,
     summary="Generate AI insights for a report",
+    description="201 with the insight when the analysis finished within the wait; 202 with "
+    "the job and its events URL (`/api/jobs/{id}/events`, SSE) when it is still running or "
+    "`wait=false`; 200 with the job when it ended without an insight (its `error` says why).",
     response_model=Envelope[InsightOut],
     responses={
-        **errors(400, 401, 403, 503),
+        **errors(400, 401, 403, 503, codes=QUEUE_UNAVAILABLE),
+        200: {
+            "model": Envelope[jobs_api.Submitted],
+            "description": "The job ended without an insight (failed or cancelled): its "
+            "`error` says why",
+        },
         202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
     },
 )
 async def analyse(
-    body: insights.AnalyseIn,
+    body: AnalyseBody,
     ctx: CompanyCtx,
     request: Request,
     wait: Annotated[QueryBool, Query(description="Wait for the insight")] = True,
 ) -> EnvelopeResponse:
-    response = await jobs_api.submit(request, ctx, insights.KIND, insights.request(body), wait)
-    job = orjson.loads(response.body)["data"]["job"]
-    if job["status"] == "succeeded":
-        return ok(job["result"], status=201)
-    return response
+    job_input = insights.request(body)
+    submission = await jobs_api.run(request, ctx, insights.KIND, job_input, wait)
+    if submission.job["status"] == "succeeded":
+        return ok(submission.job["result"], status=201)
+    return submission.answer()
 
 
 @gated.post(
@@ -103,16 +134,16 @@ async def analyse(
     status_code=201,
     summary="Stream AI analysis via SSE",
     responses={
-        **errors(400, 401, 403, 503),
+        **errors(400, 401, 403, 503, codes=QUEUE_UNAVAILABLE),
         201: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
     },
 )
 async def analyse_stream(
-    body: insights.AnalyseIn, ctx: CompanyCtx, request: Request
+    body: AnalyseBody, ctx: CompanyCtx, request: Request
 ) -> EventSourceResponse:
     job_input = insights.request(body)
-    submitted = await jobs_api.submit(request, ctx, insights.KIND, job_input, wait=False)
-    job_id = orjson.loads(submitted.body)["data"]["job"]["id"]
+    submission = await jobs_api.run(request, ctx, insights.KIND, job_input, wait=False)
+    job_id = submission.job["id"]
     stream = await jobs_api.events(job_id, ctx, request, None)
     stream.status_code = 201
     stream.headers["X-Job-Id"] = job_id

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
 from api import PREFIX
 from api.deps import CurrentUser, Store, TokenConfig
-from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.responses import Envelope, EnvelopeResponse, errors, failure, ok
+from api.routing import LeanRoute
 from domain.auth import accounts
 from domain.companies import ROLES
-from domain.fields import CurrencyCode, Email, Input, Name
+from domain.fields import CurrencyCode, Email, Input, Name, ObjectIdStr, Timestamp
 
-router = APIRouter(prefix=f"{PREFIX}/auth", tags=["Authentication"])
+router = APIRouter(prefix=f"{PREFIX}/auth", tags=["Authentication"], route_class=LeanRoute)
 
 Password = Annotated[
     str, Field(min_length=10, max_length=1024, description="At least 10 characters")
 ]
+# "Try it out" in /api/docs: register with the first, then log in with the second.
+REGISTER_EXAMPLE = {
+    "email": "ada@example.com",
+    "password": "correct horse battery staple",
+    "name": "Ada Lovelace",
+    "company_name": "Analytical Engines Ltd",
+    "base_currency": "GBP",
+}
+LOGIN_EXAMPLE = {"email": "ada@example.com", "password": "correct horse battery staple"}
 
 
 class RegisterIn(Input):
@@ -35,18 +45,18 @@ class LoginIn(Input):
 
 
 class UserOut(BaseModel):
-    id: str
+    id: ObjectIdStr
     email: str
     name: str
-    created_at: str
+    created_at: Timestamp
 
 
 class CompanyOut(BaseModel):
-    id: str
+    id: ObjectIdStr
     name: str
-    base_currency: str | None = None
+    base_currency: CurrencyCode | None = None
     role: str = Field(description=f"One of {', '.join(ROLES)}")
-    created_at: str
+    created_at: Timestamp
 
 
 class TokenOut(BaseModel):
@@ -69,9 +79,13 @@ class MeOut(UserOut):
     status_code=201,
     summary="Register a new user",
     response_model=Envelope[RegisterOut],
-    responses=errors(400, 409),
+    responses=errors(400, 409, codes={409: ("email_taken",)}),
 )
-async def register(body: RegisterIn, store: Store, config: TokenConfig) -> EnvelopeResponse:
+async def register(
+    body: Annotated[RegisterIn, Body(openapi_examples={"ada": {"value": REGISTER_EXAMPLE}})],
+    store: Store,
+    config: TokenConfig,
+) -> EnvelopeResponse:
     form = accounts.Registration(
         email=body.email,
         password=body.password,
@@ -87,9 +101,13 @@ async def register(body: RegisterIn, store: Store, config: TokenConfig) -> Envel
     status_code=201,
     summary="Log in and receive a JWT",
     response_model=Envelope[TokenOut],
-    responses=errors(400, 401),
+    responses={**errors(400), **failure(401, "Email or password is wrong", "invalid_credentials")},
 )
-async def login(body: LoginIn, store: Store, config: TokenConfig) -> EnvelopeResponse:
+async def login(
+    body: Annotated[LoginIn, Body(openapi_examples={"ada": {"value": LOGIN_EXAMPLE}})],
+    store: Store,
+    config: TokenConfig,
+) -> EnvelopeResponse:
     return ok(await accounts.login(store, config, body.email, body.password), status=201)
 
 
@@ -97,7 +115,7 @@ async def login(body: LoginIn, store: Store, config: TokenConfig) -> EnvelopeRes
     "/me",
     summary="Get current authenticated user",
     response_model=Envelope[MeOut],
-    responses=errors(401),
+    responses=errors(401, codes={401: ("user_unknown",)}),
 )
 async def me(user: CurrentUser, store: Store) -> EnvelopeResponse:
     return ok(await accounts.me(store, user.user_id))

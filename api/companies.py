@@ -3,17 +3,20 @@ companies is what `X-Company-Id` exists for."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
 from pydantic import Field
 
 from api import PREFIX
 from api.auth import CompanyOut
-from api.deps import CurrentUser, Store
-from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.deps import CurrentUser, Store, id_path
+from api.responses import Envelope, EnvelopeResponse, ListEnvelope, PageQuery, errors, ok
+from api.routing import LeanRoute
 from domain import companies
 from domain.fields import CurrencyCode, Input, Name
 
-router = APIRouter(prefix=f"{PREFIX}/companies", tags=["Companies"])
+router = APIRouter(prefix=f"{PREFIX}/companies", tags=["Companies"], route_class=LeanRoute)
 
 
 class CompanyIn(Input):
@@ -21,14 +24,21 @@ class CompanyIn(Input):
     base_currency: CurrencyCode = Field("USD", description="ISO 4217 code of the books")
 
 
+COMPANY_EXAMPLE = {"name": "Acme Trading", "base_currency": "EUR"}
+
+
 @router.get(
     "",
     summary="List accessible companies",
-    response_model=Envelope[list[CompanyOut]],
-    responses=errors(401),
+    description="The companies you belong to, in the order you joined them, a page at a time.",
+    response_model=ListEnvelope[CompanyOut],
+    responses=errors(400, 401),
 )
-async def list_companies(user: CurrentUser, store: Store) -> EnvelopeResponse:
-    return ok(await companies.list_for_user(store, user.user_id))
+async def list_companies(
+    user: CurrentUser, store: Store, query: Annotated[PageQuery, Query()]
+) -> EnvelopeResponse:
+    found, total = await companies.page_for_user(store, user.user_id, query.skip, query.limit)
+    return ok(found, meta=query.meta(total))
 
 
 @router.post(
@@ -38,7 +48,11 @@ async def list_companies(user: CurrentUser, store: Store) -> EnvelopeResponse:
     response_model=Envelope[CompanyOut],
     responses=errors(400, 401),
 )
-async def create_company(body: CompanyIn, user: CurrentUser, store: Store) -> EnvelopeResponse:
+async def create_company(
+    body: Annotated[CompanyIn, Body(openapi_examples={"acme": {"value": COMPANY_EXAMPLE}})],
+    user: CurrentUser,
+    store: Store,
+) -> EnvelopeResponse:
     company = await companies.create_company(
         store, user.user_id, body.name, {"base_currency": body.base_currency}
     )
@@ -52,6 +66,6 @@ async def create_company(body: CompanyIn, user: CurrentUser, store: Store) -> En
     responses=errors(400, 401, 404),
 )
 async def get_company(
-    id: str, user: CurrentUser, store: Store, request: Request
+    id: Annotated[str, id_path("company")], user: CurrentUser, store: Store
 ) -> EnvelopeResponse:
     return ok(await companies.get_for_user(store, user.user_id, id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain import companies
@@ -18,6 +18,28 @@ from memory.store import DocumentStore
 from services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/login")
+
+ID_PATTERN = r"^[0-9a-f]{24}$"
+"""Every stored object's id (a 24-hex ObjectId): documented on every id parameter. The domain
+checks it (400 `invalid_id`, `invalid_company_id`), so the documents' `pattern` is what the
+server enforces, with the domain's own message."""
+
+
+def on_string(**keywords: Any) -> Callable[[dict[str, Any]], None]:
+    """A `json_schema_extra` that documents `keywords` (a pattern, a format) on the string
+    branch of an optional parameter's schema, not beside its `anyOf`."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "string":
+                branch.update(keywords)
+
+    return extra
+
+
+def id_path(label: str) -> Any:
+    """An id path parameter, documented with its pattern (`Annotated[str, id_path("job")]`)."""
+    return Path(pattern=ID_PATTERN, description=f"The {label}'s id (24 hexadecimal characters)")
 
 
 def services_of(request: Request) -> Services:
@@ -88,7 +110,12 @@ class _CompanyContext(HTTPBearer):
         request: Request,
         x_company_id: Annotated[
             str | None,
-            Header(alias="X-Company-Id", description="Company to act in; default: your first"),
+            Header(
+                alias="X-Company-Id",
+                description="Company to act in; default: your first",
+                # documented, not validated here: `company_ctx` answers 400 invalid_company_id
+                json_schema_extra=on_string(pattern=ID_PATTERN),
+            ),
         ] = None,
     ) -> Ctx:
         return await company_ctx(request)
@@ -115,11 +142,23 @@ company_context = _CompanyContext(
 )
 CompanyCtx = Annotated[Ctx, Depends(company_context)]
 
+
 # Dependencies as `api.routing.LeanRoute` runs them: the same work, from the request alone.
+async def _lean_current_user(request: Request) -> tokens.Claims:
+    return _claims(request)
+
+
 LEAN: dict[Any, Callable[[Request], Awaitable[Any]]] = {
     company_context: company_ctx,
+    current_user: _lean_current_user,
     get_services: get_services,
+    get_store: get_store,
+    get_token_config: get_token_config,
 }
+
+
+GATES: dict[Any, str] = {}
+"""Every module gate dependency and its module (the OpenAPI names its 403 `module_disabled`)."""
 
 
 def module_gate(alias: str) -> list[Any]:
@@ -137,4 +176,5 @@ def module_gate(alias: str) -> list[Any]:
         await gate(await company_ctx(request))
 
     LEAN[gate] = lean_gate
+    GATES[gate] = alias
     return [Depends(gate)]

@@ -3,14 +3,15 @@ bills themselves are declared (`domain/documents/documents.py`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, Field
 
 from api import PREFIX
 from api.deps import CompanyCtx, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.routing import LeanRoute
 from domain.documents import numbering
 from domain.fields import Input, StrictInt
 
@@ -18,6 +19,7 @@ router = APIRouter(
     prefix=f"{PREFIX}/documents/numbering",
     tags=["Documents"],
     dependencies=module_gate("invoicing"),
+    route_class=LeanRoute,
 )
 
 
@@ -32,15 +34,21 @@ class NumberingOut(BaseModel):
     next_number: int
 
 
+NUMBERING_EXAMPLE = {"prefix": "INV-2026-", "next_number": 1001}
+
+
 @router.put(
     "/{type}",
     summary="Set a document type's number prefix and next number",
     response_model=Envelope[NumberingOut],
-    responses=errors(400, 401, 403, 409),
+    responses=errors(400, 401, 403, 409, codes={403: ("admin_required",), 409: ("number_used",)}),
 )
 async def set_numbering(
-    type: Literal["invoice", "bill", "estimate", "credit_note"],
-    body: NumberingIn,
+    type: Annotated[
+        Literal["invoice", "bill", "estimate", "credit_note"],
+        Path(description="The document type to number"),
+    ],
+    body: Annotated[NumberingIn, Body(openapi_examples={"invoices": {"value": NUMBERING_EXAMPLE}})],
     ctx: CompanyCtx,
 ) -> EnvelopeResponse:
     return ok(await numbering.configure(ctx, type, body.prefix, body.next_number))

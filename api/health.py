@@ -8,9 +8,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from api import PREFIX
+from api.deps import services_of
 from api.responses import Envelope, EnvelopeResponse, errors, fail, ok
+from api.routing import LeanRoute
 
-router = APIRouter(prefix=PREFIX, tags=["Health"])
+router = APIRouter(prefix=PREFIX, tags=["Health"], route_class=LeanRoute)
 CHECK_TIMEOUT_S = 2.0
 
 
@@ -32,13 +34,14 @@ async def health() -> EnvelopeResponse:
     "/ready",
     summary="The store and Redis are reachable",
     response_model=Envelope[Readiness],
-    responses=errors(503),
+    responses=errors(503, codes={503: ("not_ready",)}),
 )
 async def ready(request: Request) -> EnvelopeResponse:
-    state = request.app.state
+    services = services_of(request)
+    redis = services.redis
     checks = {
-        "store": await _check(state.store.ping()),
-        "redis": await _check(state.redis.ping()) if state.redis is not None else "not configured",
+        "store": await _check(services.store.ping()),
+        "redis": await _check(redis.ping()) if redis is not None else "not configured",
     }
     if all(v == "ok" for v in checks.values()):
         return ok({"status": "ready", "checks": checks})

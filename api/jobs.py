@@ -1,12 +1,14 @@
 """Jobs over HTTP: read, list, cancel, and follow their events as SSE (resumable with
 `Last-Event-ID`). `submit` is what every enqueueing endpoint calls: it stores the job,
-enqueues it once the record has committed, and by default waits (bounded) for its result."""
+enqueues it once the record has committed, and by default waits (bounded) for its result;
+`run` does the same and gives the job back, for a route that answers its result itself."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -15,8 +17,9 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import PREFIX
-from api.deps import CompanyCtx, services_of
+from api.deps import CompanyCtx, id_path, services_of
 from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.routing import LeanRoute
 from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
@@ -24,7 +27,9 @@ from memory.events import EventHub, after, is_stream_id
 from memory.queue import JobQueue
 
 router = APIRouter()
-actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"])
+actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"], route_class=LeanRoute)
+JobId = Annotated[str, id_path("job")]
+QUEUE_UNAVAILABLE = {503: ("queue_unavailable",)}
 
 
 class Submitted(BaseModel):
@@ -42,18 +47,31 @@ def _queue_and_hub(request: Request) -> tuple[JobQueue, EventHub]:
     return services.queue, services.hub
 
 
-async def submit(
+@dataclass(frozen=True)
+class Submission:
+    """A submitted job as it stood when the wait ended (`waited`: it had finished)."""
+
+    job: dict[str, Any]
+    events_url: str
+    waited: bool
+
+    def answer(self) -> EnvelopeResponse:
+        """200 with the finished job, 202 with the job still running (or not waited for)."""
+        data = {"job": self.job, "events_url": self.events_url, "waited": self.waited}
+        return ok(data, status=200 if self.waited else 202)
+
+
+async def run(
     request: Request, ctx: Ctx, kind: str, input: dict[str, Any], wait: bool
-) -> EnvelopeResponse:
+) -> Submission:
+    """Store the job, enqueue it once the record has committed and, with `wait`, wait
+    (bounded by `NUMBORS_JOB_WAIT_S`) for it to finish."""
     queue, hub = _queue_and_hub(request)
     job = await jobs.create_job(ctx, kind, input)
     events_url = f"{PREFIX}/jobs/{job['_id']}/events"
     if not wait:
         await queue.enqueue(job["_id"])
-        return ok(
-            {"job": await jobs.get_job(ctx, job["_id"]), "events_url": events_url, "waited": False},
-            status=202,
-        )
+        return Submission(await jobs.get_job(ctx, job["_id"]), events_url, waited=False)
     limit = services_of(request).settings.job_wait_s
     async with hub.subscribe(job["_id"]) as events:
         await queue.enqueue(job["_id"])
@@ -66,21 +84,27 @@ async def submit(
                 break
             finished = event.terminal
     current = await jobs.get_job(ctx, job["_id"])
-    done = current["status"] in jobs.FINAL
-    return ok(
-        {"job": current, "events_url": events_url, "waited": done}, status=200 if done else 202
-    )
+    return Submission(current, events_url, waited=current["status"] in jobs.FINAL)
+
+
+async def submit(
+    request: Request, ctx: Ctx, kind: str, input: dict[str, Any], wait: bool
+) -> EnvelopeResponse:
+    """What every enqueueing endpoint answers: `run`, then 200 finished or 202 running."""
+    return (await run(request, ctx, kind, input, wait)).answer()
 
 
 @actions.post(
     "/{id}/cancel",
     summary="Cancel a queued or running job",
     response_model=Envelope[jobs.JobOut],
-    responses=errors(400, 401, 404, 409),
+    responses=errors(
+        400, 401, 403, 404, 409, 503, codes={409: ("job_finished",), **QUEUE_UNAVAILABLE}
+    ),
 )
-async def cancel(id: str, ctx: CompanyCtx, request: Request) -> EnvelopeResponse:
+async def cancel(id: JobId, ctx: CompanyCtx, request: Request) -> EnvelopeResponse:
+    queue, _ = _queue_and_hub(request)  # before the record changes: a 503 cancels nothing
     job = await jobs.request_cancel(ctx, id)
-    queue, _ = _queue_and_hub(request)
     if job["status"] == "cancelled":
         events = services_of(request).events
         assert events is not None  # there is a queue, so there is Redis
@@ -94,16 +118,25 @@ async def cancel(id: str, ctx: CompanyCtx, request: Request) -> EnvelopeResponse
     "/{id}/events",
     summary="Follow a job's events (SSE, resumable)",
     responses={
-        **errors(400, 401, 404),
+        **errors(
+            400, 401, 403, 404, 503, codes={400: ("invalid_last_event_id",), **QUEUE_UNAVAILABLE}
+        ),
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
         204: {"description": "The client already has the job's last event: stop reconnecting"},
     },
 )
 async def events(
-    id: str,
+    id: JobId,
     ctx: CompanyCtx,
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this event: the `id` of the last one you received "
+            "(like 1732540000000-0)",
+        ),
+    ] = None,
 ) -> Response:
     job = await jobs.get_job(ctx, id)
     if last_event_id is not None and not is_stream_id(last_event_id):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from api import PREFIX
 from api.deps import CompanyCtx
-from api.responses import Envelope, EnvelopeResponse, errors, ok
+from api.responses import Envelope, EnvelopeResponse, ListEnvelope, PageQuery, errors, ok, paged
+from api.routing import LeanRoute
 from domain.errors import not_found
 from domain.fields import Input
 from domain.modules import licences
 from domain.modules.catalogue import BY_ALIAS, CATALOGUE
 
-router = APIRouter(prefix=f"{PREFIX}/modules", tags=["Modules"])
+router = APIRouter(prefix=f"{PREFIX}/modules", tags=["Modules"], route_class=LeanRoute)
 
 
 class ModuleOut(BaseModel):
@@ -53,6 +56,9 @@ class LicenceChange(Input):
     disable: list[str] = Field(default_factory=list, description="Module aliases to disable")
 
 
+LICENCE_EXAMPLE = {"enable": ["crm", "helpdesk"], "disable": ["pos"]}
+
+
 def _module(alias: str) -> dict[str, object]:
     m = BY_ALIAS[alias]
     return {
@@ -67,21 +73,27 @@ def _module(alias: str) -> dict[str, object]:
 @router.get(
     "/enabled",
     summary="List enabled modules",
-    response_model=Envelope[list[ModuleOut]],
-    responses=errors(401, 403),
+    description="The modules the company's licence enables, core ones included, in the "
+    "catalogue's order, a page at a time.",
+    response_model=ListEnvelope[ModuleOut],
+    responses=errors(400, 401, 403),
 )
-async def enabled(ctx: CompanyCtx) -> EnvelopeResponse:
+async def enabled(ctx: CompanyCtx, query: Annotated[PageQuery, Query()]) -> EnvelopeResponse:
     licence = await licences.load(ctx.store, ctx.company_id)
-    return ok([_module(m.alias) for m in CATALOGUE if licences.access(licence, m.alias).enabled])
+    found = [_module(m.alias) for m in CATALOGUE if licences.access(licence, m.alias).enabled]
+    return paged(found, query)
 
 
 @router.get(
     "/check/{alias}",
     summary="Check if specific module is accessible",
     response_model=Envelope[ModuleCheck],
-    responses=errors(401, 403, 404),
+    responses=errors(400, 401, 403, 404, codes={404: ("not_found",)}),
 )
-async def check(alias: str, ctx: CompanyCtx) -> EnvelopeResponse:
+async def check(
+    alias: Annotated[str, Path(description=f"A module's alias: {', '.join(BY_ALIAS)}")],
+    ctx: CompanyCtx,
+) -> EnvelopeResponse:
     if alias not in BY_ALIAS:
         raise not_found("module", alias)
     result = licences.access(await licences.load(ctx.store, ctx.company_id), alias)
@@ -99,7 +111,7 @@ async def check(alias: str, ctx: CompanyCtx) -> EnvelopeResponse:
     "/licenses",
     summary="Get detailed license information",
     response_model=Envelope[LicenceOut],
-    responses=errors(401, 403),
+    responses=errors(400, 401, 403),
 )
 async def licence(ctx: CompanyCtx) -> EnvelopeResponse:
     return ok(licences.describe(await licences.load(ctx.store, ctx.company_id)))
@@ -109,7 +121,12 @@ async def licence(ctx: CompanyCtx) -> EnvelopeResponse:
     "/licenses",
     summary="Enable or disable modules (owner only)",
     response_model=Envelope[LicenceOut],
-    responses=errors(400, 401, 403),
+    responses=errors(
+        400, 401, 403, codes={400: ("unknown_module", "core_module"), 403: ("owner_required",)}
+    ),
 )
-async def change_licence(body: LicenceChange, ctx: CompanyCtx) -> EnvelopeResponse:
+async def change_licence(
+    body: Annotated[LicenceChange, Body(openapi_examples={"crm": {"value": LICENCE_EXAMPLE}})],
+    ctx: CompanyCtx,
+) -> EnvelopeResponse:
     return ok(await licences.set_modules(ctx, body.enable, body.disable))

@@ -3,35 +3,46 @@
 FastAPI solves an endpoint's parameters on every request by walking its dependency tree
 (the path, query, header and cookie parameters of every node, each through a TypeAdapter).
 On `GET /api/contacts/{id}` that was a third of the request's CPU (`bench/api_crud.py`).
-The declarative resources only ever take the same few kinds of parameter, so this route
-class compiles the endpoint's signature once into direct extractors:
+The routes of this API only ever take a few kinds of parameter, so this route class
+compiles the endpoint's parameters, as FastAPI itself read them from its signature (the
+route's `dependant`), once into direct extractors:
 
-- a dependency with a lean form registered in `api.deps.LEAN` (the company context; a
-  module gate given as a router dependency), run first, as FastAPI runs them;
-- a path parameter typed `str`;
-- a pydantic model declared `Body()` (JSON, parsed as FastAPI parses it) or `Query()`.
+- a dependency with a lean form registered in `api.deps.LEAN` (the company context, the
+  current user, the store; a module gate given as a router dependency), run first, in
+  FastAPI's order (the route's dependencies, then the endpoint's);
+- a path parameter typed `str` (read as it is: an id's pattern is the domain's to check,
+  with its own message); a path, query or header parameter of any other scalar type
+  (a `Literal`, `QueryBool`, `str | None` with an alias...), validated by FastAPI's own
+  field for it, so with its aliases, default, error `loc`, type and message;
+- a pydantic model declared `Query()`, or one request body model (JSON, parsed as FastAPI
+  parses it; optional when it has a default);
+- the `Request`.
 
+As in FastAPI, a dependency that raises answers before any parameter is validated, and the
+validation errors of every parameter are raised together (path, query, header, then body).
 Errors come out exactly as FastAPI raises them (`RequestValidationError` with the same
 `loc`, type and message; `json_invalid` for a body that is not JSON), so the one error
 handler renders them. The signature remains the declaration: FastAPI still reads it for
-the OpenAPI document. An endpoint of any other shape is solved by FastAPI as usual; an
-endpoint solved here must answer a `Response` (the resources answer `ok(...)`).
+the OpenAPI document. An endpoint of any other shape (a cookie, a form, several bodies, a
+dependency without a lean form) is solved by FastAPI as usual; an endpoint solved here must
+answer a `Response` (every route answers `ok(...)` or a stream).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.message import Message
-from typing import Annotated, Any, get_args, get_origin
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.dependencies.utils import get_typed_signature
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
-from fastapi.params import Body, Depends, Path, Query
-from fastapi.params import Param as FastAPIParam
+from fastapi.params import Body, Path
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
@@ -41,22 +52,54 @@ from api.deps import LEAN
 
 Extractor = Callable[[Request], Awaitable[Any]]
 
+# FastAPI (0.16x) builds an included route's handler with the inclusion's context (its
+# prefix, its dependencies) in this variable; without it the route is its own context.
+_INCLUDE_CONTEXT = getattr(fastapi_routing, "_effective_route_context_var", None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a lean handler does, in order."""
+
+    depends: list[tuple[str | None, Extractor]]
+    params: list[tuple[str, Extractor]]
+    request_name: str | None
+    reads_body: bool
+
 
 class LeanRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        plan = _plan(self)
+        context = _INCLUDE_CONTEXT.get() if _INCLUDE_CONTEXT is not None else None
+        route = context if context is not None and context.original_route is self else self
+        plan = _plan(route)
         if plan is None:
             return super().get_route_handler()
-        guards, params = plan
         endpoint = self.endpoint
-        reads_body = self.body_field is not None
+        depends, params, request_name, reads_body = (
+            plan.depends,
+            plan.params,
+            plan.request_name,
+            plan.reads_body,
+        )
 
         async def handler(request: Request) -> Response:
             if reads_body:  # FastAPI parses the body before it solves anything
                 await _json_body(request)
-            for guard in guards:
-                await guard(request)
-            values = {name: await extract(request) for name, extract in params}
+            values: dict[str, Any] = {}
+            for name, depend in depends:
+                value = await depend(request)
+                if name is not None:
+                    values[name] = value
+            errors: list[Any] = []
+            for name, extract in params:
+                try:
+                    values[name] = await extract(request)
+                except RequestValidationError as error:
+                    errors += error.errors()
+            if errors:
+                raise RequestValidationError(errors)
+            if request_name is not None:
+                values[request_name] = request
             response = await endpoint(**values)
             if not isinstance(response, Response):
                 raise TypeError(f"{endpoint.__qualname__} must answer a Response")
@@ -65,76 +108,80 @@ class LeanRoute(APIRoute):
         return handler
 
 
-def _plan(route: APIRoute) -> tuple[list[Extractor], list[tuple[str, Extractor]]] | None:
+def _plan(route: Any) -> Plan | None:
+    """The lean plan of an `APIRoute` (or of an included route's effective context), or None
+    when its endpoint takes something no extractor here reads."""
     if not inspect.iscoroutinefunction(route.endpoint):
         return None
-    guards: list[Extractor] = []
-    for dependency in route.dependencies:
-        lean = LEAN.get(dependency.dependency) if dependency.dependency else None
+    dependant = route.dependant
+    if (
+        dependant.http_connection_param_name
+        or dependant.websocket_param_name
+        or dependant.background_tasks_param_name
+        or dependant.response_param_name
+        or dependant.security_scopes_param_name
+        or dependant.cookie_params
+    ):
+        return None
+    depends: list[tuple[str | None, Extractor]] = []
+    for sub in dependant.dependencies:
+        lean = LEAN.get(sub.call)
         if lean is None:
             return None
-        guards.append(lean)
+        depends.append((sub.name, lean))
     params: list[tuple[str, Extractor]] = []
-    path_names = set(route.param_convertors)
-    for name, parameter in get_typed_signature(route.endpoint).parameters.items():
-        extract = _extractor(name, parameter, path_names)
-        if extract is None:
+    for field in dependant.path_params:
+        if type(field.field_info) is Path and field.field_info.annotation is str:
+            params.append((field.name, _path(field.alias)))
+        else:
+            params.append((field.name, _scalar(field, _path_params)))
+    for field in dependant.query_params:
+        model = field.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            params.append((field.name, _query(model)))
+        else:
+            params.append((field.name, _scalar(field, _query_params)))
+    for field in dependant.header_params:
+        if isinstance(field.field_info.annotation, type) and issubclass(
+            field.field_info.annotation, BaseModel
+        ):
             return None
-        params.append((name, extract))
-    return guards, params
-
-
-def _extractor(name: str, parameter: inspect.Parameter, path_names: set[str]) -> Any:
-    annotation, marker, validators = parameter.annotation, None, []
-    if get_origin(annotation) is Annotated:
-        annotation, *metadata = get_args(annotation)
-        markers = [m for m in metadata if isinstance(m, FastAPIParam | Body | Depends)]
-        validators = [m for m in metadata if not any(m is k for k in markers)]
-        if len(markers) != 1:
+        params.append((field.name, _scalar(field, _headers)))
+    if dependant.body_params:
+        if len(dependant.body_params) != 1 or route._embed_body_fields:
             return None
-        marker = markers[0]
-    if isinstance(marker, Depends):
-        return LEAN.get(marker.dependency) if marker.dependency else None
-    if annotation is Request:
-        return _request
-    if name in path_names and annotation is str and (marker is None or type(marker) is Path):
-        return _path(name)  # a pattern on an id is the domain's to check, with its message
-    default = None if parameter.default is inspect.Parameter.empty else parameter.default
-    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-        if type(marker) is not Query:
+        field = dependant.body_params[0]
+        model = field.field_info.annotation
+        if type(field.field_info) is not Body or not (
+            isinstance(model, type) and issubclass(model, BaseModel)
+        ):
             return None
-        typed = Annotated[annotation, *validators] if validators else annotation
-        return _scalar_query(name, typed, parameter.default)
-    if type(marker) is Body and not marker.embed:
-        return _body(annotation, parameter.default is not inspect.Parameter.empty, default)
-    if type(marker) is Query:
-        return _query(annotation)
-    return None
+        required = field.field_info.is_required()
+        params.append((field.name, _body(model, not required, None if required else field.default)))
+    return Plan(depends, params, dependant.request_param_name, route.body_field is not None)
 
 
-async def _request(request: Request) -> Request:
-    return request
+def _path_params(request: Request) -> Any:
+    return request.path_params
 
 
-def _scalar_query(name: str, annotation: Any, default: Any) -> Extractor:
-    """One query parameter, validated as FastAPI would (its TypeAdapter, its error `loc`)."""
-    adapter = TypeAdapter(annotation)
-    required = default is inspect.Parameter.empty
+def _query_params(request: Request) -> Any:
+    return request.query_params
+
+
+def _headers(request: Request) -> Any:
+    return request.headers
+
+
+def _scalar(field: Any, source: Callable[[Request], Any]) -> Extractor:
+    """One path, query or header parameter, validated by FastAPI's own field for it."""
+    fields, name = [field], field.name
 
     async def extract(request: Request) -> Any:
-        raw = request.query_params.get(name)
-        if raw is None:
-            if required:
-                missing = {"type": "missing", "loc": ("query", name), "msg": "Field required"}
-                raise RequestValidationError([{**missing, "input": None}])
-            return default
-        try:
-            return adapter.validate_python(raw)
-        except ValidationError as error:
-            errors = [
-                {**e, "loc": ("query", name, *e["loc"])} for e in error.errors(include_url=False)
-            ]
-            raise RequestValidationError(errors) from error
+        values, errors = request_params_to_args(fields, source(request))
+        if errors:
+            raise RequestValidationError(errors)
+        return values[name]
 
     return extract
 

@@ -71,14 +71,31 @@ async def membership(store: DocumentStore, user_id: str, company_id: str | None)
     return found
 
 
-async def list_for_user(store: DocumentStore, user_id: str) -> list[dict[str, Any]]:
-    members = await store.find("memberships", {"user_id": user_id}, sort=[("created_at", 1)])
+async def list_for_user(
+    store: DocumentStore, user_id: str, *, skip: int = 0, limit: int = 0
+) -> list[dict[str, Any]]:
+    """The user's companies in the order they joined them (`limit` 0: all of them)."""
+    members = await store.find(
+        "memberships",
+        {"user_id": user_id},
+        sort=[("created_at", 1), ("_id", 1)],
+        skip=skip,
+        limit=limit,
+    )
     roles = {m["company_id"]: m["role"] for m in members}
     if not roles:
         return []
     companies = await store.find("companies", {"_id": {"$in": list(roles)}})
     by_id = {c["_id"]: c for c in companies}
     return [present(by_id[cid], roles[cid]) for cid in roles if cid in by_id]
+
+
+async def page_for_user(
+    store: DocumentStore, user_id: str, skip: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the user's companies and how many they have in all."""
+    found = await list_for_user(store, user_id, skip=skip, limit=limit)
+    return found, await store.count("memberships", {"user_id": user_id})
 
 
 async def get_for_user(store: DocumentStore, user_id: str, company_id: str) -> dict[str, Any]:

@@ -10,7 +10,11 @@ Strict edges: a value is what it says, or a 400. Nothing is coerced from another
   plain decimal digits `^-?\d+(\.\d+)?$` (at most 40 characters), so `"12.50"` and `12.5` are
   the same amount. Refused: booleans, `"1_000"`, `" 5 "`, `"1e3"`, `"+5"`, NaN and Infinity.
   Negative zero is stored as zero. Each field adds its own bounds and places (`Field(ge=...,
-  le=..., decimal_places=...)`); a number beyond them is a 400 naming the bound.
+  le=..., decimal_places=...)`); a number beyond them is a 400 naming the bound. The OpenAPI
+  document states both forms (`anyOf`: a number with the field's bounds, a string with that
+  pattern); answers are always numbers.
+- **Currency codes** (`CurrencyCode`): an ISO 4217 code, documented as `^[A-Z]{3}$` and
+  always answered so (a lower-case code is still accepted and upper-cased).
 - **Booleans** (`StrictBool`): `true` or `false` only, not `0`, `1`, `"true"` or `"yes"`.
   In a query string (`QueryBool`), exactly `true` or `false`.
 - **Integers** (`StrictInt`): a JSON integer, not `true`, not `"5"`, not `5.0`. In a query
@@ -33,11 +37,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     Strict,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
 from pydantic.networks import validate_email
+from pydantic_core import CoreSchema
 
 DAY_MIN = date(1900, 1, 1)
 DAY_MAX = date(2999, 12, 31)
@@ -112,7 +119,30 @@ def _decimal(value: Any) -> Decimal:
     return number.copy_abs() if number.is_zero() else number  # -0 is 0
 
 
-StrictDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
+class _DecimalJsonSchema:
+    """A decimal as the OpenAPI document states it: a JSON number (with the field's bounds),
+    or the same number as a string of plain decimal digits; answered as a number."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        inner = handler(schema)
+        if handler.mode == "serialization":
+            return {"type": "number"}
+        number = next(
+            (s for s in inner.get("anyOf", [inner]) if s.get("type") == "number"),
+            {"type": "number"},
+        )
+        return {"anyOf": [number, DECIMAL_STRING]}
+
+
+DECIMAL_STRING: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+    "maxLength": DECIMAL_MAX_CHARS,
+    "description": 'The same number as a string of decimal digits, like "12.50"',
+}
+StrictDecimal = Annotated[Decimal, BeforeValidator(_decimal), _DecimalJsonSchema()]
 Amount = StrictDecimal
 """Money, in the currency of its document or account."""
 Quantity = StrictDecimal
@@ -187,6 +217,13 @@ CurrencyCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=3),
     AfterValidator(_currency),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{3}$",
+            "description": "An ISO 4217 currency code, like USD, EUR or JPY",
+        }
+    ),
 ]
 Email = Annotated[
     str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email"})

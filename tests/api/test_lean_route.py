@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import httpx
 import pytest
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Query, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,8 +15,9 @@ from api.access_log import AccessLog
 from api.deps import LEAN
 from api.middleware import RequestMiddleware
 from api.responses import ok
-from api.routing import LeanRoute
+from api.routing import LeanRoute, _plan, app_routes
 from domain.errors import Forbidden
+from domain.fields import QueryBool
 
 
 class Thing(BaseModel):
@@ -131,3 +132,170 @@ async def test_a_body_that_is_not_utf8_is_malformed_json() -> None:
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_json"
     assert "not UTF-8" in response.json()["error"]["message"]
+
+
+# The other shapes the hand-written routers take: a Literal path parameter, scalar query and
+# header parameters (aliases, defaults, required), the Request, a body without `Body()`, an
+# optional body, several parameters failing at once, and a dependency given at inclusion.
+
+
+def shapes_with(route_class: type[APIRoute]) -> FastAPI:
+    router = APIRouter(prefix="/shapes", route_class=route_class)
+
+    @router.put("/{kind}")
+    async def put(
+        kind: Literal["invoice", "bill"],
+        body: Thing,
+        who: Caller,
+        wait: Annotated[QueryBool, Query()] = True,
+        since: Annotated[str | None, Query(alias="from", max_length=4)] = None,
+    ):
+        return ok({"kind": kind, "who": who, "wait": wait, "from": since, **body.model_dump()})
+
+    @router.get("/{id}/events")
+    async def events(
+        id: str,
+        who: Caller,
+        request: Request,
+        last: Annotated[str | None, Header(alias="Last-Event-ID", max_length=8)] = None,
+        signature: Annotated[str, Header(alias="webhook-signature")] = "none",
+        count: Annotated[int, Query(ge=1, le=5)] = 1,
+    ):
+        return ok(
+            {
+                "id": id,
+                "who": who,
+                "last": last,
+                "sig": signature,
+                "n": count,
+                "path": request.url.path,
+            }
+        )
+
+    @router.get("/signed")
+    async def signed(sig: Annotated[str, Header(alias="X-Sig", min_length=2)]):
+        return ok({"sig": sig})
+
+    @router.post("/optional")
+    async def optional(who: Caller, body: Annotated[Thing, Body()] = None):  # type: ignore[assignment]
+        return ok({"who": who, "body": body.model_dump() if body else None})
+
+    inner = APIRouter(prefix="/gated", route_class=route_class)
+
+    @inner.get("")
+    async def gated():
+        return ok({"gated": True})
+
+    app = FastAPI()
+    app.state.router = router
+    app.include_router(router)
+    app.include_router(inner, dependencies=[Depends(caller)])
+    errors.install(app)
+    app.add_middleware(RequestMiddleware, max_body_bytes=1 << 20, access_log=AccessLog())
+    return app
+
+
+def test_every_shape_is_solved_lean() -> None:
+    app = shapes_with(LeanRoute)
+    routes = [
+        context
+        for route in app.router.routes
+        for context in getattr(route, "effective_route_contexts", lambda: [])()
+    ]
+    assert len(routes) == 5
+    for route in routes:
+        assert isinstance(route.original_route, LeanRoute)
+        assert _plan(route) is not None, route.path
+
+
+def sync_dependency() -> int:
+    return 1
+
+
+def test_what_no_extractor_reads_is_left_to_fastapi() -> None:
+    router = APIRouter(route_class=LeanRoute)
+
+    @router.get("/cookie")
+    async def cookie(session: Annotated[str | None, Cookie()] = None):
+        return ok(session)
+
+    @router.get("/sync")
+    async def sync(value: Annotated[int, Depends(sync_dependency)]):
+        return ok(value)
+
+    @router.post("/two")
+    async def two(a: Annotated[Thing, Body()], b: Annotated[Thing, Body()]):
+        return ok(None)
+
+    for route in router.routes:
+        assert isinstance(route, LeanRoute) and _plan(route) is None, route.path
+
+
+SIG = {"webhook-signature": "v1,abc"}
+SHAPE_CASES = [
+    ("PUT", "/shapes/invoice", JSON, b'{"name": "x"}'),
+    ("PUT", "/shapes/invoice?wait=false&from=2026", JSON, b'{"name": "x"}'),
+    ("PUT", "/shapes/receipt?wait=yes&from=20261", JSON, b'{"size": -1}'),
+    ("PUT", "/shapes/bill?wait=true", JSON, b"not json"),
+    ("PUT", "/shapes/bill", JSON, b""),
+    ("PUT", "/shapes/bill", {}, b'{"name": "x"}'),
+    ("GET", "/shapes/abc/events", {}, b""),
+    ("GET", "/shapes/abc/events?count=3", {"Last-Event-ID": "1-0", **SIG}, b""),
+    ("GET", "/shapes/abc/events?count=9", {"Last-Event-ID": "123456789-0"}, b""),
+    ("GET", "/shapes/abc/events?count=x", {}, b""),
+    ("GET", "/shapes/signed", {}, b""),
+    ("GET", "/shapes/signed", {"X-Sig": "a"}, b""),
+    ("GET", "/shapes/signed", {"x-sig": "ab"}, b""),
+    ("POST", "/shapes/optional", {}, b""),
+    ("POST", "/shapes/optional", JSON, b""),
+    ("POST", "/shapes/optional", JSON, b'{"name": "x"}'),
+    ("POST", "/shapes/optional", JSON, b'{"name": ""}'),
+    ("POST", "/shapes/optional", JSON, b"[1]"),
+    ("GET", "/gated", {}, b""),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "headers", "body"), SHAPE_CASES)
+@pytest.mark.parametrize("who", ["ann", None])
+async def test_every_shape_answers_as_fastapi_does(
+    method: str, url: str, headers: dict[str, str], body: bytes, who: str | None
+) -> None:
+    if who is not None:
+        headers = {**headers, "x-who": who}
+    answers = []
+    for route_class in (LeanRoute, APIRoute):
+        transport = httpx.ASGITransport(app=shapes_with(route_class))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.request(method, url, headers=headers, content=body)
+        answers.append((response.status_code, response.json()))
+    lean, fastapi = answers
+    assert lean == fastapi
+
+
+# Every route of the app on the lean path
+
+# Routes FastAPI may still solve, each with the reason it must. Empty: every route is lean.
+SOLVED_BY_FASTAPI: dict[tuple[str, str], str] = {}
+# Starlette routes of the docs, not API routes: FastAPI never solves anything for them.
+DOCS = {"/api/openapi.json", "/api/openapi.yaml", "/api/docs", "/docs/oauth2-redirect"}
+
+
+def test_every_route_of_the_app_is_compiled_by_lean_route(app: FastAPI) -> None:
+    solved, lean, other = [], 0, []
+    for route in app_routes(app):
+        contexts = getattr(route, "effective_route_contexts", None)
+        for context in contexts() if contexts else [route]:
+            original = getattr(context, "original_route", context)
+            if not isinstance(original, APIRoute):
+                other.append(getattr(context, "path", repr(context)))
+                continue
+            for method in sorted(context.methods):
+                key = (method, context.path_format)
+                if isinstance(original, LeanRoute) and _plan(context) is not None:
+                    lean += 1
+                    assert key not in SOLVED_BY_FASTAPI, f"{key} is lean: drop it from the list"
+                elif key not in SOLVED_BY_FASTAPI:
+                    solved.append(key)
+    assert solved == [], "routes solved by FastAPI, not LeanRoute"
+    assert set(other) == DOCS
+    assert lean > 90
