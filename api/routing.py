@@ -33,7 +33,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import Message
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -214,7 +213,7 @@ async def _json_body(request: Request) -> Any:
         return data
     raw = await request.body()
     data: Any = raw or _EMPTY
-    if raw and _is_json(request.headers.get("content-type")):
+    if raw and json_body.is_json(request.headers.get("content-type")):
         data = json_body.parsed(request.scope, raw)  # its limits: a 400 `BodyRefused`
     request.state.body = data
     return data
@@ -231,20 +230,6 @@ def _body(model: type[BaseModel], optional: bool = False, default: Any = None) -
         return _validated(model, data, "body")
 
     return body
-
-
-def _is_json(content_type: str | None) -> bool:
-    """As FastAPI decides it: `application/json` or `application/*+json`, parameters aside."""
-    if not content_type:
-        return False
-    if content_type == "application/json":
-        return True
-    message = Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
 
 
 def _query(model: type[BaseModel]) -> Extractor:
