@@ -1,8 +1,15 @@
-"""Invoice from time: a project's billable, approved, uninvoiced entries in a range become
+"""Invoicing a project (`POST /api/projects/{id}/invoice`).
+
+An hourly project invoices its time: billable, approved, uninvoiced entries in a range become
 one draft invoice to the project's customer, its lines grouped by task, by person or one per
 entry (each group split by rate, so a line is hours x one rate). The entries are marked
 invoiced with the invoice's id and number inside the same transaction, so invoicing them
 twice is impossible (a second run finds nothing left to invoice).
+
+A fixed-fee project invoices milestones instead: the milestones named, or by default every
+uninvoiced one due by `to_date` (all of them without it; one without a due date only then,
+or when named), one line each, on one draft invoice; the project records each milestone's invoice. A
+non-billable project invoices nothing (409).
 
 Cancelling (or deleting) the invoice releases its entries: the documents area has no event
 a project could subscribe to, so the release is read-consistent and lazy. Every read (a
@@ -26,7 +33,7 @@ from domain import resources
 from domain.context import Ctx
 from domain.documents.documents import DOCUMENTS
 from domain.errors import Conflict, Invalid
-from domain.fields import Day, Input, Output, in_day_range
+from domain.fields import Day, Input, Name, Output, in_day_range
 from domain.money import from_minor, precision, to_number
 from memory.ids import utcnow
 
@@ -41,6 +48,11 @@ class InvoiceTimeIn(Input):
     group_by: Literal["task", "person", "entry"] = "task"
     issued_at: Day | None = Field(None, description="Default: today")
     due_at: Day | None = Field(None, description=f"Default: {DEFAULT_TERM_DAYS} days after issue")
+    milestones: list[Name] | None = Field(
+        None,
+        max_length=100,
+        description="Fixed-fee projects: the milestones to invoice (default: those due by to_date)",
+    )
 
 
 class InvoiceTimeOut(Output):
@@ -50,6 +62,7 @@ class InvoiceTimeOut(Output):
     entries: int
     hours: float
     amount: float
+    milestones: list[str] = Field(default_factory=list, description="Milestones invoiced")
 
 
 async def live_invoices(ctx: Ctx, invoice_ids: set[str]) -> set[str]:
@@ -146,20 +159,116 @@ def _lines(
     return [{k: v for k, v in line.items() if v is not None} for line in lines]
 
 
-async def invoice_time(ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn) -> dict[str, Any]:
+async def invoice(ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn) -> dict[str, Any]:
     if body.from_date and body.to_date and body.to_date < body.from_date:
         raise Invalid("to_date must be on or after from_date", details=[{"field": "to_date"}])
-    if project["billing_method"] != "hourly":
-        raise Conflict(
-            f"a {project['billing_method'].replace('_', ' ')} project does not invoice its "
-            "time by the hour",
-            code="not_hourly",
-        )
+    method = project["billing_method"]
+    if method == "non_billable":
+        raise Conflict("a non-billable project invoices nothing", code="not_billable")
     if not project.get("customer_id"):
-        raise Conflict(
-            "set the project's customer_id before invoicing its time", code="no_customer"
+        raise Conflict("set the project's customer_id before invoicing it", code="no_customer")
+    if body.milestones is not None and method != "fixed_fee":
+        raise Invalid(
+            "milestones: only a fixed-fee project invoices milestones",
+            details=[{"field": "milestones", "message": "not a fixed-fee project"}],
         )
     issued, due = _dates(body)
+    if method == "fixed_fee":
+        return await _invoice_milestones(ctx, project, body, issued, due)
+    return await _invoice_time(ctx, project, body, issued, due)
+
+
+async def _draft_invoice(
+    ctx: Ctx,
+    project: dict[str, Any],
+    issued: str,
+    due: str,
+    notes: str,
+    lines: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return await resources.insert(
+        ctx,
+        DOCUMENTS,
+        {
+            "type": "invoice",
+            "contact_id": project["customer_id"],
+            "issued_at": issued,
+            "due_at": due,
+            "currency": project["currency"],
+            "status": "draft",
+            "reference": (project.get("code") or project["name"])[:200],
+            "notes": notes[:5000],
+            "lines": lines,
+        },
+    )
+
+
+def _amount(invoice: dict[str, Any]) -> float | int:
+    return to_number(invoice["total"], precision(invoice["currency"]))
+
+
+async def invoiced_milestones(ctx: Ctx, project: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The project's milestones on a live invoice, by name."""
+    marks = project.get("milestone_invoices") or {}
+    live = await live_invoices(ctx, {m["invoice_id"] for m in marks.values()})
+    return {name: m for name, m in marks.items() if m["invoice_id"] in live}
+
+
+async def _invoice_milestones(
+    ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn, issued: str, due: str
+) -> dict[str, Any]:
+    milestones = {m["name"]: m for m in project.get("milestones") or []}
+    done = await invoiced_milestones(ctx, project)
+    if body.milestones is not None:
+        for i, name in enumerate(body.milestones):
+            if name not in milestones:
+                raise Invalid(
+                    f"milestones.{i}: the project has no milestone {name!r}",
+                    details=[{"field": f"milestones.{i}", "message": "unknown milestone"}],
+                )
+            if name in done:
+                raise Conflict(
+                    f"milestone {name!r} is on invoice {done[name]['invoice_number']}",
+                    code="milestone_invoiced",
+                )
+        chosen = [milestones[name] for name in dict.fromkeys(body.milestones)]
+    else:
+        last = body.to_date.isoformat() if body.to_date else None
+        chosen = [
+            m
+            for m in milestones.values()
+            if m["name"] not in done
+            and (last is None or (m.get("due_at") is not None and m["due_at"] <= last))
+        ]
+    if not chosen:
+        return {"invoice": None, "entries": 0, "hours": 0, "amount": 0, "milestones": []}
+    lines = [{"name": m["name"][:200], "quantity": "1", "price": m["amount"]} for m in chosen]
+    names = ", ".join(m["name"] for m in chosen)
+    invoice = await _draft_invoice(ctx, project, issued, due, f"{project['name']}: {names}", lines)
+    marks = {
+        **done,
+        **{
+            m["name"]: {"invoice_id": invoice["_id"], "invoice_number": invoice["number"]}
+            for m in chosen
+        },
+    }
+    await ctx.store.update_one(
+        "projects",
+        ctx.scope(_id=project["_id"]),
+        {"$set": {"milestone_invoices": marks, "updated_at": utcnow()}},
+    )
+    return {
+        "invoice": await resources.view(ctx, DOCUMENTS, invoice),
+        "entries": 0,
+        "hours": 0,
+        "amount": _amount(invoice),
+        "milestones": [m["name"] for m in chosen],
+    }
+
+
+async def _invoice_time(
+    ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn, issued: str, due: str
+) -> dict[str, Any]:
     await release(ctx, project_id=project["_id"])
     where: dict[str, Any] = {"project_id": project["_id"], "status": "approved", "billable": True}
     bounds = {}
@@ -177,20 +286,9 @@ async def invoice_time(ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn) -
     tasks = await _names(ctx, "project_tasks", {e["task_id"] for e in entries if e.get("task_id")})
     people = await _names(ctx, "contacts", {e["person_id"] for e in entries})
     period = f"{entries[0]['date']} to {entries[-1]['date']}"
-    invoice = await resources.insert(
-        ctx,
-        DOCUMENTS,
-        {
-            "type": "invoice",
-            "contact_id": project["customer_id"],
-            "issued_at": issued,
-            "due_at": due,
-            "currency": project["currency"],
-            "status": "draft",
-            "reference": (project.get("code") or project["name"])[:200],
-            "notes": f"Time on {project['name']}, {period}",
-            "lines": _lines(entries, body.group_by, tasks, people, period),
-        },
+    lines = _lines(entries, body.group_by, tasks, people, period)
+    invoice = await _draft_invoice(
+        ctx, project, issued, due, f"Time on {project['name']}, {period}", lines
     )
     ids = [e["_id"] for e in entries]
     marked = await ctx.store.update_many(
@@ -212,20 +310,21 @@ async def invoice_time(ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn) -
         "invoice": await resources.view(ctx, DOCUMENTS, invoice),
         "entries": len(entries),
         "hours": float(hours),
-        "amount": to_number(invoice["total"], precision(invoice["currency"])),
+        "amount": _amount(invoice),
     }
 
 
-INVOICE_TIME = resources.Action(
-    "invoice-time",
-    "Invoice a project's billable, approved time",
-    run=invoice_time,
+INVOICE = resources.Action(
+    "invoice",
+    "Invoice a project's billable, approved time (or a fixed fee's milestones)",
+    run=invoice,
     input=InvoiceTimeIn,
     output=InvoiceTimeOut,
     from_states=BILLABLE_STATES,
     example={"from_date": "2026-11-01", "to_date": "2026-11-30", "group_by": "task"},
-    description="Billable, approved, uninvoiced entries in the range become one draft "
-    "invoice to the project's customer (lines by task, by person or one per entry); the "
-    "entries are marked invoiced with its id and number. Cancelling the invoice releases "
+    description="Hourly: billable, approved, uninvoiced entries in the range become one "
+    "draft invoice to the project's customer (lines by task, by person or one per entry); the "
+    "entries are marked invoiced with its id and number. Fixed fee: the milestones named (or "
+    "due by to_date) become one draft invoice, a line each. Cancelling the invoice releases "
     "them. Answers invoice null when there is nothing to invoice.",
 )

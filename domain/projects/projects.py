@@ -17,7 +17,11 @@ Tasks (`/api/projects/{project_id}/tasks`, the spec's `/api/projects/{id}/tasks`
 URL, the path parameter named for what it is) have a status (to do, in progress, done), an
 assignee (a contact of type employee), an estimate in hours, a billable flag and a rate.
 
-Invoicing time (`POST /api/projects/{id}/invoice-time`) is in `billing.py`.
+A fixed-fee project lists its milestones (name, amount, due date; their total at most the
+fee); a milestone on a live invoice cannot change or go (409 `milestone_invoiced`). Its
+figures: billable amount = the fee, billed = its milestones on live invoices.
+
+Invoicing (`POST /api/projects/{id}/invoice`: time, or milestones) is in `billing.py`.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from domain.fields import (
     ShortText,
     StrictBool,
 )
-from domain.money import from_minor, precision, to_number
+from domain.money import from_minor, precision, to_minor, to_number
 from domain.projects import billing
 from domain.references import referenced
 from domain.resources import (
@@ -122,6 +126,23 @@ class PersonRateOut(Output):
     rate: float
 
 
+class Milestone(Input):
+    name: Name
+    amount: Annotated[Amount, Field(gt=0, le=MAX_AMOUNT, decimal_places=2)]
+    due_at: Day | None = None
+    # Read-only (as GET answers a milestone), accepted back and ignored.
+    invoice_id: str | None = Field(None, description="Read-only: the invoice billing it")
+    invoice_number: str | None = Field(None, description="Read-only")
+
+
+class MilestoneOut(Output):
+    name: str
+    amount: float
+    due_at: str | None = None
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+
+
 class ProjectFields(Declared):
     name: Name
     code: ShortText | None = None
@@ -138,6 +159,11 @@ class ProjectFields(Declared):
         description="Rates of people on this project (before the project's rate)",
     )
     fixed_fee: Money | None = Field(None, description="The fee of a fixed-fee project")
+    milestones: Annotated[list[Milestone], Shown(list[MilestoneOut])] = Field(
+        default_factory=list,
+        max_length=100,
+        description="A fixed-fee project's invoicing milestones (names unique)",
+    )
     budget_hours: Quantity | None = Field(None, gt=0, le=MAX_HOURS, decimal_places=2)
     budget_amount: Money | None = None
     starts_at: Day | None = None
@@ -183,6 +209,25 @@ async def _check_project(ctx: Ctx, merged: dict[str, Any]) -> dict[str, Any]:
                 details=[{"field": field, "message": "duplicate"}],
             )
         seen.add(rate["person_id"])
+    milestones = merged.get("milestones") or []
+    if milestones and merged.get("billing_method", "hourly") != "fixed_fee":
+        raise Invalid(
+            "milestones: only a fixed-fee project has milestones",
+            details=[{"field": "milestones", "message": "not a fixed-fee project"}],
+        )
+    names = [m["name"] for m in milestones]
+    if len(set(names)) != len(names):
+        raise Invalid(
+            "milestones: each milestone needs its own name",
+            details=[{"field": "milestones", "message": "duplicate name"}],
+        )
+    total = sum((Decimal(str(m["amount"])) for m in milestones), Decimal(0))
+    fee = merged.get("fixed_fee")
+    if milestones and (fee is None or total > Decimal(str(fee))):
+        raise Invalid(
+            f"milestones: they add up to {total}, more than the fixed fee ({fee})",
+            details=[{"field": "milestones", "message": "over the fixed fee"}],
+        )
     starts, ends = merged.get("starts_at"), merged.get("ends_at")
     if starts and ends and str(ends) < str(starts):
         raise Invalid(
@@ -192,17 +237,41 @@ async def _check_project(ctx: Ctx, merged: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stored_milestones(milestones: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As stored: amounts at two places, so that the same amount compares equal however it
+    was sent (2000, 2000.0, "2000.00")."""
+    keep = ("name", "due_at")
+    return [
+        {
+            **{k: m[k] for k in keep if m.get(k) is not None},
+            "amount": f"{Decimal(str(m['amount'])):.2f}",
+        }
+        for m in milestones
+    ]
+
+
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     derived = await _check_project(ctx, data)
+    if "milestones" in data:
+        data = {**data, "milestones": _stored_milestones(data["milestones"])}
     return {**data, **derived, "currency": await base_currency(ctx)}
 
 
 async def _before_update(
     ctx: Ctx, existing: dict[str, Any], changes: dict[str, Any]
 ) -> dict[str, Any]:
-    derived = await _check_project(ctx, {**existing, **changes})
-    if "customer_id" in changes or "customer_name" in derived:
-        changes = {**changes, **derived}
+    changes = {**changes, **await _check_project(ctx, {**existing, **changes})}
+    if "milestones" in changes:
+        changes["milestones"] = _stored_milestones(changes["milestones"] or [])
+        new = {m["name"]: m for m in changes["milestones"]}
+        old = {m["name"]: m for m in existing.get("milestones") or []}
+        for name, mark in (await billing.invoiced_milestones(ctx, existing)).items():
+            if name in old and new.get(name) != old[name]:
+                raise Conflict(
+                    f"milestone {name!r} is on invoice {mark['invoice_number']}: it cannot "
+                    "change or go (cancel the invoice first)",
+                    code="milestone_invoiced",
+                )
     return changes
 
 
@@ -213,6 +282,22 @@ async def _before_delete(ctx: Ctx, project: dict[str, Any]) -> None:
             code="has_time",
         )
     await ctx.store.delete_many("project_tasks", ctx.scope(project_id=project["_id"]))
+
+
+def _milestones_read(project: dict[str, Any], live: set[str]) -> list[dict[str, Any]]:
+    marks = project.get("milestone_invoices") or {}
+    out = []
+    for m in project.get("milestones") or []:
+        mark = marks.get(m["name"])
+        on = mark if mark and mark["invoice_id"] in live else {}
+        out.append(
+            {
+                **m,
+                "invoice_id": on.get("invoice_id"),
+                "invoice_number": on.get("invoice_number"),
+            }
+        )
+    return out
 
 
 def _percent(used: Decimal, budget: Decimal) -> float:
@@ -229,7 +314,12 @@ async def _figures(ctx: Ctx, projects: list[dict[str, Any]]) -> list[dict[str, A
         by=("project_id", "billable", "invoice_id"),
         sums=("hours_c", "amount"),
     )
-    live = await billing.live_invoices(ctx, {r["invoice_id"] for r in rows if r.get("invoice_id")})
+    marked = {
+        m["invoice_id"] for p in projects for m in (p.get("milestone_invoices") or {}).values()
+    }
+    live = await billing.live_invoices(
+        ctx, {r["invoice_id"] for r in rows if r.get("invoice_id")} | marked
+    )
     totals: dict[str, dict[str, int]] = {}
     for row in rows:
         t = totals.setdefault(row["project_id"], dict.fromkeys(("hours", "bh", "ba", "billed"), 0))
@@ -246,9 +336,17 @@ async def _figures(ctx: Ctx, projects: list[dict[str, Any]]) -> list[dict[str, A
         hours = from_minor(t["hours"], 2)
         budget_hours = project.get("budget_hours")
         budget_amount = project.get("budget_amount")
+        milestones = _milestones_read(project, live)
+        if project["billing_method"] == "fixed_fee":
+            fee = to_minor(Decimal(project.get("fixed_fee") or 0), places)
+            billed = sum(
+                to_minor(Decimal(m["amount"]), places) for m in milestones if m["invoice_id"]
+            )
+            t = {**t, "ba": fee, "billed": billed}
         out.append(
             {
                 **project,
+                "milestones": milestones,
                 "hours_logged": float(hours),
                 "billable_hours": float(from_minor(t["bh"], 2)),
                 "billable_amount": to_number(t["ba"], places),
@@ -278,6 +376,7 @@ def present_project(doc: dict[str, Any]) -> dict[str, Any]:
             {"person_id": r["person_id"], "rate": _number(r["rate"])}
             for r in doc.get("person_rates") or []
         ],
+        "milestones": [{**m, "amount": _number(m["amount"])} for m in doc.get("milestones") or []],
     }
 
 
@@ -319,7 +418,7 @@ PROJECTS = Resource(
             role="admin",
         ),
         Action("reopen", "Reopen a completed project", from_states=("completed",), to="active"),
-        billing.INVOICE_TIME,
+        billing.INVOICE,
     ),
     present=present_project,
     enrich=_figures,

@@ -295,7 +295,7 @@ async def test_a_projects_read_shows_its_time(books: Account) -> None:
 
 async def test_invoice_from_time(books: Account) -> None:
     p, _, made = await approved_time(books)
-    url = f"/api/projects/{p['id']}/invoice-time"
+    url = f"/api/projects/{p['id']}/invoice"
     body = {"from_date": "2026-11-01", "to_date": "2026-11-30", "issued_at": "2026-12-01"}
     result = data(await books.post(url, json=body))
     invoice = result["invoice"]
@@ -338,7 +338,7 @@ async def test_invoice_from_time(books: Account) -> None:
 
 async def test_lines_by_person_and_per_entry(books: Account) -> None:
     p, named, _ = await approved_time(books)
-    url = f"/api/projects/{p['id']}/invoice-time"
+    url = f"/api/projects/{p['id']}/invoice"
     by_person = data(await books.post(url, json={"group_by": "person", "to_date": "2026-11-03"}))
     erin, finn = named["erin"]["name"], named["finn"]["name"]
     assert [(x["name"], x["quantity"], x["price"]) for x in by_person["invoice"]["lines"]] == [
@@ -353,7 +353,7 @@ async def test_lines_by_person_and_per_entry(books: Account) -> None:
 
 async def test_cancelling_the_invoice_releases_its_time(books: Account) -> None:
     p, _, made = await approved_time(books)
-    url = f"/api/projects/{p['id']}/invoice-time"
+    url = f"/api/projects/{p['id']}/invoice"
     first = data(await books.post(url, json={"to_date": "2026-11-30"}))["invoice"]
     data(await books.post(f"/api/documents/{first['id']}/cancel"))
     released = data(await books.get(f"/api/projects/time/{made[0]['id']}"))
@@ -372,18 +372,21 @@ async def test_cancelling_the_invoice_releases_its_time(books: Account) -> None:
     data(await books.put(f"/api/projects/time/{made[0]['id']}", json={"hours": 1}))
 
 
-async def test_invoicing_needs_an_hourly_project_with_a_customer(books: Account) -> None:
-    fixed = await project(books, billing_method="fixed_fee", fixed_fee=5000)
-    response = await books.post(f"/api/projects/{fixed['id']}/invoice-time", json={})
-    expect_error(response, 409, "not_hourly")
+async def test_invoicing_needs_a_billable_project_with_a_customer(books: Account) -> None:
+    internal = await project(books, billing_method="non_billable")
+    response = await books.post(f"/api/projects/{internal['id']}/invoice", json={})
+    expect_error(response, 409, "not_billable")
+    hourly = await project(books, hourly_rate=10)
+    response = await books.post(f"/api/projects/{hourly['id']}/invoice", json={"milestones": ["A"]})
+    expect_error(response, 400, "validation_error")
     alone = data(
         await books.post("/api/projects", json={"name": bk.unique("Internal"), "hourly_rate": 10}),
         201,
     )
-    response = await books.post(f"/api/projects/{alone['id']}/invoice-time", json={})
+    response = await books.post(f"/api/projects/{alone['id']}/invoice", json={})
     expect_error(response, 409, "no_customer")
     response = await books.post(
-        f"/api/projects/{alone['id']}/invoice-time",
+        f"/api/projects/{alone['id']}/invoice",
         json={"from_date": "2026-11-02", "to_date": "2026-11-01"},
     )
     expect_error(response, 400, "validation_error")
@@ -420,3 +423,68 @@ async def test_project_checks(books: Account) -> None:
         f"/api/projects/{p['id']}", json={"ends_at": "1999-01-01", "starts_at": "2026-01-01"}
     )
     expect_error(response, 400, "validation_error")
+
+
+async def test_a_fixed_fee_project_invoices_its_milestones(books: Account) -> None:
+    milestones = [
+        {"name": "Kick-off", "amount": 2000, "due_at": "2026-11-15"},
+        {"name": "Beta", "amount": 5000, "due_at": "2027-01-15"},
+        {"name": "Launch", "amount": 3000},
+    ]
+    for bad in (
+        {"fixed_fee": 9999, "milestones": milestones},  # over the fee
+        {"fixed_fee": 10000, "milestones": [milestones[0], milestones[0]]},
+    ):
+        body = {"name": "Bad", "billing_method": "fixed_fee", **bad}
+        expect_error(await books.post("/api/projects", json=body), 400, "validation_error")
+    body = {"name": "Bad", "hourly_rate": 10, "milestones": milestones[:1]}
+    expect_error(await books.post("/api/projects", json=body), 400, "validation_error")
+    p = await project(
+        books, billing_method="fixed_fee", fixed_fee=10000, budget_amount=10000,
+        milestones=milestones,
+    )  # fmt: skip
+    assert [(m["name"], m["amount"], m.get("invoice_id")) for m in p["milestones"]] == [
+        ("Kick-off", 2000, None),
+        ("Beta", 5000, None),
+        ("Launch", 3000, None),
+    ]
+    assert (p["billable_amount"], p["billed_amount"], p["unbilled_amount"]) == (10000, 0, 10000)
+    url = f"/api/projects/{p['id']}/invoice"
+    # Due by the end of November: the kick-off only.
+    first = data(await books.post(url, json={"to_date": "2026-11-30", "issued_at": "2026-12-01"}))
+    assert (first["milestones"], first["amount"], first["entries"]) == (["Kick-off"], 2000, 0)
+    invoice = first["invoice"]
+    assert [(x["name"], x["quantity"], x["price"]) for x in invoice["lines"]] == [
+        ("Kick-off", 1, 2000)
+    ]
+    got = await get_project(books, p["id"])
+    assert got["milestones"][0]["invoice_number"] == invoice["number"]
+    assert (got["billed_amount"], got["unbilled_amount"], got["budget_amount_used"]) == (
+        2000,
+        8000,
+        100,
+    )
+    # An invoiced milestone is fixed; naming it again is refused; the others can change.
+    changed = [{**milestones[0], "amount": 1500}, *milestones[1:]]
+    response = await books.put(f"/api/projects/{p['id']}", json={"milestones": changed})
+    expect_error(response, 409, "milestone_invoiced")
+    response = await books.post(url, json={"milestones": ["Kick-off"]})
+    expect_error(response, 409, "milestone_invoiced")
+    expect_error(await books.post(url, json={"milestones": ["Nope"]}), 400, "validation_error")
+    renamed = [milestones[0], {**milestones[1], "amount": 4000}, milestones[2]]
+    data(await books.put(f"/api/projects/{p['id']}", json={"milestones": renamed}))
+    # PUT takes what GET gave (the read-only invoice fields included).
+    again = await get_project(books, p["id"])
+    data(await books.put(f"/api/projects/{p['id']}", json={"milestones": again["milestones"]}))
+    rest = data(await books.post(url, json={}))
+    assert (rest["milestones"], rest["amount"]) == (["Beta", "Launch"], 7000)
+    assert data(await books.post(url, json={})) == {
+        "invoice": None, "entries": 0, "hours": 0, "amount": 0, "milestones": [],
+    }  # fmt: skip
+    # Cancelling the first invoice frees its milestone.
+    data(await books.post(f"/api/documents/{invoice['id']}/cancel"))
+    got = await get_project(books, p["id"])
+    assert got["milestones"][0].get("invoice_id") is None
+    assert (got["billed_amount"], got["unbilled_amount"]) == (7000, 3000)
+    again = data(await books.post(url, json={"milestones": ["Kick-off"]}))
+    assert again["amount"] == 2000
