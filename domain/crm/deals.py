@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.context import Ctx
+from domain.crm import cells
 from domain.crm.pipelines import default_pipeline
 from domain.currencies import base_currency, rate_of
 from domain.errors import Conflict, Invalid
@@ -308,7 +309,16 @@ async def _before_update(
                 out.update(
                     probability=int(wanted), probability_manual=True, hand_probability=int(wanted)
                 )
+    await cells.move(ctx, existing, {**existing, **out})
     return out
+
+
+async def _after_create(ctx: Ctx, deal: dict[str, Any]) -> None:
+    await cells.add(ctx, deal)
+
+
+async def _before_delete(ctx: Ctx, deal: dict[str, Any]) -> None:
+    await cells.add(ctx, deal, -1)
 
 
 class WinIn(Input):
@@ -354,6 +364,7 @@ async def close_deal(
         },
     )
     assert moved is not None
+    await cells.move(ctx, deal, moved)
     return moved
 
 
@@ -391,6 +402,7 @@ async def reopen(ctx: Ctx, deal: dict[str, Any], body: ReopenIn) -> dict[str, An
         },
     )
     assert moved is not None
+    await cells.move(ctx, deal, moved)
     return moved
 
 
@@ -426,7 +438,12 @@ DEALS = Resource(
     sort=("name", "value", "probability", "expected_close_at", "created_at", "updated_at"),
     default_sort="-created_at",
     date_field="expected_close_at",
-    hooks=Hooks(before_create=_before_create, before_update=_before_update),
+    hooks=Hooks(
+        before_create=_before_create,
+        before_update=_before_update,
+        after_create=_after_create,
+        before_delete=_before_delete,
+    ),
     lifecycle=Lifecycle(states=("open", "won", "lost"), initial=("open",)),
     actions=(
         Action(

@@ -8,29 +8,35 @@ expected close, per pipeline and owner.
   set); the weighted figure of a row is the exact sum of value x probability / 100,
   rounded half-up once, at the base currency's precision. Totals are sums of the exact
   figures, rounded once too, so they never drift from the rows by more than a rounding.
-- One grouped sum over a covering index: no deal is read one by one.
+- Months, not days: `from_month` and `to_month` (YYYY-MM) bound the months of expected
+  close. The report reads the forecast's running totals (`cells.py`: one cell per status,
+  month, pipeline, owner and probability, kept by every deal write in its transaction),
+  so its cost follows the number of cells, not of deals.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.context import Ctx
+from domain.crm.cells import CELLS
 from domain.crm.pipelines import default_pipeline
 from domain.currencies import base_currency
-from domain.fields import Day, ObjectIdStr
+from domain.fields import ObjectIdStr
 from domain.money import from_minor, precision, round_half_up
 from domain.resources import Report
 
+Month = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-12"])]
+
 
 class ForecastQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: Day | None = Field(None, alias="from", description="Expected close on or after")
-    to: Day | None = Field(None, description="Expected close on or before")
+    model_config = ConfigDict(extra="forbid")
+    from_month: Month | None = Field(None, description="First month of expected close")
+    to_month: Month | None = Field(None, description="Last month of expected close")
     pipeline_id: ObjectIdStr | None = None
     owner_id: ObjectIdStr | None = None
     status: Literal["open", "won", "lost"] | None = Field(
@@ -79,25 +85,22 @@ async def forecast(ctx: Ctx, q: ForecastQuery) -> dict[str, Any]:
     conditions: dict[str, Any] = {
         "status": q.status if q.status else {"$in": ["open", "won"]},
     }
-    if q.from_ or q.to:
+    if q.from_month or q.to_month:
         bounds: dict[str, str] = {}
-        if q.from_:
-            bounds["$gte"] = q.from_.isoformat()
-        if q.to:
-            bounds["$lte"] = q.to.isoformat()
-        conditions["expected_close_at"] = bounds
+        if q.from_month:
+            bounds["$gte"] = q.from_month
+        if q.to_month:
+            bounds["$lte"] = q.to_month
+        conditions["close_month"] = bounds
     if q.pipeline_id:
         conditions["pipeline_id"] = q.pipeline_id
     if q.owner_id:
         conditions["owner_id"] = q.owner_id
-    groups = await ctx.store.sum_by(
-        "crm_deals",
-        ctx.scope(**conditions),
-        by=("close_month", "pipeline_id", "owner_id", "probability"),
-        sums=("value_base",),
-    )
+    groups = await ctx.store.find(CELLS, ctx.scope(**conditions))
     cells: dict[tuple[Any, str, str], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
     for group in groups:
+        if not group["count"]:
+            continue
         key = (group["close_month"], group["pipeline_id"], group["owner_id"])
         value = from_minor(int(group["value_base"] or 0), places)
         cell = cells[key]

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.context import Ctx
+from domain.crm import cells
 from domain.errors import Conflict, Invalid
 from domain.fields import Input, Name, ObjectIdStr, StrictBool, StrictInt
 from domain.resources import Action, Declared, Hooks, Resource, Shown
@@ -176,9 +177,11 @@ async def _before_update(
     for stage in stages:
         before = old.get(stage["id"])
         if before and before["probability"] != stage["probability"]:
+            following = ctx.scope(stage_id=stage["id"], status="open", probability_manual=False)
+            await cells.move_many(ctx, following, {"probability": stage["probability"]})
             await ctx.store.update_many(
                 "crm_deals",
-                ctx.scope(stage_id=stage["id"], status="open", probability_manual=False),
+                following,
                 {"$set": {"probability": stage["probability"], "updated_at": utcnow()}},
             )
         if before and before["name"] != stage["name"]:
