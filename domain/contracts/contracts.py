@@ -1,5 +1,6 @@
 """Contracts: a party (a customer or supplier contact), a title, a value, start and end
-dates, renewal terms, a signature, and links to the proposal and deal it came from.
+dates, renewal terms, a signature, and links to the proposal and deal it came from and
+the project it is for.
 
 Status follows the dates (`today` in UTC), never a stored guess: `terminated` once
 terminated (the `terminate` action, with its date and reason); else `draft` before the
@@ -63,6 +64,7 @@ declare(
             ("company_id", "party_type"),
             ("company_id", "proposal_id"),
             ("company_id", "deal_id"),
+            ("company_id", "project_id"),
             ("company_id", "title"),
             ("company_id", "value"),
             ("company_id", "starts_at"),
@@ -96,6 +98,7 @@ class ContractFields(Declared):
     ends_at: Day | None = Field(None, description="End of the first term; none: open-ended")
     renewal: Renewal | None = None
     deal_id: ObjectIdStr | None = None
+    project_id: ObjectIdStr | None = None
     notes: LongText | None = None
     party_type: Server[str]
     party_name: Server[str]
@@ -196,12 +199,19 @@ async def _terms(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+async def _links(ctx: Ctx, data: dict[str, Any]) -> None:
     if data.get("deal_id"):
         await referenced(ctx, "crm_deals", data["deal_id"], "deal_id", "deal")
+    if data.get("project_id"):
+        await referenced(ctx, "projects", data["project_id"], "project_id", "project")
+
+
+async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    await _links(ctx, data)
     return {
         **await _terms(ctx, data),
         "deal_id": data.get("deal_id"),
+        "project_id": data.get("project_id"),
         "proposal_id": data.get("proposal_id"),
         "notes": data.get("notes"),
         "status": "live",
@@ -222,8 +232,7 @@ async def _before_update(
             code="contract_terminated",
         )
     out = {k: v for k, v in changes.items() if k not in TERMS}
-    if changes.get("deal_id"):
-        await referenced(ctx, "crm_deals", changes["deal_id"], "deal_id", "deal")
+    await _links(ctx, changes)
     terms = {k: v for k, v in changes.items() if k in TERMS}
     if terms:
         current = {k: existing.get(k) for k in TERMS}
@@ -298,12 +307,20 @@ async def copy(ctx: Ctx, doc: dict[str, Any], body: Any) -> dict[str, Any]:
     fields["value"] = Decimal(doc["value"]).scaleb(-doc["precision"])
     fields["title"] = f"{doc['title']} (copy)"[:200]
     return await resources.insert(
-        ctx, CONTRACTS, {**fields, "deal_id": doc.get("deal_id"), "notes": doc.get("notes")}
+        ctx,
+        CONTRACTS,
+        {
+            **fields,
+            "deal_id": doc.get("deal_id"),
+            "project_id": doc.get("project_id"),
+            "notes": doc.get("notes"),
+        },
     )
 
 
 OPTIONAL = (
     "deal_id",
+    "project_id",
     "notes",
     "renewal",
     "ends_at",
@@ -382,6 +399,7 @@ CONTRACTS = Resource(
         "party_id": "eq",
         "party_type": "eq",
         "deal_id": "eq",
+        "project_id": "eq",
         "proposal_id": "eq",
     },
     sort=("title", "value", "starts_at", "ends_at", "created_at", "updated_at"),

@@ -160,3 +160,25 @@ async def test_renewal_alerts_list_what_ends_within_n_days(books: Account) -> No
     assert later["id"] in await expiring(365)
     in_range = data(await books.get("/api/contracts", params={"from": day(0), "to": day(30)}))
     assert {c["id"] for c in in_range} == {soon["id"], gone["id"]}
+
+
+async def test_a_contract_links_to_its_project(books: Account, mallory: Account) -> None:
+    customer = await party(books)
+    project = data(
+        await books.post("/api/projects", json={"name": "Rollout", "customer_id": customer}), 201
+    )
+    made = await contract(books, party_id=customer, starts_at=day(0), project_id=project["id"])
+    assert made["project_id"] == project["id"]
+    listed = data(await books.get("/api/contracts", params={"project_id": project["id"]}))
+    assert [c["id"] for c in listed] == [made["id"]]
+    copy = data(await books.post(f"/api/contracts/{made['id']}/copy"), 201)
+    assert copy["project_id"] == project["id"]
+    theirs_customer = data(await mallory.post("/api/contacts", json={"name": "M"}), 201)["id"]
+    theirs = data(
+        await mallory.post(
+            "/api/projects", json={"name": "Theirs", "customer_id": theirs_customer}
+        ),
+        201,
+    )
+    response = await books.put(f"/api/contracts/{made['id']}", json={"project_id": theirs["id"]})
+    expect_error(response, 400, "invalid_reference")
