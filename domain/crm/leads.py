@@ -7,7 +7,8 @@ campaign), a status and a score.
   of a lead.
 - Status: new -> contacted -> qualified, or disqualified (and back to new with `reopen`);
   `convert` from new, contacted or qualified. A converted lead is kept, with its links
-  (`contact_id`, `deal_id`, `converted_at`); only its notes change after that.
+  (`contact_id`, `deal_id`, `converted_at`); only its notes change after that, and it
+  cannot be deleted.
 - **Convert** (in one transaction): the contact is the existing contact with the lead's
   email (any type, the oldest first) or a new one: never a second contact for an email
   (contacts are unique per type and email, and the lookup runs in the conversion's write
@@ -137,6 +138,15 @@ async def _before_update(
     return out
 
 
+async def _keep_converted(ctx: Ctx, lead: dict[str, Any]) -> None:
+    if lead["status"] == "converted":
+        raise Conflict(
+            "a converted lead is the record of where its contact and deal came from; it "
+            "cannot be deleted",
+            code="lead_converted",
+        )
+
+
 class ConvertIn(Input):
     deal_id: ObjectIdStr | None = Field(None, description="Attach to this open deal")
     create_deal: StrictBool = Field(True, description="Without deal_id: create a deal")
@@ -259,7 +269,11 @@ LEADS = Resource(
     sort=("name", "score", "created_at", "updated_at"),
     default_sort="-created_at",
     date_field="created_at",
-    hooks=Hooks(before_create=_before_create, before_update=_before_update),
+    hooks=Hooks(
+        before_create=_before_create,
+        before_update=_before_update,
+        before_delete=_keep_converted,
+    ),
     lifecycle=Lifecycle(
         states=("new", "contacted", "qualified", "disqualified", "converted"),
         initial=OPEN,

@@ -66,6 +66,7 @@ async def test_convert_creates_a_contact_and_a_deal_and_keeps_the_lead(books: Ac
     expect_error(locked, 409, "lead_converted")
     noted = data(await books.put(f"/api/crm/leads/{made['id']}", json={"notes": "won later"}))
     assert noted["notes"] == "won later"
+    expect_error(await books.delete(f"/api/crm/leads/{made['id']}"), 409, "lead_converted")
 
 
 async def test_convert_links_the_existing_contact_never_a_duplicate(books: Account) -> None:
