@@ -94,11 +94,14 @@ def _options(
     owner: Resource | Report | JobOperation, summary: str, statuses: tuple[int, ...], **more: Any
 ) -> dict[str, Any]:
     module = owner.module
+    codes: dict[int, tuple[str, ...]] = {403: ("role_forbidden",)}
+    if 409 in statuses and isinstance(owner, Resource) and owner.lifecycle:
+        codes[409] = ("invalid_transition", owner.lifecycle.locked_code)
     return {
         "summary": summary,
         "tags": [owner.tag],
         "dependencies": module_gate(module) if module else [],
-        "responses": errors(*sorted({401, 403, *statuses})),
+        "responses": errors(*sorted({401, 403, *statuses}), codes=codes),
         "name": summary,
         **more,
     }

@@ -220,8 +220,9 @@ CurrencyCode = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": "^[A-Z]{3}$",
-            "description": "An ISO 4217 currency code, like USD, EUR or JPY",
+            "pattern": "^[A-Za-z]{3}$",
+            "description": "An ISO 4217 currency code, like USD, EUR or JPY (any case; "
+            "stored and answered in upper case)",
         }
     ),
 ]
