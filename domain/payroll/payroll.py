@@ -6,13 +6,15 @@
   frequency, base pay (an annual salary, or an hourly rate x hours per period) and
   components: earnings, deductions and employer contributions, each fixed per period or a
   percentage of base or gross pay. Deductions and contributions go to the liability account
-  they name (default: `wages_payable`).
+  they name (default: `wages_payable`). Changes of base pay take effect from a date
+  (`pay_changes`: a raise, new hours), each in force until the next.
 - A pay run: a period, a pay date, optionally one department; created draft with one slip
   per employee active in the period. Pro rata: base pay for a period is the annual salary
   divided by the periods of a year (12 monthly, 24 semi-monthly, 26 biweekly, 52 weekly)
   times the employee's active days in the period over its days; fixed components are not
-  pro-rated; percentages follow the pro-rated base. Every figure is rounded half-up to the
-  base currency once per line.
+  pro-rated; percentages follow the pro-rated base. A period spanning a pay change is paid
+  per day under each: base = sum(period pay under the terms x their days) / period days.
+  Every figure is rounded half-up to the base currency once per line.
 - Lifecycle: draft -> approved (posts the accrual: salary expense per department and
   component against wages payable and each deduction's and contribution's liability) ->
   paid (posts wages payable against the bank account's ledger account); draft, approved
@@ -200,6 +202,26 @@ class ComponentOut(Output):
     account_id: str | None = None
 
 
+class PayChange(Input):
+    effective_from: Day
+    annual_salary: Money | None = None
+    hourly_rate: Money | None = None
+    hours_per_period: Quantity | None = Field(None, gt=0, le=1000, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _something(self) -> PayChange:
+        if self.annual_salary is None and self.hourly_rate is None and not self.hours_per_period:
+            raise ValueError("a pay change sets annual_salary, hourly_rate or hours_per_period")
+        return self
+
+
+class PayChangeOut(Output):
+    effective_from: str
+    annual_salary: float | None = None
+    hourly_rate: float | None = None
+    hours_per_period: float | None = None
+
+
 class EmployeeFields(Declared):
     contact_id: ObjectIdStr = Field(description="The person: a contact of type employee")
     department_id: ObjectIdStr | None = None
@@ -212,6 +234,12 @@ class EmployeeFields(Declared):
     hours_per_period: Quantity | None = Field(None, gt=0, le=1000, decimal_places=2)
     components: Annotated[list[Component], Shown(list[ComponentOut])] = Field(
         default_factory=list, max_length=50
+    )
+    pay_changes: Annotated[list[PayChange], Shown(list[PayChangeOut])] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Base pay from a date on (a raise, new hours); a period spanning a change "
+        "is paid pro rata per day under each",
     )
     bank_account: ShortText | None = Field(None, description="Where the net pay goes (IBAN...)")
     notes: LongText | None = None
@@ -242,6 +270,12 @@ async def _employee_refs(ctx: Ctx, merged: dict[str, Any]) -> dict[str, Any]:
     if merged.get("department_id"):
         await referenced(
             ctx, "payroll_departments", merged["department_id"], "department_id", "department"
+        )
+    dates = [c["effective_from"] for c in merged.get("pay_changes") or []]
+    if len(set(map(str, dates))) != len(dates):
+        raise Invalid(
+            "pay_changes: one change per date",
+            details=[{"field": "pay_changes", "message": "two changes on one date"}],
         )
     for i, component in enumerate(merged.get("components") or []):
         if component.get("account_id"):
@@ -288,6 +322,16 @@ def _present_employee(doc: dict[str, Any]) -> dict[str, Any]:
         "components": [
             {**c, "amount": _number(c.get("amount")), "rate": _number(c.get("rate"))}
             for c in doc.get("components") or []
+        ],
+        "pay_changes": [
+            {
+                **c,
+                **{
+                    k: _number(c.get(k))
+                    for k in ("annual_salary", "hourly_rate", "hours_per_period")
+                },
+            }
+            for c in doc.get("pay_changes") or []
         ],
     }
 
@@ -391,6 +435,38 @@ def _active_days(employee: dict[str, Any], start: date, end: date) -> int:
     return max((last - first).days + 1, 0)
 
 
+def _period_pay(terms: dict[str, Any], employee: dict[str, Any]) -> Decimal:
+    """A full period's base pay under `terms`."""
+    if employee.get("pay_type", "salary") == "hourly":
+        return Decimal(terms["hourly_rate"]) * Decimal(terms["hours_per_period"])
+    return Decimal(terms["annual_salary"]) / PERIODS_A_YEAR[employee["pay_frequency"]]
+
+
+def _segments(employee: dict[str, Any], start: date, end: date) -> list[tuple[dict[str, Any], int]]:
+    """The employee's pay terms in force over the active days of the period, with how many
+    days each: the employee's own, then each pay change from its date on."""
+    first = max(start, date.fromisoformat(employee["hired_at"]))
+    left = employee.get("terminated_at")
+    last = min(end, date.fromisoformat(left)) if left else end
+    if last < first:
+        return []
+    keys = ("annual_salary", "hourly_rate", "hours_per_period")
+    terms = {k: employee.get(k) for k in keys}
+    changes = sorted(employee.get("pay_changes") or [], key=lambda c: c["effective_from"])
+    segments: list[tuple[dict[str, Any], int]] = []
+    cursor = first
+    for change in changes:
+        day = date.fromisoformat(change["effective_from"])
+        if day > last:
+            break
+        if day > cursor:
+            segments.append((dict(terms), (day - cursor).days))
+            cursor = day
+        terms.update({k: change[k] for k in keys if change.get(k) is not None})
+    segments.append((terms, (last - cursor).days + 1))
+    return segments
+
+
 def _account_of(component: dict[str, Any] | None) -> dict[str, Any]:
     account = (component or {}).get("account_id")
     return {"account_id": account} if account else {}
@@ -400,11 +476,11 @@ def slip(employee: dict[str, Any], start: date, end: date, places: int) -> dict[
     """One employee's slip for the period, in minor units of the base currency."""
     days = _active_days(employee, start, end)
     period_days = (end - start).days + 1
-    if employee.get("pay_type", "salary") == "hourly":
-        full = Decimal(employee["hourly_rate"]) * Decimal(employee["hours_per_period"])
-    else:
-        full = Decimal(employee["annual_salary"]) / PERIODS_A_YEAR[employee["pay_frequency"]]
-    base = to_minor(full * days / period_days, places)
+    earned = sum(
+        (_period_pay(terms, employee) * n for terms, n in _segments(employee, start, end)),
+        Decimal(0),
+    )
+    base = to_minor(earned / period_days, places)
     lines: list[dict[str, Any]] = [{"name": "Base pay", "kind": "base", "amount": base}]
     scale = Decimal(1).scaleb(-places)
 

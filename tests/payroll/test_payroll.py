@@ -269,3 +269,33 @@ async def test_a_version_token_keeps_a_retry_from_acting_twice(books: Account) -
     )
     assert len(await bk.entries_for(books, run["id"])) == 2
     assert data(await books.post(f"{url}/cancel"))["version"] == 5
+
+
+async def test_pay_changes_take_effect_from_their_date(books: Account) -> None:
+    raised = await employee(
+        books,
+        "Gia",
+        hired_at="2025-01-01",
+        annual_salary=48000,
+        pay_changes=[
+            {"effective_from": "2026-10-01", "annual_salary": 54000},
+            {"effective_from": "2026-11-11", "annual_salary": 60000},
+            {"effective_from": "2026-12-01", "annual_salary": 99000},
+        ],
+    )
+    assert [c["annual_salary"] for c in raised["pay_changes"]] == [54000, 60000, 99000]
+    run = data(await books.post("/api/payroll/pay-runs", json=NOVEMBER), 201)
+    [gia] = run["slips"]
+    # 10 days at 54000 / 12 = 4500 and 20 days at 60000 / 12 = 5000, rounded once:
+    # (4500 x 10 + 5000 x 20) / 30 = 4833.33
+    assert (gia["days"], gia["base"]) == (30, 4833.33)
+    twice = [{"effective_from": "2026-10-01", "annual_salary": 1}] * 2
+    response = await books.put(
+        f"/api/payroll/employees/{raised['id']}", json={"pay_changes": twice}
+    )
+    expect_error(response, 400, "validation_error")
+    response = await books.put(
+        f"/api/payroll/employees/{raised['id']}",
+        json={"pay_changes": [{"effective_from": "2026-10-01"}]},
+    )
+    expect_error(response, 400, "validation_error")
