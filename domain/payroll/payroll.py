@@ -711,6 +711,18 @@ async def _cancelled(ctx: Ctx, run: dict[str, Any], previous: str) -> None:
     await _bump(ctx, run)
 
 
+async def _keep_posted(ctx: Ctx, run: dict[str, Any]) -> None:
+    """Only a draft run can go: an approved or paid one has entries (cancel it), and a
+    cancelled one is the record of their reversal."""
+    if run["status"] != "draft":
+        raise Conflict(
+            f"a {run['status']} pay run cannot be deleted"
+            + ("; cancel it instead" if run["status"] in LIVE else ""),
+            code="pay_run_locked",
+            details=[{"state": run["status"]}],
+        )
+
+
 def _present_run(doc: dict[str, Any]) -> dict[str, Any]:
     places = precision(doc["currency"])
 
@@ -745,7 +757,7 @@ PAY_RUNS = Resource(
     sort=("period_start", "period_end", "pay_date", "created_at", "updated_at"),
     default_sort="-period_start",
     date_field="period_start",
-    hooks=Hooks(before_create=_run_created, before_update=_run_updated),
+    hooks=Hooks(before_create=_run_created, before_update=_run_updated, before_delete=_keep_posted),
     lifecycle=Lifecycle(
         states=("draft", "approved", "paid", "cancelled"),
         editable_in=("draft",),

@@ -276,6 +276,11 @@ async def _before_update(
 
 
 async def _before_delete(ctx: Ctx, project: dict[str, Any]) -> None:
+    if await billing.invoiced_milestones(ctx, project):
+        raise Conflict(
+            "a project with invoiced milestones cannot be deleted; complete or cancel it",
+            code="has_invoices",
+        )
     if await ctx.store.count("time_entries", ctx.scope(project_id=project["_id"])):
         raise Conflict(
             "a project with time entries cannot be deleted; complete or cancel it instead",

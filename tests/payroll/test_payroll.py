@@ -170,6 +170,7 @@ async def test_approve_pay_and_cancel_post_and_reverse_exact_rows(books: Account
         bank_key: -9015,
     }
 
+    expect_error(await books.delete(f"/api/payroll/pay-runs/{run['id']}"), 409, "pay_run_locked")
     cancelled = data(await books.post(f"/api/payroll/pay-runs/{run['id']}/cancel"))
     assert cancelled["status"] == "cancelled"
     entries = await bk.entries_for(books, run["id"])
@@ -184,6 +185,8 @@ async def test_approve_pay_and_cancel_post_and_reverse_exact_rows(books: Account
     ]
     assert bk.entry_rows(by_original[accrual["id"]], chart)[0] == ("wages", 0, 7500, "Base pay")
     assert await bk.balances(books) == {}  # the trial balance is zero again
+    # The cancelled run stays, the record of its reversals.
+    expect_error(await books.delete(f"/api/payroll/pay-runs/{run['id']}"), 409, "pay_run_locked")
 
 
 async def test_one_pay_run_per_employee_and_period(books: Account) -> None:

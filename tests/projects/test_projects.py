@@ -488,3 +488,4 @@ async def test_a_fixed_fee_project_invoices_its_milestones(books: Account) -> No
     assert (got["billed_amount"], got["unbilled_amount"]) == (7000, 3000)
     again = data(await books.post(url, json={"milestones": ["Kick-off"]}))
     assert again["amount"] == 2000
+    expect_error(await books.delete(f"/api/projects/{p['id']}"), 409, "has_invoices")
