@@ -218,7 +218,9 @@ def action_route(
     if not action.collection:
         params.append(_id_param("id", resource.label))
     if action.input is not None:
-        params.append(_body(action.input, action.example, _all_optional(action.input)))
+        params.append(
+            _body(action.input, openapi_example(action.example), _all_optional(action.input))
+        )
 
     async def run_action(ctx: Any, id: str | None = None, body: Any = None, **values: Any) -> Any:
         if action.input is not None and body is None:
@@ -282,7 +284,7 @@ def job_route(operation: JobOperation) -> RouteSpec:
             ],
             True,
         ),
-        _body(operation.input, operation.example, _all_optional(operation.input)),
+        _body(operation.input, openapi_example(operation.example), _all_optional(operation.input)),
     ]
     return RouteSpec(
         f"{PREFIX}/{operation.path}",
@@ -303,6 +305,11 @@ def job_route(operation: JobOperation) -> RouteSpec:
             },
         ),
     )
+
+
+def _plain(annotation: Any) -> Any:
+    """A filter's type without its body-side validators (`StrictBool` is a `bool` here)."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
 
 
 def _optional(annotation: Any) -> Any:
@@ -334,12 +341,12 @@ def list_query_model(resource: Resource) -> type[BaseModel]:
         fields["to"] = (Day | None, Field(None, description=f"{resource.date_field} on or before"))
     read_fields = resource.read.model_fields
     for name in resource.filters:
-        annotation = read_fields[name].annotation if name in read_fields else str
+        annotation = _plain(read_fields[name].annotation if name in read_fields else str)
         if get_origin(annotation) is Literal or annotation in (str, bool, int):
             fields[name] = (_optional(annotation), None)
         else:
             fields[name] = (
-                _optional(next(a for a in get_args(annotation) if a is not type(None))),
+                _optional(_plain(next(a for a in get_args(annotation) if a is not type(None)))),
                 None,
             )
     return create_model(
