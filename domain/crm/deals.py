@@ -18,6 +18,10 @@ Probability rules (against the drift users of other CRMs complain about):
 
 Amounts: `value` in the deal's currency (default: the company's base currency), stored in
 minor units; `value_base` at the currency's rate when the value or currency was last set.
+
+Every write keeps the forecast's running totals (`cells.py`) in the same transaction. A
+deal that a proposal, a contract or a converted lead refers to cannot be deleted (409
+`deal_in_use`): lose it instead.
 """
 
 from __future__ import annotations
@@ -317,7 +321,19 @@ async def _after_create(ctx: Ctx, deal: dict[str, Any]) -> None:
     await cells.add(ctx, deal)
 
 
+LINKED = (("proposals", "proposal"), ("contracts", "contract"), ("crm_leads", "lead"))
+
+
 async def _before_delete(ctx: Ctx, deal: dict[str, Any]) -> None:
+    """A deal that a proposal, a contract or a converted lead refers to is kept."""
+    for collection, label in LINKED:
+        held = await ctx.store.count(collection, ctx.scope(deal_id=deal["_id"]))
+        if held:
+            raise Conflict(
+                f"{held} {label}(s) refer to this deal; it cannot be deleted (lose it instead)",
+                code="deal_in_use",
+                details=[{"referred_by": label, "count": held}],
+            )
     await cells.add(ctx, deal, -1)
 
 

@@ -73,6 +73,8 @@ declare(
             ("company_id", "campaign_id", "status"),
             ("company_id", "owner_id"),
             ("company_id", "duplicate_of"),
+            ("company_id", "deal_id"),
+            ("company_id", "contact_id"),
             ("company_id", "source"),
             ("company_id", "kind"),
             ("company_id", "name"),

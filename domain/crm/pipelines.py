@@ -12,10 +12,14 @@ Rules:
   the deals whose probability was set by hand.
 - The default pipeline (Qualification 10, Demo 25, Proposal 50, Negotiation 70, Ready to
   close 90, Won 100, Lost 0) is created lazily, on first use: a deal created without a
-  pipeline, the forecast, or `POST /api/crm/pipelines/default`. (Company creation is in the
+  pipeline, a pipeline created, the forecast, or `POST /api/crm/pipelines/default`; so a
+  company's first custom pipeline never takes its place. (Company creation is in the
   shared `domain/setup.py`, which this area does not edit; see the report of issue 14.)
-  `is_default` marks the pipeline a deal goes to when it names none; setting it on one
-  pipeline clears it on the others.
+- `is_default` marks the pipeline a deal goes to when it names none: setting it on one
+  pipeline clears it on the others; it cannot be cleared on the default itself (make
+  another the default instead). When the default is deleted (it holds no deal), the oldest
+  remaining pipeline becomes the default; the standard one is made only for a company with
+  no pipeline at all.
 """
 
 from __future__ import annotations
@@ -140,6 +144,7 @@ async def _clear_other_defaults(ctx: Ctx, keep_id: str | None) -> None:
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    await default_pipeline(ctx)
     stages = [_stage(s, set()) for s in _as_dicts(data["stages"])]
     if any(s.get("id") for s in _as_dicts(data["stages"])):
         raise Invalid(
@@ -156,6 +161,11 @@ async def _before_update(
 ) -> dict[str, Any]:
     if changes.get("is_default"):
         await _clear_other_defaults(ctx, existing["_id"])
+    elif existing.get("is_default") and changes.get("is_default") is False:
+        raise Invalid(
+            "is_default: this is the default pipeline; make another one the default instead",
+            details=[{"field": "is_default", "message": "set it on another pipeline"}],
+        )
     if "stages" not in changes:
         return changes
     sent = _as_dicts(changes["stages"])
@@ -230,6 +240,15 @@ async def default_pipeline(ctx: Ctx) -> dict[str, Any]:
         found = await ctx.store.find_one("crm_pipelines", ctx.scope(is_default=True))
         if found is not None:
             return found
+        oldest = await ctx.store.find_one("crm_pipelines", ctx.scope(), sort=[("created_at", 1)])
+        if oldest is not None:
+            promoted = await ctx.store.update_one(
+                "crm_pipelines",
+                ctx.scope(_id=oldest["_id"]),
+                {"$set": {"is_default": True, "updated_at": utcnow()}},
+            )
+            assert promoted is not None
+            return promoted
         doc = default_document(ctx)
         await ctx.store.insert_one("crm_pipelines", doc)
     return doc

@@ -109,6 +109,7 @@ async def test_accepting_makes_the_contract_and_invoice_and_wins_the_deal(
 
     won = data(await books.get(f"/api/crm/deals/{deal['id']}"))
     assert (won["status"], won["probability"], won["stage_name"]) == ("won", 100, "Won")
+    expect_error(await books.delete(f"/api/crm/deals/{deal['id']}"), 409, "deal_in_use")
 
     # an accepted proposal is immutable
     expect_error(await books.put(url, json={"title": "Changed"}), 409, "proposal_locked")

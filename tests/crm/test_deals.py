@@ -47,6 +47,35 @@ async def test_a_new_company_gets_the_default_pipeline_on_first_use(books: Accou
     assert [p["id"] for p in data(await books.get("/api/crm/pipelines"))] == [pipeline["id"]]
 
 
+async def test_the_default_pipeline_stays_the_default(books: Account) -> None:
+    custom = {
+        "name": "Partners",
+        "stages": [
+            {"name": "Intro", "probability": 20},
+            {"name": "Signed", "probability": 100, "outcome": "won"},
+            {"name": "Dropped", "probability": 0, "outcome": "lost"},
+        ],
+    }
+    partners = data(await books.post("/api/crm/pipelines", json=custom), 201)
+    assert partners["is_default"] is False
+    listed = data(await books.get("/api/crm/pipelines"))
+    sales = next(p for p in listed if p["is_default"])
+    assert sales["name"] == "Sales" and len(listed) == 2
+    response = await books.put(f"/api/crm/pipelines/{sales['id']}", json={"is_default": False})
+    expect_error(response, 400, "validation_error")
+    made = data(await books.put(f"/api/crm/pipelines/{partners['id']}", json={"is_default": True}))
+    assert made["is_default"] is True
+    assert data(await books.get(f"/api/crm/pipelines/{sales['id']}"))["is_default"] is False
+    assert (await deal(books))["pipeline_id"] == partners["id"]
+    # the default deleted: the oldest remaining pipeline takes over, no new one is made
+    other = data(await books.post("/api/crm/pipelines", json={**custom, "name": "Other"}), 201)
+    data(await books.put(f"/api/crm/pipelines/{other['id']}", json={"is_default": True}))
+    data(await books.delete(f"/api/crm/pipelines/{other['id']}"))
+    again = data(await books.post("/api/crm/pipelines/default"))
+    assert again["id"] == sales["id"]
+    assert len(data(await books.get("/api/crm/pipelines"))) == 2
+
+
 async def test_a_deal_without_pipeline_goes_to_the_default_first_stage(books: Account) -> None:
     made = await deal(books)
     pipeline = data(await books.get(f"/api/crm/pipelines/{made['pipeline_id']}"))

@@ -60,6 +60,8 @@ async def test_convert_creates_a_contact_and_a_deal_and_keeps_the_lead(books: Ac
     assert deal["stage_name"] == "Qualification" and deal["owner_id"] == made["owner_id"]
     kept = data(await books.get(f"/api/crm/leads/{made['id']}"))
     assert kept == converted
+    refused = await books.delete(f"/api/crm/deals/{deal['id']}")
+    expect_error(refused, 409, "deal_in_use")
     again = await books.post(f"/api/crm/leads/{made['id']}/convert", json={})
     expect_error(again, 409, "invalid_transition")
     locked = await books.put(f"/api/crm/leads/{made['id']}", json={"name": "Changed"})
