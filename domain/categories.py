@@ -10,7 +10,7 @@ from domain.accounting.chart import account_in_company, system_account
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Name, ObjectIdStr, StrictBool
-from domain.resources import Declared, Hooks, Immutable, Resource, Server
+from domain.resources import Declared, Hooks, Immutable, Kept, Resource, Server
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -78,8 +78,6 @@ async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
         raise Conflict(
             "this category is used by the platform; disable it instead", code="system_category"
         )
-    if await ctx.store.count("transactions", ctx.scope(category_id=existing["_id"])):
-        raise Conflict("this category has transactions; disable it instead", code="category_in_use")
 
 
 CATEGORIES = Resource(
@@ -95,6 +93,14 @@ CATEGORIES = Resource(
     default_sort="name",
     hooks=Hooks(
         before_create=_before_create, before_update=_before_update, before_delete=_before_delete
+    ),
+    kept_while=(
+        Kept(
+            "transactions",
+            "category_id",
+            "this category has transactions; disable it instead",
+            "category_in_use",
+        ),
     ),
     example={"name": "Consulting income", "type": "income", "color": "#2f855a"},
 )

@@ -22,7 +22,7 @@ from domain.fields import (
     StrictBool,
 )
 from domain.money import convert_minor, precision, to_minor, to_number
-from domain.resources import Declared, Hooks, Immutable, Resource, Server, Shown
+from domain.resources import Declared, Hooks, Immutable, Kept, Resource, Server, Shown
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -101,8 +101,6 @@ async def _after_create(ctx: Ctx, account: dict[str, Any]) -> None:
 
 
 async def _before_delete(ctx: Ctx, account: dict[str, Any]) -> None:
-    if await ctx.store.count("transactions", ctx.scope(account_id=account["_id"])):
-        raise Conflict("this account has transactions; disable it instead", code="account_in_use")
     if account["opening_balance"]:
         raise Conflict(
             "this account has an opening balance posted; disable it instead", code="account_in_use"
@@ -153,6 +151,14 @@ ACCOUNTS = Resource(
     ),
     present=_present,
     enrich=_enrich,
+    kept_while=(
+        Kept(
+            "transactions",
+            "account_id",
+            "this account has transactions; disable it instead",
+            "account_in_use",
+        ),
+    ),
     example={"name": "Operating account", "type": "bank", "bank_name": "First Bank"},
 )
 

@@ -52,7 +52,7 @@ from domain.fields import (
 )
 from domain.money import precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import Action, Declared, Hooks, Kept, Lifecycle, Ref, Resource, Server, Shown
 from memory.store import CollectionSpec, declare
 
 MAX = Decimal("1000000000")
@@ -140,11 +140,6 @@ async def _check_department(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[
     return changes
 
 
-async def _department_in_use(ctx: Ctx, department: dict[str, Any]) -> None:
-    if await ctx.store.count("payroll_employees", ctx.scope(department_id=department["_id"])):
-        raise Conflict("a department with employees cannot be deleted", code="in_use")
-
-
 DEPARTMENTS = Resource(
     name="payroll/departments",
     label="department",
@@ -158,7 +153,9 @@ DEPARTMENTS = Resource(
     hooks=Hooks(
         before_create=_check_department,
         before_update=_check_department,
-        before_delete=_department_in_use,
+    ),
+    kept_while=(
+        Kept("payroll_employees", "department_id", "a department with employees cannot be deleted"),
     ),
     conflict="a department with this code already exists",
     example={"name": "Engineering", "manager_id": Ref("contacts", type="employee")},

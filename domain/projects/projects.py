@@ -53,6 +53,7 @@ from domain.resources import (
     Action,
     Declared,
     Hooks,
+    Kept,
     Lifecycle,
     Parent,
     Ref,
@@ -466,11 +467,6 @@ async def _task_created(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     return await _check_task(ctx, None, data)
 
 
-async def _task_delete(ctx: Ctx, task: dict[str, Any]) -> None:
-    if await ctx.store.count("time_entries", ctx.scope(task_id=task["_id"])):
-        raise Conflict("a task with time entries cannot be deleted", code="has_time")
-
-
 TASKS = Resource(
     name="tasks",
     label="task",
@@ -483,7 +479,10 @@ TASKS = Resource(
     filters={"status": "eq", "assignee_id": "eq"},
     sort=("name", "created_at", "updated_at"),
     default_sort="created_at",
-    hooks=Hooks(before_create=_task_created, before_update=_check_task, before_delete=_task_delete),
+    hooks=Hooks(before_create=_task_created, before_update=_check_task),
+    kept_while=(
+        Kept("time_entries", "task_id", "a task with time entries cannot be deleted", "has_time"),
+    ),
     present=lambda doc: {
         **doc,
         "rate": _number(doc.get("rate")),

@@ -69,6 +69,17 @@ class Hooks:
 
 
 @dataclass(frozen=True)
+class Kept:
+    """An object stays while another collection refers to it: deleting it is 409 `code`
+    with `message` (say what to do instead, e.g. disable it)."""
+
+    collection: str
+    field: str
+    message: str
+    code: str = "in_use"
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     """States of a document, created in one of `initial` (default: the first).
 
@@ -139,6 +150,7 @@ class Resource:
     actions: tuple[Action, ...] = ()
     parent: Parent | None = None
     roles: Mapping[str, Role] = field(default_factory=dict)
+    kept_while: tuple[Kept, ...] = ()
     conflict: str | None = None
     present: Present | None = None
     enrich: Enrich | None = None

@@ -381,6 +381,9 @@ async def delete_document(
     authorize(ctx, resource.role_for("delete"))
     async with ctx.store.transaction():
         existing = await fetch(ctx, resource, id, parent_id)
+        for kept in resource.kept_while:
+            if await ctx.store.count(kept.collection, ctx.scope(**{kept.field: existing["_id"]})):
+                raise Conflict(kept.message, code=kept.code)
         await resource.hooks.before_delete(ctx, existing)
         await ctx.store.delete_many(resource.collection, ctx.scope(_id=id))
     return {"id": id, "deleted": True}
