@@ -85,7 +85,9 @@ def create_app(
     app.state.tokens = token_config
     for router in hand_routers():
         app.include_router(router)
-    app.include_router(mount(declarations or registry()))
+    # Each declared route joins the app's own routes, so the route index buckets it by its
+    # path; as one included router, every request would try all of them in turn.
+    app.router.routes.extend(mount(declarations or registry()).routes)
     errors.install(app)
     openapi.install(app)
     index_routes(app)
