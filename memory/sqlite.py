@@ -115,6 +115,8 @@ def _scalar(value: Any) -> bool:
 
 def _pins(condition: Any) -> bool:
     """An equality on one non-null value: `v` or `{"$eq": v}`."""
+    if isinstance(condition, str):  # the usual case: an id, a company, an email
+        return True
     if isinstance(condition, dict):
         return len(condition) == 1 and "$eq" in condition and _scalar(condition["$eq"])
     return _scalar(condition)
@@ -138,8 +140,16 @@ class _Compiler:
     def point(self, filter: Filter | None) -> bool:
         """The filter pins at most a few rows through one index seek (see the module's rule):
         `_id` by equality or a short `$in`, or every field of a unique index by equality."""
+        if not filter:
+            return False
+        by_id = filter.get("_id")  # the common case first: a read by id, in one lookup
+        if by_id is not None and (_pins(by_id) or _short_in(by_id)):
+            return True
+        nested = "$and" in filter
+        if not self.unique and not nested:
+            return False
         pinned: set[str] = set()
-        for key, value in _conjuncts(filter or {}):
+        for key, value in _conjuncts(filter) if nested else filter.items():
             if key == "_id" and (_pins(value) or _short_in(value)):
                 return True
             if _pins(value):
@@ -499,14 +509,12 @@ class SQLiteStore(DocumentStore):
             return False
         return self._lock is None or not self._lock.locked()
 
-    async def _read(self, point: bool, call: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read where the module's rule puts it: in a transaction on the writer, a
-        point read on the loop's reader, anything that may scan on the reader pool."""
+    def _loop_conn(self, compiler: _Compiler, filter: Filter | None) -> sqlite3.Connection | None:
+        """Where the module's rule runs a read on the loop: in a transaction the writer, a
+        point read the loop's reader; None when it may scan (the reader pool runs it)."""
         if self._in_tx.get():
-            return call(self._writer)
-        if point:
-            return call(self._reader)
-        return await self._pool.run(call)
+            return self._writer
+        return self._reader if compiler.point(filter) else None
 
     def _write_alone(self, collection: str, sql: str, params: Sequence[Any]) -> list[Any] | None:
         """Run one write statement in autocommit and answer its rows, or None when it must
@@ -567,7 +575,8 @@ class SQLiteStore(DocumentStore):
         def run(conn: sqlite3.Connection) -> list[Doc]:
             return [orjson.loads(row[0]) for row in conn.execute(sql, params)]
 
-        return await self._read(compiler.point(filter), run)
+        conn = self._loop_conn(compiler, filter)
+        return run(conn) if conn is not None else await self._pool.run(run)
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         compiler = self._compiler(collection)
@@ -577,7 +586,8 @@ class SQLiteStore(DocumentStore):
         def run(conn: sqlite3.Connection) -> int:
             return conn.execute(sql, params).fetchone()[0]
 
-        return await self._read(compiler.point(filter), run)
+        conn = self._loop_conn(compiler, filter)
+        return run(conn) if conn is not None else await self._pool.run(run)
 
     async def update_one(self, collection: str, filter: Filter, update: Update) -> Doc | None:
         compiler = self._compiler(collection)
@@ -637,7 +647,7 @@ class SQLiteStore(DocumentStore):
                 out.append(values)
             return out
 
-        return await self._read(False, run)
+        return run(self._writer) if self._in_tx.get() else await self._pool.run(run)
 
     async def next_value(self, counter: str, *, start: int = 1) -> int:
         sql = (
