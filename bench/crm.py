@@ -30,10 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
+from bench.books import company as new_company  # noqa: E402
 from bench.common import git_state, write_results  # noqa: E402
 from domain import resources  # noqa: E402
-from domain.auth import accounts as users  # noqa: E402
-from domain.auth.tokens import TokenConfig  # noqa: E402
 from domain.contacts import CONTACTS  # noqa: E402
 from domain.context import Ctx  # noqa: E402
 from domain.crm import cells  # noqa: E402
@@ -52,21 +51,7 @@ CALLS = 15
 
 
 async def company(store: SQLiteStore) -> Ctx:
-    config = TokenConfig(
-        key="bench-" + "0" * 40, issuer="numbors", audience="numbors-api", ttl_s=86400
-    )
-    registered = await users.register(
-        store,
-        config,
-        users.Registration(
-            email="crm@example.com",
-            password="bench-password-0123456789",
-            name="Bench",
-            company_name="CRM Co",
-            base_currency="USD",
-        ),
-    )
-    return Ctx(store, registered["user"]["id"], registered["company"]["id"], "owner")
+    return await new_company(store, "CRM Co", "crm@example.com")
 
 
 async def owners(ctx: Ctx, n: int) -> list[str]:

@@ -26,10 +26,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
+from bench.books import company as new_company  # noqa: E402
+from bench.books import create  # noqa: E402
 from bench.common import git_state, write_results  # noqa: E402
 from domain import resources  # noqa: E402
-from domain.auth import accounts as users  # noqa: E402
-from domain.auth.tokens import TokenConfig  # noqa: E402
 from domain.context import Ctx  # noqa: E402
 from domain.payroll.payroll import DEPARTMENTS, PAY_RUNS  # noqa: E402
 from memory.ids import new_id, utcnow  # noqa: E402
@@ -55,30 +55,8 @@ COMPONENTS = [
 ]  # fmt: skip
 
 
-async def create(
-    ctx: Ctx, resource: resources.Resource, data: dict[str, Any], parent: str | None = None
-) -> dict[str, Any]:
-    """As the API creates: the payload validated by the resource's own Create model."""
-    payload = resource.create.model_validate(data).model_dump(mode="json", exclude_none=True)
-    return await resources.create_document(ctx, resource, payload, parent)
-
-
 async def company(store: SQLiteStore) -> Ctx:
-    config = TokenConfig(
-        key="bench-" + "0" * 40, issuer="numbors", audience="numbors-api", ttl_s=86400
-    )
-    registered = await users.register(
-        store,
-        config,
-        users.Registration(
-            email="payroll@example.com",
-            password="bench-password-0123456789",
-            name="Bench",
-            company_name="Payroll Co",
-            base_currency="USD",
-        ),
-    )
-    return Ctx(store, registered["user"]["id"], registered["company"]["id"], "owner")
+    return await new_company(store, "Payroll Co", "payroll@example.com")
 
 
 async def employees(ctx: Ctx, n: int) -> None:

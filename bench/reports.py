@@ -49,17 +49,17 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from domain import resources  # noqa: E402
+from bench.books import create  # noqa: E402
 from domain.auth import accounts as users  # noqa: E402
 from domain.auth.tokens import TokenConfig  # noqa: E402
-from domain.banking.accounts import ACCOUNTS, AccountCreate  # noqa: E402
-from domain.banking.transactions import TRANSACTIONS, TransactionCreate  # noqa: E402
-from domain.contacts import CONTACTS, ContactCreate  # noqa: E402
+from domain.banking.accounts import ACCOUNTS  # noqa: E402
+from domain.banking.transactions import TRANSACTIONS  # noqa: E402
+from domain.contacts import CONTACTS  # noqa: E402
 from domain.context import Ctx  # noqa: E402
-from domain.currencies import CURRENCIES, CurrencyCreate  # noqa: E402
-from domain.documents.documents import DOCUMENTS, DocumentCreate  # noqa: E402
+from domain.currencies import CURRENCIES  # noqa: E402
+from domain.documents.documents import DOCUMENTS  # noqa: E402
 from domain.errors import Conflict  # noqa: E402
-from domain.taxes import TAXES, TaxCreate  # noqa: E402
+from domain.taxes import TAXES  # noqa: E402
 from memory.sqlite import SQLiteStore  # noqa: E402
 from supervisor import free_port, stop, wait_http  # noqa: E402
 
@@ -80,11 +80,6 @@ def day(rng: random.Random) -> str:
     return (START + timedelta(days=rng.randrange(DAYS))).isoformat()
 
 
-async def create(ctx: Ctx, resource: resources.Resource, model: Any, data: dict[str, Any]) -> dict:
-    payload = model.model_validate(data).model_dump(mode="json", exclude_none=True)
-    return await resources.create_document(ctx, resource, payload)
-
-
 async def generate(path: Path, n_transactions: int, n_documents: int) -> dict[str, Any]:
     rng = random.Random(7)
     store = SQLiteStore(path)
@@ -102,21 +97,19 @@ async def generate(path: Path, n_transactions: int, n_documents: int) -> dict[st
     )
     ctx = Ctx(store, registered["user"]["id"], registered["company"]["id"], "owner")
     started = time.perf_counter()
-    await create(ctx, CURRENCIES, CurrencyCreate, {"code": "EUR", "rate": "1.1"})
-    vat = await create(ctx, TAXES, TaxCreate, {"name": "VAT", "rate": 20})
-    reduced = await create(ctx, TAXES, TaxCreate, {"name": "Reduced", "rate": 5})
+    await create(ctx, CURRENCIES, {"code": "EUR", "rate": "1.1"})
+    vat = await create(ctx, TAXES, {"name": "VAT", "rate": 20})
+    reduced = await create(ctx, TAXES, {"name": "Reduced", "rate": 5})
     customers = [
-        await create(ctx, CONTACTS, ContactCreate, {"name": f"Customer {i}", "type": "customer"})
+        await create(ctx, CONTACTS, {"name": f"Customer {i}", "type": "customer"})
         for i in range(200)
     ]
     suppliers = [
-        await create(ctx, CONTACTS, ContactCreate, {"name": f"Supplier {i}", "type": "supplier"})
+        await create(ctx, CONTACTS, {"name": f"Supplier {i}", "type": "supplier"})
         for i in range(50)
     ]
     banks = [
-        await create(
-            ctx, ACCOUNTS, AccountCreate, {"name": n, "currency": c, "opening_balance": "50000"}
-        )
+        await create(ctx, ACCOUNTS, {"name": n, "currency": c, "opening_balance": "50000"})
         for n, c in (("Main", "USD"), ("Savings", "USD"), ("Euro", "EUR"))
     ]
     usd_banks = [b for b in banks if b["currency"] == "USD"]
@@ -139,7 +132,6 @@ async def generate(path: Path, n_transactions: int, n_documents: int) -> dict[st
                 doc = await create(
                     ctx,
                     DOCUMENTS,
-                    DocumentCreate,
                     {
                         "type": "invoice" if invoice else "bill",
                         "contact_id": rng.choice(customers if invoice else suppliers)["id"],
@@ -162,7 +154,6 @@ async def generate(path: Path, n_transactions: int, n_documents: int) -> dict[st
                             await create(
                                 ctx,
                                 TRANSACTIONS,
-                                TransactionCreate,
                                 {
                                     "account_id": rng.choice(usd_banks)["id"],
                                     "paid_at": doc["due_at"],
@@ -178,7 +169,6 @@ async def generate(path: Path, n_transactions: int, n_documents: int) -> dict[st
                 await create(
                     ctx,
                     TRANSACTIONS,
-                    TransactionCreate,
                     {
                         "type": "income" if income else "expense",
                         "account_id": rng.choice(banks)["id"],

@@ -26,10 +26,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
+from bench.books import company as new_company  # noqa: E402
+from bench.books import create  # noqa: E402
 from bench.common import git_state, write_results  # noqa: E402
 from domain import resources  # noqa: E402
-from domain.auth import accounts as users  # noqa: E402
-from domain.auth.tokens import TokenConfig  # noqa: E402
 from domain.contacts import CONTACTS  # noqa: E402
 from domain.context import Ctx  # noqa: E402
 from domain.documents.documents import DOCUMENTS  # noqa: E402
@@ -43,30 +43,8 @@ TARGET_S = 1.0
 RUNS = 3
 
 
-async def create(
-    ctx: Ctx, resource: resources.Resource, data: dict[str, Any], parent: str | None = None
-) -> dict[str, Any]:
-    """As the API creates: the payload validated by the resource's own Create model."""
-    payload = resource.create.model_validate(data).model_dump(mode="json", exclude_none=True)
-    return await resources.create_document(ctx, resource, payload, parent)
-
-
 async def company(store: SQLiteStore) -> Ctx:
-    config = TokenConfig(
-        key="bench-" + "0" * 40, issuer="numbors", audience="numbors-api", ttl_s=86400
-    )
-    registered = await users.register(
-        store,
-        config,
-        users.Registration(
-            email="time@example.com",
-            password="bench-password-0123456789",
-            name="Bench",
-            company_name="Time Co",
-            base_currency="USD",
-        ),
-    )
-    return Ctx(store, registered["user"]["id"], registered["company"]["id"], "owner")
+    return await new_company(store, "Time Co", "time@example.com")
 
 
 async def books(ctx: Ctx, n: int) -> dict[str, Any]:
