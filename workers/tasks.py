@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 import time
 from typing import Any
 
-from conductors import insights  # noqa: F401  (registers the insight.analyse handler)
+import conductors
 from domain.jobkit import JobRun, handler
 from workers.runtime import services_of
+
+# Every conductor registers its handlers when imported: import them all, no hand-kept list.
+for _conductor in pkgutil.iter_modules(conductors.__path__, "conductors."):
+    importlib.import_module(_conductor.name)
 
 
 async def ping(ctx: dict[str, Any]) -> str:

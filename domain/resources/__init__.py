@@ -4,12 +4,14 @@ the registry (`registry.py`), its routes."""
 
 from domain.resources.declaration import (
     Action,
+    CompanyStart,
     Doc,
     Hooks,
     JobOperation,
     Kept,
     Lifecycle,
     Parent,
+    Reaction,
     Report,
     Resource,
     Role,
@@ -37,6 +39,7 @@ from domain.resources.schema import Declared, EditableIn, Immutable, Server, Sho
 
 __all__ = [
     "Action",
+    "CompanyStart",
     "Declared",
     "Doc",
     "EditableIn",
@@ -47,6 +50,7 @@ __all__ = [
     "Lifecycle",
     "ListQuery",
     "Parent",
+    "Reaction",
     "Ref",
     "Report",
     "Resource",

@@ -1,5 +1,7 @@
 """What an area declares: a `Resource` (its fields once, lifecycle, actions, parent), a
-`Report` (a query model and a function) and a `JobOperation` (work a worker does).
+`Report` (a query model and a function), a `JobOperation` (work a worker does), a `Reaction`
+(its rule when another area's document changes state) and a `CompanyStart` (what it gives
+every new company).
 
 Nothing here names an area; `operations.py` gives every declaration its behaviour and
 `api/` mounts its routes from the registry (`registry.py`).
@@ -232,3 +234,27 @@ class JobOperation:
     role: Role = "member"
     example: dict[str, Any] | None = None
     description: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Reaction:
+    """Another area's rule run when a document of the resource named `resource` enters
+    `state` (or is deleted, `state="deleted"`), inside the same transaction, after the
+    resource's own hooks: time entries released when their invoice is cancelled. `run(ctx,
+    doc, previous_state)` gets the document as stored after the move."""
+
+    resource: str
+    state: str
+    run: StateHook
+    description: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class CompanyStart:
+    """What an area gives every new company (a default pipeline, warehouse or SLA policy),
+    run by `domain/setup.py` inside the company's creation transaction, after its books.
+    `run(ctx, company)`; `order` sorts them (lower first)."""
+
+    name: str
+    run: Callable[[Ctx, Doc], Awaitable[None]]
+    order: int = 100

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from domain.context import Ctx
 from domain.errors import Conflict, Forbidden, Invalid, not_found
 from domain.resources.declaration import ROLE_RANK, Action, Doc, Report, Resource, Role
+from domain.resources.registry import reactions_to
 from memory.ids import is_object_id, new_id, utcnow
 from memory.store import DuplicateKeyError
 
@@ -338,6 +339,8 @@ async def _enter(ctx: Ctx, resource: Resource, doc: Doc, target: str) -> Doc:
     if enter_hook := lifecycle.on_enter.get(target):
         await enter_hook(ctx, moved, state)
         moved = await ctx.store.find_one(resource.collection, ctx.scope(_id=doc["_id"])) or moved
+    for reaction in reactions_to(resource.name, target):
+        await reaction.run(ctx, moved, state)
     return moved
 
 
@@ -386,6 +389,8 @@ async def delete_document(
                 raise Conflict(kept.message, code=kept.code)
         await resource.hooks.before_delete(ctx, existing)
         await ctx.store.delete_many(resource.collection, ctx.scope(_id=id))
+        for reaction in reactions_to(resource.name, "deleted"):
+            await reaction.run(ctx, existing, "deleted")
     return {"id": id, "deleted": True}
 
 
