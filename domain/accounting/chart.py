@@ -50,10 +50,14 @@ STANDARD_CHART: tuple[tuple[str, str, str, str, str], ...] = (
     ("1350", "Withholding tax credit", "asset", "tax", "withholding_receivable"),
     ("1400", "Inventory", "asset", "inventory", "inventory"),
     ("1500", "Fixed assets", "asset", "fixed_asset", "fixed_assets"),
+    ("1900", "Bank suspense", "asset", "current_asset", "suspense"),
     ("2000", "Accounts payable", "liability", "payable", "payable"),
+    ("2050", "Goods received not billed", "liability", "current_liability", "received_not_billed"),
     ("2100", "Tax payable", "liability", "tax", "tax_payable"),
     ("2150", "Withholding tax payable", "liability", "tax", "withholding_payable"),
     ("2200", "Wages payable", "liability", "current_liability", "wages_payable"),
+    ("2350", "Loyalty points liability", "liability", "current_liability", "loyalty"),
+    ("2400", "Customer deposits", "liability", "current_liability", "customer_deposits"),
     ("3000", "Owner's equity", "equity", "equity", "equity"),
     ("3100", "Opening balance equity", "equity", "equity", "opening_balance"),
     ("3200", "Retained earnings", "equity", "equity", "retained_earnings"),
@@ -61,8 +65,11 @@ STANDARD_CHART: tuple[tuple[str, str, str, str, str], ...] = (
     ("4100", "Other income", "income", "other_income", "other_income"),
     ("4900", "Exchange gains and losses", "income", "other_income", "fx"),
     ("5000", "Cost of goods sold", "expense", "cost_of_sales", "cogs"),
+    ("5100", "Stock adjustments", "expense", "cost_of_sales", "stock_adjustment"),
     ("6000", "General expenses", "expense", "operating_expense", "expenses"),
     ("6100", "Wages and salaries", "expense", "operating_expense", "wages"),
+    ("6800", "Bank fees", "expense", "operating_expense", "bank_fees"),
+    ("6900", "Cash over and short", "expense", "operating_expense", "cash_over_short"),
 )
 BANK_CODE_START = 1010
 

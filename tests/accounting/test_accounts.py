@@ -25,10 +25,14 @@ STANDARD_CHART = [
     ("1350", "withholding_receivable", "asset"),
     ("1400", "inventory", "asset"),
     ("1500", "fixed_assets", "asset"),
+    ("1900", "suspense", "asset"),
     ("2000", "payable", "liability"),
+    ("2050", "received_not_billed", "liability"),
     ("2100", "tax_payable", "liability"),
     ("2150", "withholding_payable", "liability"),
     ("2200", "wages_payable", "liability"),
+    ("2350", "loyalty", "liability"),
+    ("2400", "customer_deposits", "liability"),
     ("3000", "equity", "equity"),
     ("3100", "opening_balance", "equity"),
     ("3200", "retained_earnings", "equity"),
@@ -36,8 +40,11 @@ STANDARD_CHART = [
     ("4100", "other_income", "income"),
     ("4900", "fx", "income"),
     ("5000", "cogs", "expense"),
+    ("5100", "stock_adjustment", "expense"),
     ("6000", "expenses", "expense"),
     ("6100", "wages", "expense"),
+    ("6800", "bank_fees", "expense"),
+    ("6900", "cash_over_short", "expense"),
 ]
 
 
