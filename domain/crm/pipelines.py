@@ -32,7 +32,7 @@ from domain.context import Ctx
 from domain.crm import cells
 from domain.errors import Conflict, Invalid
 from domain.fields import Input, Name, ObjectIdStr, StrictBool, StrictInt
-from domain.resources import Action, Declared, Hooks, Resource, Shown
+from domain.resources import Action, CompanyStart, Declared, Hooks, Resource, Shown
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -256,6 +256,15 @@ async def default_pipeline(ctx: Ctx) -> dict[str, Any]:
 
 async def _ensure_default(ctx: Ctx, body: Any) -> dict[str, Any]:
     return await default_pipeline(ctx)
+
+
+async def _give_default_pipeline(ctx: Ctx, company: dict[str, Any]) -> None:
+    await ctx.store.insert_one("crm_pipelines", default_document(ctx))
+
+
+# A new company starts with the standard pipeline; `default_pipeline` still makes one for a
+# company that predates this (or deleted every pipeline), on first use.
+DEFAULT_PIPELINE = CompanyStart("crm.default_pipeline", _give_default_pipeline)
 
 
 PIPELINES = Resource(

@@ -37,14 +37,22 @@ async def put(account: Account, deal_id: str, **changes: Any) -> dict[str, Any]:
     return data(await account.put(f"/api/crm/deals/{deal_id}", json=changes))
 
 
-async def test_a_new_company_gets_the_default_pipeline_on_first_use(books: Account) -> None:
-    assert data(await books.get("/api/crm/pipelines")) == []
-    pipeline = data(await books.post("/api/crm/pipelines/default"))
+async def test_a_new_company_starts_with_the_default_pipeline(books: Account) -> None:
+    [pipeline] = data(await books.get("/api/crm/pipelines"))
     assert [(s["name"], s["probability"], s["outcome"]) for s in pipeline["stages"]] == DEFAULT
     assert pipeline["is_default"] is True
     again = data(await books.post("/api/crm/pipelines/default"))
     assert again["id"] == pipeline["id"]
     assert [p["id"] for p in data(await books.get("/api/crm/pipelines"))] == [pipeline["id"]]
+
+
+async def test_a_company_without_pipelines_gets_the_default_on_first_use(books: Account) -> None:
+    [standard] = data(await books.get("/api/crm/pipelines"))
+    data(await books.delete(f"/api/crm/pipelines/{standard['id']}"))
+    assert data(await books.get("/api/crm/pipelines")) == []
+    pipeline = data(await books.post("/api/crm/pipelines/default"))
+    assert [(s["name"], s["probability"], s["outcome"]) for s in pipeline["stages"]] == DEFAULT
+    assert pipeline["id"] != standard["id"] and pipeline["is_default"] is True
 
 
 async def test_the_default_pipeline_stays_the_default(books: Account) -> None:
