@@ -754,6 +754,7 @@ PAY_RUNS = Resource(
     sort=("period_start", "period_end", "pay_date", "created_at", "updated_at"),
     default_sort="-period_start",
     date_field="period_start",
+    version_field="version",
     hooks=Hooks(before_create=_run_created, before_update=_run_updated, before_delete=_keep_posted),
     lifecycle=Lifecycle(
         states=("draft", "approved", "paid", "cancelled"),

@@ -154,6 +154,9 @@ class Resource:
     roles: Mapping[str, Role] = field(default_factory=dict)
     kept_while: tuple[Kept, ...] = ()
     conflict: str | None = None
+    # An optimistic-concurrency token (a server-owned int the area bumps on every change): a
+    # PUT that sends another value than the stored one is 409 `version_conflict`, not 400.
+    version_field: str | None = None
     present: Present | None = None
     enrich: Enrich | None = None
     rewrite_filters: RewriteFilters | None = None

@@ -251,6 +251,13 @@ async def _without_echoes(ctx: Ctx, resource: Resource, existing: Doc, changes: 
     current = await view(ctx, resource, existing)
     for name in echoed:
         value = changes[name]
+        if name == resource.version_field and current.get(name) != value:
+            raise Conflict(
+                f"the {resource.label} is at {name} {current.get(name)}, not {value}: "
+                "read it again and apply your change to what is there now",
+                code="version_conflict",
+                details=[{name: current.get(name), "sent": value}],
+            )
         if value is not None and current.get(name) != value:
             what = "set by the server" if name not in resource.schema.immutable else "fixed"
             raise Invalid(

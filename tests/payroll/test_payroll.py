@@ -245,6 +245,20 @@ async def test_employee_and_department_checks(books: Account) -> None:
     expect_error(response, 400, "validation_error")
 
 
+async def test_a_stale_version_on_update_is_a_conflict(books: Account) -> None:
+    await staff(books)
+    run = data(await books.post("/api/payroll/pay-runs", json=NOVEMBER), 201)
+    url = f"/api/payroll/pay-runs/{run['id']}"
+    assert data(await books.put(url, json={"pay_date": "2026-12-01", "version": 1}))["version"] == 2
+    # a retry of that same PUT (the client still holds version 1) changes nothing
+    stale_put = await books.put(url, json={"pay_date": "2026-12-02", "version": 1})
+    error = expect_error(stale_put, 409, "version_conflict")
+    assert error["details"] == [{"version": 2, "sent": 1}]
+    assert data(await books.get(url))["pay_date"] == "2026-12-01"
+    fresh = data(await books.put(url, json={"pay_date": "2026-12-02", "version": 2}))
+    assert (fresh["pay_date"], fresh["version"]) == ("2026-12-02", 3)
+
+
 async def test_a_version_token_keeps_a_retry_from_acting_twice(books: Account) -> None:
     await staff(books)
     bank = await bk.bank(books, "Payroll bank")
