@@ -13,7 +13,14 @@ from domain.context import Ctx
 from domain.errors import Conflict, Forbidden
 from memory.ids import utcnow
 
-DEFAULT_PREFIX = {"invoice": "INV-", "bill": "BILL-", "estimate": "EST-", "credit_note": "CN-"}
+DEFAULT_PREFIX = {
+    "invoice": "INV-",
+    "bill": "BILL-",
+    "estimate": "EST-",
+    "credit_note": "CN-",
+    "sales_order": "SO-",
+    "purchase_order": "PO-",
+}
 DIGITS = 5
 
 
