@@ -26,7 +26,14 @@ S = TypeVar("S")
 
 
 class TransientError(Exception):
-    """A failure worth another attempt (a timeout, a 429 or 5xx from a model endpoint)."""
+    """A failure worth another attempt (a timeout, a 429 or 5xx from a model endpoint).
+
+    `retry_after` (seconds) is when the source said to come back (a provider's rate limit's
+    Retry-After); without it the runtime backs off on its own."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass

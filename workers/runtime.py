@@ -84,7 +84,7 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
     except TransientError as error:
         if not run.last_attempt:
             await jobs.requeue(store, job_id, _error(error))
-            delay = min(2 ** job["attempts"] * 0.5, 30)
+            delay = error.retry_after or min(2 ** job["attempts"] * 0.5, 30)
             log.info("job %s (%s) retries in %.1fs: %s", job_id, job["kind"], delay, error)
             await run.emit("progress", {"step": "retrying", "in_s": delay, "error": _error(error)})
             raise Retry(defer=delay) from error
