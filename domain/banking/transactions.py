@@ -309,3 +309,32 @@ TRANSACTIONS = Resource(
         "description": "Office supplies",
     },
 )
+
+
+async def undo(ctx: Ctx, tx: dict[str, Any], description: str, status_before: str = "sent") -> None:
+    """Take back a transaction recorded by mistake (a bank line reconciled to the wrong
+    invoice): its entries are reversed on their own date, so the ledger agrees with the
+    balances derived from transactions at every date; a payment gives its document back what
+    it settled (the document reads `status_before` when nothing else settles it, else
+    partial); then the record goes. Inside the caller's transaction."""
+    await journal.reverse_source(ctx, tx["_id"], None, description)
+    if tx.get("document_id"):
+        doc = await ctx.store.find_one("documents", ctx.scope(_id=tx["document_id"]))
+        assert doc is not None
+        settled = doc["paid"] - tx["applied"] + doc.get("credited", 0)
+        await ctx.store.update_one(
+            "documents",
+            ctx.scope(_id=doc["_id"]),
+            {
+                "$inc": {
+                    "paid": -tx["applied"],
+                    "due": tx["applied"],
+                    "due_base": tx["cleared_base"],
+                },
+                "$set": {
+                    "status": status_before if settled == 0 else "partial",
+                    "updated_at": utcnow(),
+                },
+            },
+        )
+    await ctx.store.delete_many("transactions", ctx.scope(_id=tx["_id"]))
