@@ -5,10 +5,21 @@ the API (uvicorn) and the ARQ workers, with the SQLite store under var/ unless
 NUMBORS_MONGODB_URL is set. Ctrl-C or SIGTERM stops the API and workers first, then Valkey
 (so it flushes its append-only file); every child also gets SIGTERM if the supervisor
 itself dies (PR_SET_PDEATHSIG), so nothing is left running or holding a port.
+
+One dead child does not stop the platform: the supervisor logs its name, pid and exit status
+and starts it again after a backoff (1 s, doubling to 30 s; back to 1 s once the child has
+run RESET_AFTER_S). It gives up, stopping everything with exit status 1 and a message naming
+the child, only when one child crashed MAX_CRASHES times within CRASH_WINDOW_S. Valkey comes
+back on the same port with its append-only file; the API and the workers reconnect to it by
+themselves (redis-py reconnects per command; a worker that dies of it is restarted).
+
+Stopping signals every child's process group (each child leads its own session), so a child's
+own children go too; a child still running STOP_TIMEOUT_S later is SIGKILLed with its group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -17,7 +28,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from settings import ConfigError, Settings
 
@@ -25,6 +40,12 @@ STOP_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+RESET_AFTER_S = 60.0
+MAX_CRASHES = 5
+CRASH_WINDOW_S = 120.0
+POLL_S = 0.2
 
 
 def _prepare_child() -> None:
@@ -111,6 +132,7 @@ def start_valkey(
                     return process, f"redis://127.0.0.1:{port}/0"
         except OSError:
             time.sleep(0.05)
+    stop([process])
     raise RuntimeError("valkey did not answer PING in time")
 
 
@@ -128,17 +150,122 @@ def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the API did not answer {url} in time")
 
 
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    """`signum` to the child's process group (it leads one: start_new_session), so whatever
+    it started goes too; to the child alone if its group is already gone."""
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        if process.poll() is None:
+            process.send_signal(signum)
+
+
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     for process in processes:
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        # A grandchild left in a dead child's group (the leader exited on SIGTERM first).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def describe_exit(code: int) -> str:
+    """`exit status 3` or `signal SIGKILL (-9)`."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name} ({code})"
+        except ValueError:
+            return f"signal {-code} ({code})"
+    return f"exit status {code}"
+
+
+@dataclass
+class Child:
+    """One supervised child: how to start it, and its crash record for the backoff.
+    `into` is the list `stop` stops; a restart replaces the dead process in it."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    into: list[subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    backoff_s: float = BACKOFF_START_S
+    crashes: deque[float] = field(default_factory=deque)
+
+    def launch(self) -> None:
+        old = self.process
+        self.restart_at = None
+        self.started_at = time.monotonic()
+        self.process = self.start()
+        if old is not None and old in self.into:
+            self.into.remove(old)
+
+    def exited(self) -> int | None:
+        """Its exit code when it has died and no restart is pending yet."""
+        if self.process is None or self.restart_at is not None:
+            return None
+        return self.process.poll()
+
+    def crashed(self, now: float) -> float:
+        """Record a crash and when to start again; answer the delay."""
+        if now - self.started_at >= RESET_AFTER_S:
+            self.backoff_s = BACKOFF_START_S  # it had run well: a fresh crash, a short wait
+        delay = self.backoff_s
+        self.backoff_s = min(BACKOFF_MAX_S, self.backoff_s * 2)
+        self.crashes.append(now)
+        while now - self.crashes[0] > CRASH_WINDOW_S:
+            self.crashes.popleft()
+        self.restart_at = now + delay
+        return delay
+
+    def crashing(self) -> bool:
+        """Crashed MAX_CRASHES times within CRASH_WINDOW_S."""
+        return len(self.crashes) >= MAX_CRASHES
+
+
+class GiveUp(Exception):
+    pass
+
+
+def _say(message: str) -> None:
+    print(f"numbors: {message}", file=sys.stderr, flush=True)
+
+
+def supervise(children: list[Child], poll_s: float = POLL_S) -> NoReturn:
+    """Watch the children until a Stop: restart the dead with backoff; GiveUp when one keeps
+    crashing."""
+    while True:
+        for child in children:
+            now = time.monotonic()
+            code = child.exited()
+            if code is not None:
+                assert child.process is not None
+                died = f"{child.name} (pid {child.process.pid}) exited with {describe_exit(code)}"
+                delay = child.crashed(now)
+                if child.crashing():
+                    raise GiveUp(
+                        f"{died}: {len(child.crashes)} crashes within {CRASH_WINDOW_S:.0f} s; "
+                        "giving up and stopping everything (see its log above)"
+                    )
+                _say(f"{died}; restarting it in {delay:.0f} s")
+            elif child.restart_at is not None and now >= child.restart_at:
+                try:
+                    child.launch()
+                except RuntimeError as error:  # Valkey did not come up: one more crash
+                    _say(f"{child.name} did not start again: {error}")
+                    child.restart_at = None
+                    continue
+                assert child.process is not None
+                _say(f"{child.name} restarted (pid {child.process.pid})")
+        time.sleep(poll_s)
 
 
 class Stop(Exception):
@@ -172,51 +299,53 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     backing: list[subprocess.Popen[bytes]] = []
     services: list[subprocess.Popen[bytes]] = []
+    children: list[Child] = []
     code = 0
     try:
         if not settings.redis_url:
-            _, url = start_valkey(var_dir, env, settings.valkey_port, into=backing)
-            env["NUMBORS_REDIS_URL"] = url
+            valkey_port = settings.valkey_port or free_port()  # the same port on a restart
+
+            def valkey() -> subprocess.Popen[bytes]:
+                return start_valkey(var_dir, env, valkey_port, into=backing)[0]
+
+            children.append(Child("valkey", valkey, backing))
+            children[-1].launch()
+            env["NUMBORS_REDIS_URL"] = url = f"redis://127.0.0.1:{valkey_port}/0"
             print(f"numbors: embedded Valkey on {url} (append-only file in {var_dir}/valkey)")
         store = (
             settings.mongodb_url and "MongoDB"
         ) or f"SQLite at {settings.sqlite_file.resolve()}"
         print(f"numbors: store: {store}")
-        api = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:app_factory",
-                "--host",
-                settings.host,
-                "--port",
-                str(settings.port),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
-            env,
-            services,
-        )
-        for _ in range(settings.workers):
-            _spawn([sys.executable, "-m", "workers"], env, services)
+        api_args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:app_factory",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        children.append(Child("api", lambda: _spawn(api_args, env, services), services))
+        worker_args = [sys.executable, "-m", "workers"]
+        for n in range(1, settings.workers + 1):
+            start = lambda: _spawn(worker_args, env, services)  # noqa: E731
+            children.append(Child(f"worker-{n}", start, services))
+        for child in children[1 if not settings.redis_url else 0 :]:
+            child.launch()
+        api = next(c for c in children if c.name == "api")
+        assert api.process is not None
         base = f"http://{settings.host}:{settings.port}"
-        wait_http(f"{base}/api/health", api)
+        wait_http(f"{base}/api/health", api.process)
         print(f"numbors: API ready, docs at {base}/api/docs (Ctrl-C stops everything)", flush=True)
-        while True:
-            for process in (*backing, *services):
-                if process.poll() is not None:
-                    print(
-                        f"numbors: {process.args[0]} exited with {process.returncode}; stopping",
-                        file=sys.stderr,
-                    )
-                    return 1
-            time.sleep(0.5)
+        supervise(children)
     except Stop:
         print("numbors: stopping", flush=True)
-    except RuntimeError as error:
+    except (RuntimeError, GiveUp) as error:
         print(f"numbors: {error}", file=sys.stderr)
         code = 1
     finally:

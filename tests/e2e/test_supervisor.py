@@ -234,9 +234,12 @@ class Platform:
             time.sleep(0.002)
         self.fail(f"no {name} started below the supervisor")
 
-    def stop(self, *signums: signal.Signals, started: bool = True) -> None:
+    def stop(
+        self, *signums: signal.Signals, started: bool = True, children_failed: bool = False
+    ) -> None:
         """Send the signals back to back; the supervisor must exit 0 in time and take its
-        whole tree with it. `started`: the whole tree is up (else: stopped while starting)."""
+        whole tree with it. `started`: the whole tree is up (else: stopped while starting).
+        `children_failed`: children were killed, so their tracebacks may be in the output."""
         assert self.process is not None
         tree = descendants(self.process.pid)
         commands = " ".join(p.cmdline for p in tree)
@@ -249,7 +252,8 @@ class Platform:
         names = "+".join(s.name for s in signums)
         if code != 0:
             self.fail(f"the supervisor exited with {code} on {names}")
-        if "Traceback" in self.stderr():
+        # A killed Valkey makes the children log tracebacks; none may come from the supervisor.
+        if ('supervisor.py"' if children_failed else "Traceback") in self.stderr():
             self.fail(f"the supervisor printed a traceback on {names}")
         self.assert_nothing_left()
 
@@ -390,3 +394,84 @@ def test_short_jwt_secret_is_refused(platform: Platform) -> None:
     assert "Traceback" not in stderr, platform.output()
     platform.assert_nothing_left()
     assert not (platform.var_dir / "jwt_secret").exists()
+
+
+# --- one dead child does not stop the platform ---------------------------------------------
+
+
+def child_pid(platform: Platform, name: str) -> int:
+    assert platform.process is not None
+    found = [p for p in descendants(platform.process.pid) if name in p.cmdline]
+    assert found, f"no {name} below the supervisor"
+    return min(found, key=lambda p: p.pid).pid
+
+
+def wait_until(predicate: Any, what: str, platform: Platform, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    platform.fail(f"timed out waiting for {what}")
+
+
+def wait_logged(platform: Platform, text: str) -> None:
+    wait_until(lambda: text in platform.stderr(), f"the supervisor to log {text!r}", platform)
+
+
+def api_answers(platform: Platform) -> bool:
+    try:
+        return httpx.get(f"{platform.url}/api/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_killed_child_is_restarted_and_named(platform: Platform) -> None:
+    platform.start()
+    platform.wait_ready()
+    email = unique_email("restart")
+    with httpx.Client(base_url=platform.url, timeout=10) as http:
+        body = {"email": email, "password": PASSWORD, "name": "R", "company_name": "R Ltd"}
+        token = ok(http.post("/api/auth/register", json=body), 201)["token"]
+
+    for name, pattern in (("worker-1", "-m workers"), ("api", "uvicorn")):
+        before = child_pid(platform, pattern)
+        os.kill(before, signal.SIGKILL)
+        wait_logged(platform, f"{name} (pid {before}) exited with signal SIGKILL (-9); restarting")
+        wait_logged(platform, f"{name} restarted")
+        assert platform.process is not None and platform.process.poll() is None
+    wait_until(lambda: api_answers(platform), "the restarted API", platform)
+    assert ping_job(platform.valkey_port) == "pong", "the restarted worker consumes no jobs"
+
+    valkey = child_pid(platform, "valkey-server")
+    os.kill(valkey, signal.SIGKILL)
+    wait_logged(platform, "valkey restarted")
+    assert ping_job(platform.valkey_port) == "pong", "no worker after Valkey came back"
+    with httpx.Client(base_url=platform.url, timeout=10) as http:
+        me = ok(http.get("/api/auth/me", headers=bearer(token)))
+        assert me["email"] == email
+    platform.seen |= descendants(platform.process.pid)
+    platform.stop(signal.SIGTERM, children_failed=True)
+
+
+def test_sigterm_from_timeout_stops_everything(platform: Platform) -> None:
+    """`timeout 20 make run`: timeout SIGTERMs its child and the whole process group (the
+    supervisor among them); nothing may be left running."""
+    platform.stdout_file = platform.directory / "timeout.out"
+    platform.stderr_file = platform.directory / "timeout.err"
+    with open(platform.stdout_file, "ab") as out, open(platform.stderr_file, "ab") as err:
+        platform.process = subprocess.Popen(
+            ["timeout", "-s", "TERM", "25", sys.executable, "-m", "supervisor"],
+            cwd=ROOT,
+            env=platform.env(),
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    platform.wait_ready()
+    assert "uvicorn" in " ".join(p.cmdline for p in platform.seen)
+    code = platform.wait_exit(timeout=60)
+    assert code == 124, platform.output()  # timeout's own status once it had to signal
+    assert "numbors: stopping" in platform.stdout(), platform.output()
+    assert "Traceback" not in platform.stderr(), platform.output()
+    platform.assert_nothing_left()
