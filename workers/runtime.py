@@ -24,6 +24,7 @@ from typing import Any
 from arq import Retry
 
 from domain import jobs
+from domain.errors import DomainError
 from domain.jobkit import HANDLERS, JobRun, TransientError
 from memory.events import EventPublisher
 from memory.queue import JobQueue
@@ -46,6 +47,14 @@ def services_of(ctx: dict[str, Any]) -> Services:
 
 
 def _error(error: BaseException) -> dict[str, Any]:
+    if isinstance(error, DomainError):
+        # A rule the job's input broke (409 overlap, 400 reference): the client's to fix.
+        return {
+            "type": type(error).__name__,
+            "code": error.code,
+            "message": error.message[:2000],
+            "details": error.details[:50],
+        }
     return {"type": type(error).__name__, "message": str(error)[:2000]}
 
 
@@ -88,6 +97,10 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
             log.info("job %s (%s) retries in %.1fs: %s", job_id, job["kind"], delay, error)
             await run.emit("progress", {"step": "retrying", "in_s": delay, "error": _error(error)})
             raise Retry(defer=delay) from error
+        await _failed(run, error)
+        return "failed"
+    except DomainError as error:
+        log.info("job %s (%s) refused: %s %s", job_id, job["kind"], error.code, error.message)
         await _failed(run, error)
         return "failed"
     except Exception as error:

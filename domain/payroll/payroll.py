@@ -22,16 +22,27 @@
   is linked to its run (`source`), so cancelling leaves nothing behind.
 - One pay run per employee and period: a run whose period overlaps another live run's for
   any of the same employees is 409 `pay_run_overlap`.
+- Large runs as a job: `POST /api/payroll/pay-runs/process` creates (and, with `approve`,
+  approves) a run in a worker, reporting progress per chunk of slips over the job's events
+  (`/api/jobs/{id}/events`); it waits (bounded) like every job-backed operation, or answers
+  202 at once with `?wait=false`. The run keeps the job's id, so a retried job answers the
+  run it already made (approving it if that had not happened) and never makes a second one.
+  `POST /api/payroll/pay-runs` stays synchronous: 5,000 employees x 10 components compute in
+  about half a second (`bench/payroll.py`), but the job is the way for anything larger
+  than `PROCESS_HINT` employees, which a client sees without waiting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from domain import resources
 from domain.accounting import journal
 from domain.accounting.chart import account_in_company, system_account
 from domain.context import Ctx
@@ -48,11 +59,23 @@ from domain.fields import (
     Quantity,
     Rate,
     ShortText,
+    StrictBool,
     StrictInt,
 )
 from domain.money import precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Kept, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import (
+    Action,
+    Declared,
+    Hooks,
+    JobOperation,
+    Kept,
+    Lifecycle,
+    Ref,
+    Resource,
+    Server,
+    Shown,
+)
 from memory.store import CollectionSpec, declare
 
 MAX = Decimal("1000000000")
@@ -94,9 +117,18 @@ declare(
             ("company_id", "pay_date"),
             ("company_id", "created_at"),
             ("company_id", "updated_at"),
+            ("company_id", "job_id"),
         ),
     )
 )
+
+PROCESS_KIND = "payroll.process"
+PROCESS_HINT = 5000
+SLIP_CHUNK = 500
+Progress = Callable[[float, str], Awaitable[None]]
+# Set while a job computes a run, so the create hook reports its progress (the hook's
+# signature is the machinery's; the job is the only caller that listens).
+_PROGRESS: ContextVar[Progress | None] = ContextVar("payroll_progress", default=None)
 
 
 def _number(value: Any) -> float | None:
@@ -417,6 +449,9 @@ class PayRunFields(Declared):
         description="Changes whenever the run's figures, dates or state change; send it to "
         "approve or pay so that a stale or retried request cannot act twice (409)"
     )
+    job_id: Server[str | None] = Field(
+        None, description="The job that made it (`POST /api/payroll/pay-runs/process`)"
+    )
 
     @model_validator(mode="after")
     def _period(self) -> PayRunFields:
@@ -522,6 +557,19 @@ def slip(employee: dict[str, Any], start: date, end: date, places: int) -> dict[
     }
 
 
+async def _slips(
+    employees: list[dict[str, Any]], start: date, end: date, places: int
+) -> list[dict[str, Any]]:
+    progress = _PROGRESS.get()
+    if progress is None:
+        return [slip(e, start, end, places) for e in employees]
+    slips: list[dict[str, Any]] = []
+    for first in range(0, len(employees), SLIP_CHUNK):
+        slips.extend(slip(e, start, end, places) for e in employees[first : first + SLIP_CHUNK])
+        await progress(0.9 * len(slips) / len(employees), f"{len(slips)} slips computed")
+    return slips
+
+
 async def _compute(ctx: Ctx, data: dict[str, Any], own_id: str | None = None) -> dict[str, Any]:
     start, end = (
         date.fromisoformat(str(data["period_start"])),
@@ -564,7 +612,7 @@ async def _compute(ctx: Ctx, data: dict[str, Any], own_id: str | None = None) ->
             )
     currency = await base_currency(ctx)
     places = precision(currency)
-    slips = [slip(e, start, end, places) for e in employees]
+    slips = await _slips(employees, start, end, places)
     return {
         "currency": currency,
         "employees": len(slips),
@@ -800,4 +848,62 @@ PAY_RUNS = Resource(
         "pay_date": "2026-11-30",
         "notes": "November payroll",
     },
+)
+
+
+# --- pay runs as a job ---------------------------------------------------------------------
+
+
+class ProcessIn(PAY_RUNS.create):  # type: ignore[misc,valid-type]
+    approve: StrictBool = Field(False, description="Approve the run once made (admin)")
+
+
+async def _prepare_process(ctx: Ctx, body: ProcessIn) -> dict[str, Any]:
+    if body.approve:
+        resources.authorize(ctx, PAY_RUNS.action("approve").role)
+    if body.department_id:
+        await referenced(
+            ctx, "payroll_departments", body.department_id, "department_id", "department"
+        )
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
+async def process(
+    ctx: Ctx, fields: dict[str, Any], *, job_id: str, progress: Progress
+) -> dict[str, Any]:
+    """A job's pay run: made once per job (a retry finds it), approved when asked."""
+    fields = dict(fields)
+    approve_it = bool(fields.pop("approve", False))
+    run = await ctx.store.find_one("payroll_runs", ctx.scope(job_id=job_id))
+    if run is None:
+        data = PAY_RUNS.create.model_validate(fields).model_dump(exclude_unset=True)
+        token = _PROGRESS.set(progress)
+        try:
+            run = await resources.insert(ctx, PAY_RUNS, {**data, "job_id": job_id})
+        finally:
+            _PROGRESS.reset(token)
+    if approve_it and run["status"] == "draft":
+        await progress(0.95, "approving")
+        return await resources.act(ctx, PAY_RUNS, PAY_RUNS.action("approve"), run["_id"], None)
+    return await resources.view(ctx, PAY_RUNS, run)
+
+
+PROCESS = JobOperation(
+    path="payroll/pay-runs/process",
+    summary="Make (and approve) a pay run in a worker, with progress",
+    module="payroll",
+    tag="Payroll",
+    kind=PROCESS_KIND,
+    input=ProcessIn,
+    prepare=_prepare_process,
+    role="member",
+    example={
+        "period_start": "2026-11-01",
+        "period_end": "2026-11-30",
+        "pay_date": "2026-11-30",
+        "approve": False,
+    },
+    description="The way to run payroll for many employees: the run is computed by a worker "
+    "that reports progress per 500 slips; the job's result is the pay run. A retried job "
+    "never makes a second run.",
 )
