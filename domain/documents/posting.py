@@ -5,7 +5,8 @@ withheld and pays to the tax office for us); credit the category's income accoun
 and tax payable (each tax).
 Bill: debit the category's expense account (net) and tax receivable (each tax, in full);
 credit payable (the total, less the withholding) and withholding tax payable (what we
-withheld and owe the tax office).
+withheld and owe the tax office). A bill made by a purchase order debits goods received
+not billed instead of the expense account (its receipts credited it).
 Credit note: the invoice's entry in reverse for the credited amounts; the receivable is
 cleared by what the note takes off the invoice (`cleared_base`), any difference against the
 note's own base total is an exchange difference.
@@ -86,6 +87,15 @@ async def category_account(ctx: Ctx, doc: dict[str, Any]) -> str:
     return (await system_account(ctx, key))["_id"]
 
 
+async def net_account(ctx: Ctx, doc: dict[str, Any]) -> str:
+    """A bill made by a purchase order (`order_id`) clears goods received not billed: the
+    order's receipts already put its net in inventory (or the expense) against that
+    account. Any other document posts its net to its category's account."""
+    if doc["type"] == "bill" and doc.get("order_id"):
+        return (await system_account(ctx, "received_not_billed"))["_id"]
+    return await category_account(ctx, doc)
+
+
 def label(doc: dict[str, Any]) -> str:
     return f"{doc['type'].replace('_', ' ').capitalize()} {doc['number']}"
 
@@ -98,7 +108,7 @@ async def document_draft(
     amounts = base_components(doc)
     if amounts.is_zero():
         return None
-    counter = income_or_expense or await category_account(ctx, doc)
+    counter = income_or_expense or await net_account(ctx, doc)
     names = {t["id"]: t.get("name") or "" for t in doc["taxes"]}
     draft = journal.Draft(
         date=doc["issued_at"],
