@@ -11,11 +11,9 @@ uninvoiced one due by `to_date` (all of them without it; one without a due date 
 or when named), one line each, on one draft invoice; the project records each milestone's invoice. A
 non-billable project invoices nothing (409).
 
-Cancelling (or deleting) the invoice releases its entries: the documents area has no event
-a project could subscribe to, so the release is read-consistent and lazy. Every read (a
-project's figures, a time entry) treats an entry on a cancelled or missing invoice as
-approved and unbilled, and the next write that touches the project's time (invoicing again,
-editing or deleting an entry) stores the release first.
+Cancelling (or deleting) the invoice releases what it billed, in the same transaction (a
+`Reaction` to the documents area): its entries are approved and unbilled again, its
+milestones uninvoiced, ready for the next invoice.
 
 Lines are hours x rate rounded once per line; an entry's own amount is rounded on its own,
 so a line can differ from the sum of its entries by at most half a cent per entry. The
@@ -35,6 +33,7 @@ from domain.documents.documents import DOCUMENTS
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, Input, Name, Output, in_day_range
 from domain.money import from_minor, precision, to_number
+from domain.resources import Reaction
 from memory.ids import utcnow
 
 DEFAULT_TERM_DAYS = 30
@@ -65,35 +64,36 @@ class InvoiceTimeOut(Output):
     milestones: list[str] = Field(default_factory=list, description="Milestones invoiced")
 
 
-async def live_invoices(ctx: Ctx, invoice_ids: set[str]) -> set[str]:
-    """The invoices among `invoice_ids` that still bill their time (not cancelled, not
-    deleted): time on any other is unbilled again."""
-    if not invoice_ids:
-        return set()
-    found = await ctx.store.find(
-        "documents", ctx.scope(_id={"$in": sorted(invoice_ids)}, status={"$ne": "cancelled"})
-    )
-    return {d["_id"] for d in found}
-
-
-async def release(ctx: Ctx, **where: Any) -> int:
-    """Store the release of entries (matching `where`) whose invoice was cancelled or
-    deleted: approved again, with no invoice. Answers how many were released."""
-    rows = await ctx.store.sum_by(
-        "time_entries", ctx.scope(status="invoiced", **where), by=("invoice_id",), sums=()
-    )
-    ids = {r["invoice_id"] for r in rows if r.get("invoice_id")}
-    gone = sorted(ids - await live_invoices(ctx, ids))
-    if not gone:
-        return 0
-    return await ctx.store.update_many(
+async def release(ctx: Ctx, invoice: dict[str, Any], previous: str) -> None:
+    """What the cancelled or deleted `invoice` billed is unbilled again."""
+    if invoice.get("type", "invoice") != "invoice":
+        return
+    await ctx.store.update_many(
         "time_entries",
-        ctx.scope(status="invoiced", invoice_id={"$in": gone}),
+        ctx.scope(status="invoiced", invoice_id=invoice["_id"]),
         {
             "$set": {"status": "approved", "updated_at": utcnow()},
             "$unset": {"invoice_id": "", "invoice_number": ""},
         },
     )
+    # Fixed-fee projects are few in a company; their marks are a map, not an index.
+    for project in await ctx.store.find("projects", ctx.scope(billing_method="fixed_fee")):
+        marks = project.get("milestone_invoices") or {}
+        kept = {name: m for name, m in marks.items() if m["invoice_id"] != invoice["_id"]}
+        if kept != marks:
+            await ctx.store.update_one(
+                "projects",
+                ctx.scope(_id=project["_id"]),
+                {"$set": {"milestone_invoices": kept, "updated_at": utcnow()}},
+            )
+
+
+RELEASE_ON_CANCEL = Reaction(
+    "documents", "cancelled", release, "A cancelled invoice's time and milestones are unbilled"
+)
+RELEASE_ON_DELETE = Reaction(
+    "documents", "deleted", release, "A deleted invoice's time and milestones are unbilled"
+)
 
 
 def _dates(body: InvoiceTimeIn) -> tuple[str, str]:
@@ -207,18 +207,16 @@ def _amount(invoice: dict[str, Any]) -> float | int:
     return to_number(invoice["total"], precision(invoice["currency"]))
 
 
-async def invoiced_milestones(ctx: Ctx, project: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The project's milestones on a live invoice, by name."""
-    marks = project.get("milestone_invoices") or {}
-    live = await live_invoices(ctx, {m["invoice_id"] for m in marks.values()})
-    return {name: m for name, m in marks.items() if m["invoice_id"] in live}
+def invoiced_milestones(project: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The project's milestones on an invoice, by name."""
+    return dict(project.get("milestone_invoices") or {})
 
 
 async def _invoice_milestones(
     ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn, issued: str, due: str
 ) -> dict[str, Any]:
     milestones = {m["name"]: m for m in project.get("milestones") or []}
-    done = await invoiced_milestones(ctx, project)
+    done = invoiced_milestones(project)
     if body.milestones is not None:
         for i, name in enumerate(body.milestones):
             if name not in milestones:
@@ -269,7 +267,6 @@ async def _invoice_milestones(
 async def _invoice_time(
     ctx: Ctx, project: dict[str, Any], body: InvoiceTimeIn, issued: str, due: str
 ) -> dict[str, Any]:
-    await release(ctx, project_id=project["_id"])
     where: dict[str, Any] = {"project_id": project["_id"], "status": "approved", "billable": True}
     bounds = {}
     if body.from_date:

@@ -266,7 +266,7 @@ async def _before_update(
         changes["milestones"] = _stored_milestones(changes["milestones"] or [])
         new = {m["name"]: m for m in changes["milestones"]}
         old = {m["name"]: m for m in existing.get("milestones") or []}
-        for name, mark in (await billing.invoiced_milestones(ctx, existing)).items():
+        for name, mark in billing.invoiced_milestones(existing).items():
             if name in old and new.get(name) != old[name]:
                 raise Conflict(
                     f"milestone {name!r} is on invoice {mark['invoice_number']}: it cannot "
@@ -277,7 +277,7 @@ async def _before_update(
 
 
 async def _before_delete(ctx: Ctx, project: dict[str, Any]) -> None:
-    if await billing.invoiced_milestones(ctx, project):
+    if billing.invoiced_milestones(project):
         raise Conflict(
             "a project with invoiced milestones cannot be deleted; complete or cancel it",
             code="has_invoices",
@@ -290,12 +290,11 @@ async def _before_delete(ctx: Ctx, project: dict[str, Any]) -> None:
     await ctx.store.delete_many("project_tasks", ctx.scope(project_id=project["_id"]))
 
 
-def _milestones_read(project: dict[str, Any], live: set[str]) -> list[dict[str, Any]]:
+def _milestones_read(project: dict[str, Any]) -> list[dict[str, Any]]:
     marks = project.get("milestone_invoices") or {}
     out = []
     for m in project.get("milestones") or []:
-        mark = marks.get(m["name"])
-        on = mark if mark and mark["invoice_id"] in live else {}
+        on = marks.get(m["name"]) or {}
         out.append(
             {
                 **m,
@@ -320,12 +319,6 @@ async def _figures(ctx: Ctx, projects: list[dict[str, Any]]) -> list[dict[str, A
         by=("project_id", "billable", "invoice_id"),
         sums=("hours_c", "amount"),
     )
-    marked = {
-        m["invoice_id"] for p in projects for m in (p.get("milestone_invoices") or {}).values()
-    }
-    live = await billing.live_invoices(
-        ctx, {r["invoice_id"] for r in rows if r.get("invoice_id")} | marked
-    )
     totals: dict[str, dict[str, int]] = {}
     for row in rows:
         t = totals.setdefault(row["project_id"], dict.fromkeys(("hours", "bh", "ba", "billed"), 0))
@@ -333,7 +326,7 @@ async def _figures(ctx: Ctx, projects: list[dict[str, Any]]) -> list[dict[str, A
         if row["billable"]:
             t["bh"] += row["hours_c"] or 0
             t["ba"] += row["amount"] or 0
-            if row.get("invoice_id") in live:
+            if row.get("invoice_id"):
                 t["billed"] += row["amount"] or 0
     out = []
     for project in projects:
@@ -342,7 +335,7 @@ async def _figures(ctx: Ctx, projects: list[dict[str, Any]]) -> list[dict[str, A
         hours = from_minor(t["hours"], 2)
         budget_hours = project.get("budget_hours")
         budget_amount = project.get("budget_amount")
-        milestones = _milestones_read(project, live)
+        milestones = _milestones_read(project)
         if project["billing_method"] == "fixed_fee":
             fee = to_minor(Decimal(project.get("fixed_fee") or 0), places)
             billed = sum(

@@ -30,7 +30,6 @@ from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, Input, LongText, ObjectIdStr, Quantity, StrictBool
 from domain.money import from_minor, precision, to_minor, to_number
-from domain.projects import billing
 from domain.projects.projects import PROJECTS
 from domain.references import referenced
 from domain.resources import (
@@ -235,24 +234,8 @@ async def _before_update(
 
 
 async def _before_delete(ctx: Ctx, entry: dict[str, Any]) -> None:
-    await billing.release(ctx, project_id=entry["project_id"])
-    current = await ctx.store.find_one("time_entries", ctx.scope(_id=entry["_id"])) or entry
-    if current["status"] != "open":
-        raise _locked(current, "deleted")
-
-
-async def _released(ctx: Ctx, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Entries on a cancelled or deleted invoice read as approved again (see billing)."""
-    ids = {e["invoice_id"] for e in entries if e.get("invoice_id")}
-    if not ids:
-        return entries
-    live = await billing.live_invoices(ctx, ids)
-    return [
-        {**e, "status": "approved", "invoice_id": None, "invoice_number": None}
-        if e.get("invoice_id") and e["invoice_id"] not in live
-        else e
-        for e in entries
-    ]
+    if entry["status"] != "open":
+        raise _locked(entry, "deleted")
 
 
 def _present(doc: dict[str, Any]) -> dict[str, Any]:
@@ -308,9 +291,8 @@ async def _approved(ctx: Ctx, entry: dict[str, Any], previous: str) -> None:
 
 
 async def unapprove(ctx: Ctx, entry: dict[str, Any], body: None) -> dict[str, Any]:
-    """Open an approved entry again (one on a cancelled invoice is released first)."""
-    await billing.release(ctx, project_id=entry["project_id"])
-    current = await ctx.store.find_one("time_entries", ctx.scope(_id=entry["_id"])) or entry
+    """Open an approved entry again."""
+    current = entry
     if current["status"] != "approved":
         raise Conflict(
             f"this entry is on invoice {current.get('invoice_number')}; cancel the invoice "
@@ -378,7 +360,6 @@ TIME_ENTRIES = Resource(
         ),
     ),
     present=_present,
-    enrich=_released,
     example={
         "project_id": Ref("projects"),
         "person_id": Ref("contacts", type="employee", email=None),
