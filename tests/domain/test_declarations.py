@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.resources import Resource
+from domain.resources import Reaction, Resource
 from domain.resources.registry import registry
 from memory.store import spec_for
 
@@ -35,3 +35,23 @@ def test_every_declared_filter_and_sort_is_indexed(resource: Resource) -> None:
 def test_every_create_has_a_working_example(resource: Resource) -> None:
     if "create" in resource.operations:
         assert resource.example, f"{resource.path}: a create needs a working example"
+
+
+@pytest.mark.parametrize(
+    "reaction", registry().reactions, ids=lambda r: f"{r.resource}:{r.state}:{r.run.__name__}"
+)
+def test_every_reaction_follows_a_state_its_resource_can_enter(reaction: Reaction) -> None:
+    names = {r.name: r for r in registry().resources}
+    assert reaction.resource in names, f"no resource named {reaction.resource}"
+    resource = names[reaction.resource]
+    if reaction.state == "deleted":
+        assert "delete" in resource.operations, f"{resource.name} cannot be deleted"
+        return
+    assert resource.lifecycle is not None, f"{resource.name} has no lifecycle"
+    reachable = {a.to for a in resource.actions if a.to}
+    assert reaction.state in reachable, f"no action of {resource.name} leads to {reaction.state}"
+
+
+def test_company_starts_have_unique_names() -> None:
+    names = [s.name for s in registry().starts]
+    assert len(names) == len(set(names)), names
