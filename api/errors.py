@@ -17,6 +17,7 @@ from domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unavailable,
 )
@@ -31,6 +32,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unavailable: 503,
+    RateLimited: 429,
 }
 HTTP_CODES = {
     400: "bad_request",
@@ -75,7 +77,10 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def on_domain_error(request: Request, error: Exception) -> EnvelopeResponse:
     assert isinstance(error, DomainError)
-    return fail(status_of(error), error.code, error.message, error.details)
+    response = fail(status_of(error), error.code, error.message, error.details)
+    if isinstance(error, Unavailable):  # 503 and 429: say when to come back
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 async def on_validation_error(request: Request, error: Exception) -> EnvelopeResponse:
@@ -112,7 +117,9 @@ async def on_http_error(request: Request, error: Exception) -> EnvelopeResponse:
 
 async def on_store_error(request: Request, error: Exception) -> EnvelopeResponse:
     if isinstance(error, StoreBusyError):
-        return fail(503, "store_busy", "the database is busy; retry shortly")
+        response = fail(503, "store_busy", "the database is busy; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
     return fail(400, "invalid_query", str(error))
 
 

@@ -24,7 +24,7 @@ from domain import jobs
 from domain.context import Ctx
 from domain.errors import Invalid, Unavailable
 from memory.events import EventHub, after, is_stream_id
-from memory.queue import JobQueue
+from memory.queue import RETRY_AFTER_S, JobQueue, QueueUnavailable
 
 router = APIRouter()
 actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"], route_class=LeanRoute)
@@ -61,6 +61,23 @@ class Submission:
         return ok(data, status=200 if self.waited else 202)
 
 
+async def _enqueue(ctx: Ctx, queue: JobQueue, job_id: str) -> None:
+    """Enqueue the committed record, or end it failed and answer 503 queue_unavailable
+    (with Retry-After) within the queue's bound: no record stays queued without an ARQ job."""
+    try:
+        await queue.enqueue(job_id)
+    except QueueUnavailable as error:
+        await jobs.finish(
+            ctx.store, job_id, "failed", error={"code": "queue_unavailable", "message": str(error)}
+        )
+        raise Unavailable(
+            "the job queue is unavailable right now; nothing was started, retry shortly",
+            code="queue_unavailable",
+            retry_after=RETRY_AFTER_S,
+            details=[{"job_id": job_id, "status": "failed"}],
+        ) from error
+
+
 async def run(
     request: Request, ctx: Ctx, kind: str, input: dict[str, Any], wait: bool
 ) -> Submission:
@@ -70,11 +87,11 @@ async def run(
     job = await jobs.create_job(ctx, kind, input)
     events_url = f"{PREFIX}/jobs/{job['_id']}/events"
     if not wait:
-        await queue.enqueue(job["_id"])
+        await _enqueue(ctx, queue, job["_id"])
         return Submission(await jobs.get_job(ctx, job["_id"]), events_url, waited=False)
     limit = services_of(request).settings.job_wait_s
     async with hub.subscribe(job["_id"]) as events:
-        await queue.enqueue(job["_id"])
+        await _enqueue(ctx, queue, job["_id"])
         deadline = time.monotonic() + limit
         finished = False
         while not finished and (left := deadline - time.monotonic()) > 0:

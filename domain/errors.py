@@ -38,7 +38,28 @@ class Conflict(DomainError):
 
 
 class Unavailable(DomainError):
+    """503; `retry_after` (seconds) becomes the Retry-After header."""
+
     code = "unavailable"
+    retry_after: int = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[Any] | None = None,
+        retry_after: int | None = None,
+    ):
+        super().__init__(message, code=code, details=details)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class RateLimited(Unavailable):
+    """429 Too Many Requests; `retry_after` (seconds) becomes the Retry-After header."""
+
+    code = "rate_limited"
 
 
 def not_found(kind: str, id: str) -> NotFound:

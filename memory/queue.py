@@ -4,24 +4,41 @@ liveness keys by which workers tell each other (and `/api/ai-insights/status`) t
 ARQ's worker polls its queue; between polls ours blocks on a wake-up list instead of
 sleeping, so a job starts within milliseconds of its enqueue without a busy poll.
 
+Enqueue is bounded: with Redis down (refused) or paused (no answer), `enqueue` raises
+`QueueUnavailable` within ENQUEUE_TIMEOUT_S instead of waiting on the pool's connection
+retries; the caller then ends the stored record (`api/jobs.py`: failed, `queue_unavailable`)
+so no record is left queued without an ARQ job. A record failed this way whose enqueue did
+reach Redis after all is never run: a worker claims only queued or running records.
+
 ARQ's Redis key layout (`arq.constants`: the in-progress key, the abort set) is used here and
 in the worker's seam (`workers/arq_seam.py`) only; `tests/jobs/test_arq_seam.py` pins it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.constants import abort_jobs_ss, in_progress_key_prefix
 from arq.utils import timestamp_ms
+from redis.exceptions import RedisError
 
 from memory.serialization import dumps, loads
+
+ENQUEUE_TIMEOUT_S = 2.0
+RETRY_AFTER_S = 5
 
 WAKE_KEY = "numbors:queue:wake"
 WAKE_CAP = 64
 TASK = "run_job"
 WORKER_KEY = "numbors:worker:"
 WORKER_TTL_S = 15
+
+
+class QueueUnavailable(Exception):
+    """Redis refused or did not answer the enqueue within ENQUEUE_TIMEOUT_S."""
 
 
 class JobQueue:
@@ -39,10 +56,20 @@ class JobQueue:
         )
         return cls(pool, queue_name)
 
-    async def enqueue(self, job_id: str) -> None:
-        """Queue the stored job `job_id` (call only after its record has committed)."""
-        await self.pool.enqueue_job(TASK, job_id, _job_id=job_id, _queue_name=self.queue_name)
-        await self.wake()
+    async def enqueue(self, job_id: str, timeout_s: float = ENQUEUE_TIMEOUT_S) -> None:
+        """Queue the stored job `job_id` (call only after its record has committed), or
+        raise QueueUnavailable within `timeout_s`."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.pool.enqueue_job(
+                    TASK, job_id, _job_id=job_id, _queue_name=self.queue_name
+                )
+        except (TimeoutError, RedisError, OSError) as error:
+            raise QueueUnavailable(f"the job queue did not take job {job_id}: {error!r}") from error
+        # The job is queued; the wake-up only saves the worker's poll interval.
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            async with asyncio.timeout(timeout_s):
+                await self.wake()
 
     async def wake(self) -> None:
         async with self.pool.pipeline(transaction=False) as pipe:
