@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from domain.context import Ctx
+from domain.errors import Conflict
 from domain.fields import Amount, LongText, Name, ObjectIdStr, ShortText, StrictBool
 from domain.references import referenced, referenced_many
 from domain.resources import Declared, Hooks, Resource
@@ -40,11 +41,27 @@ class ItemFields(Declared):
     category_id: ObjectIdStr | None = None
     unit: ShortText | None = None
     track_inventory: StrictBool = False
+    valuation: Literal["average", "fifo"] = Field(
+        "average",
+        description="How stock issues are valued: moving average (default) or FIFO; fixed "
+        "once the item has stock movements",
+    )
     enabled: StrictBool = True
 
 
 async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
     changes = rest[0] if rest else data
+    fixed = (("valuation", "average"), ("track_inventory", False))
+    if (
+        rest
+        and any(k in changes and changes[k] != data.get(k, d) for k, d in fixed)
+        and await ctx.store.count("stock_moves", ctx.scope(item_id=data["_id"]))
+    ):
+        raise Conflict(
+            "this item has stock movements: its valuation method and stock tracking are "
+            "fixed (adjust its stock to zero and use a new item instead)",
+            code="item_has_stock",
+        )
     if changes.get("sku") == "":
         changes = {**changes, "sku": None}  # a blank SKU is no SKU: it must not clash
     if changes.get("tax_ids"):

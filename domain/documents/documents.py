@@ -24,8 +24,9 @@ from domain.documents import lines as doc_lines
 from domain.documents.forms import FREE_TEXT, ContentFields
 from domain.documents.numbering import next_number
 from domain.documents.posting import base_components, post_document
+from domain.documents.stock import check_warehouse, move_document, reverse_document
 from domain.errors import Conflict, Invalid
-from domain.fields import Day
+from domain.fields import Day, ObjectIdStr
 from domain.money import normalise_rate, precision
 from domain.references import referenced
 from domain.resources import Action, Hooks, Immutable, Lifecycle, Ref, Resource, Server, Shown
@@ -43,7 +44,16 @@ CONTACT_TYPES = {
 }
 DEFAULT_CATEGORY = {"invoice": "sales", "bill": "general_expenses", "estimate": "sales"}
 CATEGORY_TYPE = {"invoice": "income", "bill": "expense", "estimate": "income"}
-CONTENT = ("contact_id", "issued_at", "due_at", "currency", "rate", "category_id", "lines")
+CONTENT = (
+    "contact_id",
+    "issued_at",
+    "due_at",
+    "currency",
+    "rate",
+    "category_id",
+    "lines",
+    "warehouse_id",
+)
 
 declare(
     CollectionSpec(
@@ -94,6 +104,16 @@ class DocumentFields(ContentFields):
     due: Server[float]
     total_base: Server[float]
     base_currency: Server[str]
+    order_id: Server[str | None] = Field(
+        None,
+        description="The sales or purchase order that made this document (set by the order); "
+        "a document with an order moves no stock: the order's deliveries or receipts did",
+    )
+    warehouse_id: ObjectIdStr | None = Field(
+        None,
+        description="Where the stock of its tracked items leaves (invoice) or arrives (bill) "
+        "when it is not made by an order; default: the company's default warehouse",
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> DocumentFields:
@@ -152,6 +172,7 @@ async def compose(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     kind = data["type"]
+    await check_warehouse(ctx, data)
     doc = await compose(ctx, kind, data)
     return {
         "type": kind,
@@ -160,6 +181,8 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         **doc,
         **({"reference": data["reference"]} if data.get("reference") else {}),
         **({"notes": data["notes"]} if data.get("notes") else {}),
+        # order_id comes only from an order's own rule (`insert`): clients cannot send it
+        **{k: data[k] for k in ("order_id", "warehouse_id") if data.get(k)},
         "paid": 0,
         "credited": 0,
         "due": doc["total"],
@@ -170,6 +193,7 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
 async def _after_create(ctx: Ctx, doc: dict[str, Any]) -> None:
     if doc["status"] in POSTED:
         await post_document(ctx, doc)
+        await move_document(ctx, doc)
 
 
 async def _before_update(
@@ -180,6 +204,7 @@ async def _before_update(
     content = {k: v for k, v in changes.items() if k in CONTENT}
     if not content:
         return changes
+    await check_warehouse(ctx, content)
     if existing["paid"] or existing["credited"]:
         raise Conflict(
             f"a {existing['type']} with payments or credits cannot be edited",
@@ -202,12 +227,15 @@ async def _before_update(
             ctx, existing["_id"], None, f"Reversal for {existing['number']} (changed)"
         )
         await post_document(ctx, {**existing, **changes})
+        await reverse_document(ctx, existing, today())
+        await move_document(ctx, {**existing, **changes})
     return changes
 
 
 async def _post_unposted(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
     if previous not in POSTED:
         await post_document(ctx, doc)
+        await move_document(ctx, doc)
 
 
 async def _cancelled(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
@@ -220,6 +248,7 @@ async def _cancelled(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
         await journal.reverse_source(
             ctx, doc["_id"], today(), f"Reversal for {doc['number']} (cancelled)"
         )
+        await reverse_document(ctx, doc, today())
 
 
 async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
@@ -237,6 +266,7 @@ async def _before_delete(ctx: Ctx, existing: dict[str, Any]) -> None:
         await journal.reverse_source(
             ctx, existing["_id"], None, f"Reversal for deleted {existing['number']}"
         )
+        await reverse_document(ctx, existing, today())
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:

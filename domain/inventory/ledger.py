@@ -1,0 +1,260 @@
+"""How the stock ledger is stored, shaped for its three hot reads and writes.
+
+- `stock_moves`: one document per movement, the facts only (item, warehouse, date, signed
+  quantity, source, how it is valued), written once and never changed but for the link to
+  its reversal. Sources and the item ledger read them by index.
+- `stock_pages`: the valuation of one item x warehouse, in order, in pages of at most
+  `PAGE_MAX` compact entries (`valuation.Entry`: value change, quantity after, value after),
+  each page with the state before its first entry (quantity, value, FIFO layers). A movement
+  replays only from its page on: an ordinary one rewrites the last page; a backdated one
+  replays every later page, so 100,000 later movements are ~200 page documents read and
+  written, not 100,000 rows (measured: updating 100,000 rows one by one takes ~5 s here).
+- `stock_levels`: one document per item x warehouse: on hand, reserved, value, the current
+  FIFO layers, the sequence that orders same-day movements, and the last page.
+- `stock_month_cells` / `stock_day_cells`: quantity and value moved per item x warehouse per
+  month and per day. The stock report as of a date sums the month cells before its month
+  and the day cells of its month (covering indexes: the sums read the index only), however
+  many movements there are; a revaluation adds its differences to the same cells.
+Quantities are integers in millionths of a unit, values integers in base minor units.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from domain.context import Ctx
+from domain.inventory import valuation as v
+from memory.ids import new_id, utcnow
+from memory.store import CollectionSpec, DuplicateKeyError, declare
+
+PAGE_MAX = 500
+SCALE = 6  # quantities are stored in millionths
+
+declare(
+    CollectionSpec(
+        "stock_moves",
+        fields=("company_id", "item_id", "warehouse_id", "date", "seq", "source_id"),
+        indexes=(
+            ("company_id", "item_id", "warehouse_id", "date", "seq"),
+            ("company_id", "item_id", "date", "seq"),
+            ("company_id", "warehouse_id"),
+            ("company_id", "source_id"),
+        ),
+    )
+)
+declare(
+    CollectionSpec(
+        "stock_pages",
+        fields=("company_id", "item_id", "warehouse_id", "first_date", "first_seq"),
+        indexes=(("company_id", "item_id", "warehouse_id", "first_date", "first_seq"),),
+    )
+)
+declare(
+    CollectionSpec(
+        "stock_levels",
+        fields=("company_id", "item_id", "warehouse_id", "on_hand", "reserved"),
+        indexes=(
+            ("company_id", "warehouse_id", "on_hand", "reserved"),
+            ("company_id", "item_id"),
+        ),
+        unique=(("company_id", "item_id", "warehouse_id"),),
+    )
+)
+for _name, _key in (("stock_month_cells", "month"), ("stock_day_cells", "day")):
+    declare(
+        CollectionSpec(
+            _name,
+            fields=("company_id", "item_id", "warehouse_id", _key, "quantity", "value"),
+            indexes=((("company_id", _key, "item_id", "warehouse_id", "quantity", "value")),),
+            unique=(("company_id", "item_id", "warehouse_id", _key),),
+        )
+    )
+
+
+def key(entry: v.Entry) -> tuple[str, int]:
+    return entry[v.DATE], entry[v.SEQ]
+
+
+async def level(ctx: Ctx, item_id: str, warehouse_id: str) -> dict[str, Any]:
+    """The item x warehouse level, made at its first movement."""
+    scope = ctx.scope(item_id=item_id, warehouse_id=warehouse_id)
+    found = await ctx.store.find_one("stock_levels", scope)
+    if found is not None:
+        return found
+    doc = {
+        "_id": new_id(),
+        **scope,
+        "on_hand": 0,
+        "reserved": 0,
+        "value": 0,
+        "layers": [],
+        "seq": 0,
+        "last_date": None,
+        "last_page_id": None,
+        "version": 0,
+        "created_at": utcnow(),
+    }
+    try:
+        await ctx.store.insert_one("stock_levels", doc)
+    except DuplicateKeyError:
+        found = await ctx.store.find_one("stock_levels", scope)
+        assert found is not None
+        return found
+    return doc
+
+
+class Pages:
+    """The pages of one item x warehouse from the one holding a key on, loaded in order."""
+
+    def __init__(self, ctx: Ctx, item_id: str, warehouse_id: str):
+        self.ctx = ctx
+        self.scope = ctx.scope(item_id=item_id, warehouse_id=warehouse_id)
+        self.pages: list[dict[str, Any]] = []
+        self.new: list[dict[str, Any]] = []
+
+    async def load_from(self, lvl: dict[str, Any], date: str) -> None:
+        store = self.ctx.store
+        if lvl["last_page_id"] and (lvl["last_date"] or "") <= date:
+            last = await store.find_one("stock_pages", {**self.scope, "_id": lvl["last_page_id"]})
+            self.pages = [last] if last else []
+            return
+        holder = await store.find_one(
+            "stock_pages",
+            {**self.scope, "first_date": {"$lte": date}},
+            sort=[("first_date", -1), ("first_seq", -1)],
+        )
+        since: dict[str, Any] = {"first_date": {"$gte": holder["first_date"]}} if holder else {}
+        pages = await store.find(
+            "stock_pages", {**self.scope, **since}, sort=[("first_date", 1), ("first_seq", 1)]
+        )
+        if holder is not None:
+            first = (holder["first_date"], holder["first_seq"])
+            pages = [p for p in pages if (p["first_date"], p["first_seq"]) >= first]
+        self.pages = pages
+
+    def insert(self, entry: v.Entry) -> None:
+        """Put a new entry in its place (it has the highest sequence of its day)."""
+        if not self.pages:
+            self.pages = [self._page([], v.State().as_doc("fifo"))]
+            self.new.append(self.pages[0])
+        entries = self.pages[0]["entries"]
+        keys = [key(e) for e in entries]
+        entries.insert(bisect.bisect_right(keys, key(entry)), entry)
+
+    def _page(self, entries: list[v.Entry], start: dict[str, Any]) -> dict[str, Any]:
+        first = entries[0] if entries else None
+        return {
+            "_id": new_id(),
+            **self.scope,
+            "first_date": first[v.DATE] if first else "",
+            "first_seq": first[v.SEQ] if first else 0,
+            "start": start,
+            "entries": entries,
+        }
+
+    def replay(
+        self, method: v.Method, values: dict[str, int]
+    ) -> tuple[v.State, list[tuple[v.Entry, int]]]:
+        """Revalue every loaded page in order, splitting a full one in two. Answers the
+        final state and the entries whose value changed (with their old value change)."""
+        state = v.State.of(self.pages[0]["start"])
+        changed: list[tuple[v.Entry, int]] = []
+        out: list[dict[str, Any]] = []
+        for page in self.pages:
+            entries = page["entries"]
+            parts = [entries]
+            if len(entries) > PAGE_MAX:
+                parts = [entries[: len(entries) // 2], entries[len(entries) // 2 :]]
+            for i, part in enumerate(parts):
+                holder = page if i == 0 else self._page(part, {})
+                if i:
+                    self.new.append(holder)
+                holder["start"] = state.copy().as_doc(method)
+                holder["entries"] = part
+                holder["first_date"], holder["first_seq"] = part[0][v.DATE], part[0][v.SEQ]
+                changed += v.replay(state, part, method, values)
+                out.append(holder)
+        self.pages = out
+        return state, changed
+
+    async def save(self) -> None:
+        fresh = {id(p) for p in self.new}
+        for page in self.pages:
+            if id(page) in fresh:
+                await self.ctx.store.insert_one("stock_pages", page)
+                continue
+            await self.ctx.store.update_one(
+                "stock_pages",
+                {**self.scope, "_id": page["_id"]},
+                {
+                    "$set": {
+                        "first_date": page["first_date"],
+                        "first_seq": page["first_seq"],
+                        "start": page["start"],
+                        "entries": page["entries"],
+                    }
+                },
+            )
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.pages[-1]
+
+
+async def add_to_cells(
+    ctx: Ctx, item_id: str, warehouse_id: str, moved: dict[str, list[int]]
+) -> None:
+    """Add quantity and value moved per day to the day and month cells."""
+    months: dict[str, list[int]] = {}
+    for day, (quantity, value) in moved.items():
+        month = months.setdefault(day[:7], [0, 0])
+        month[0] += quantity
+        month[1] += value
+    for name, field, cells in (
+        ("stock_day_cells", "day", moved),
+        ("stock_month_cells", "month", months),
+    ):
+        for period, (quantity, value) in cells.items():
+            if not quantity and not value:
+                continue
+            scope = ctx.scope(item_id=item_id, warehouse_id=warehouse_id, **{field: period})
+            inc = {"$inc": {"quantity": quantity, "value": value}}
+            if await ctx.store.update_one(name, scope, inc) is None:
+                await ctx.store.insert_one(name, {**scope, "quantity": quantity, "value": value})
+
+
+async def entry_of(ctx: Ctx, move: dict[str, Any]) -> v.Entry:
+    """A movement's valuation entry, as its page holds it now."""
+    pages = await ctx.store.find(
+        "stock_pages",
+        ctx.scope(
+            item_id=move["item_id"],
+            warehouse_id=move["warehouse_id"],
+            first_date={"$lte": move["date"]},
+        ),
+        sort=[("first_date", -1), ("first_seq", -1)],
+        limit=3,
+    )
+    for page in pages:
+        for entry in page["entries"]:
+            if entry[v.ID] == move["_id"]:
+                return entry
+    raise LookupError(f"stock move {move['_id']} has no valuation entry")
+
+
+async def entries_by_id(
+    ctx: Ctx, item_id: str, warehouse_id: str, first: str, last: str
+) -> dict[str, v.Entry]:
+    """The valuation entries of one item x warehouse dated `first` to `last`."""
+    scope = ctx.scope(item_id=item_id, warehouse_id=warehouse_id)
+    holder = await ctx.store.find_one(
+        "stock_pages",
+        {**scope, "first_date": {"$lte": first}},
+        sort=[("first_date", -1), ("first_seq", -1)],
+    )
+    since = holder["first_date"] if holder else ""
+    pages = await ctx.store.find(
+        "stock_pages", {**scope, "first_date": {"$gte": since, "$lte": last}}
+    )
+    return {e[v.ID]: e for page in pages for e in page["entries"]}
