@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     memory_hook_replay_s: int = Field(
         3 * 86400, description="How long a memory-hook answer is kept to answer replays."
     )
+    login_limit_per_account: str = Field(
+        "5/15minutes", description="Failed logins allowed per account in a moving window."
+    )
+    login_limit_per_address: str = Field(
+        "50/15minutes", description="Failed logins allowed per client address."
+    )
+    register_limit_per_address: str | None = Field(
+        None,
+        description="Registrations per client address; default 20/hour (100000/hour when "
+        "NUMBORS_ENV=test: a suite registers its accounts from one address).",
+    )
+    audit_retention_days: int = Field(
+        2555, description="How long audit events are kept (7 years); 0 keeps them for ever."
+    )
 
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint; unset (and no key): the offline provider."
