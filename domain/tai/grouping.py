@@ -53,8 +53,8 @@ PARAMETERS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "hostname",
             r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|dev|local|internal)\b",
         ),
-        ("float", r"(?<![\w.])-?\d+\.\d+\b"),
-        ("int", r"(?<![\w.])-?\d+\b"),
+        ("float", r"(?<![\w.])-?\d+\.\d+(?!\d|\.\d)"),
+        ("int", r"(?<![\w.])-?\d+(?!\d|\.\d)"),
     )
 )
 NOT_IN_APP = re.compile(
