@@ -13,6 +13,11 @@ Why it is shaped this way:
     field of a declared unique index (equality, not null), at the top level or inside a
     top-level `$and`: at most a few rows, found by one index seek. `find` and `count` with
     such a filter run on the loop, on the loop's reader connection;
+  * a SHORT SEEK (`find` only) pins by equality exactly the leading fields of a declared
+    index, sorts by the index's next fields (one direction) or not at all, and reads at
+    most `POINT_IN_MAX` rows (`skip + limit`): a user's first membership, the newest 25
+    contacts of a company. It reads those rows down the index and stops, so it runs on the
+    loop as well (a hop to a reader costs more than the read);
   * everything else may scan: `sum_by` always, and `find` / `count` with any other filter
     (a company's list, a date range, a search, paging through a collection). Those run on
     the reader pool: `READERS` query-only connections, each opened and used by its own
@@ -136,6 +141,8 @@ class _Compiler:
         self.spec = spec
         self.columns = set(spec.all_fields)
         self.unique = [frozenset(key) for key in spec.unique]
+        # The indexes the table gets: the composite ones, or one per field, and the unique.
+        self.index_keys = [*(spec.indexes or tuple((f,) for f in spec.fields)), *spec.unique]
 
     def point(self, filter: Filter | None) -> bool:
         """The filter pins at most a few rows through one index seek (see the module's rule):
@@ -155,6 +162,23 @@ class _Compiler:
             if _pins(value):
                 pinned.add(key)
         return any(key <= pinned for key in self.unique)
+
+    def seek(self, filter: Filter | None, sort: Sort, skip: int, limit: int) -> bool:
+        """A short read down one index (see the module's rule): equality on exactly an
+        index's leading fields, sorted by its next ones, at most `POINT_IN_MAX` rows."""
+        if not filter or limit <= 0 or skip + limit > POINT_IN_MAX or "$and" in filter:
+            return False
+        if not all(_pins(value) for value in filter.values()):
+            return False
+        if len({direction for _, direction in sort}) > 1:
+            return False
+        pinned, order = set(filter), tuple(path for path, _ in sort)
+        n = len(pinned)
+        return any(
+            set(key[:n]) == pinned and key[n : n + len(order)] == order
+            for key in self.index_keys
+            if len(key) >= n + len(order)
+        )
 
     def expr(self, path: str) -> str:
         if path == "_id":
@@ -576,6 +600,8 @@ class SQLiteStore(DocumentStore):
             return [orjson.loads(row[0]) for row in conn.execute(sql, params)]
 
         conn = self._loop_conn(compiler, filter)
+        if conn is None and compiler.seek(filter, sort, skip, limit):
+            conn = self._reader
         return run(conn) if conn is not None else await self._pool.run(run)
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:

@@ -204,3 +204,46 @@ POINT = {"company": "c", "code": "a"}
 def test_the_point_read_rule(filter: Any, point: bool) -> None:
     compiler = sqlite._Compiler(CollectionSpec(THINGS, unique=(("company", "code"),)))
     assert compiler.point(filter) is point
+
+
+SEEKING = CollectionSpec(
+    "seeking", fields=("company", "n", "at"), indexes=(("company", "at"), ("company", "n", "at"))
+)
+
+
+@pytest.mark.parametrize(
+    ("filter", "sort", "skip", "limit", "seek"),
+    [
+        ({"company": "c"}, [("at", -1)], 0, 25, True),  # the newest 25 of a company
+        ({"company": "c"}, [("at", 1)], 0, 1, True),  # the first one
+        ({"company": "c"}, [], 0, 1, True),
+        ({"company": "c", "n": 3}, [("at", 1)], 0, 10, True),
+        ({"company": "c"}, [("at", -1)], 25, 25, True),
+        ({"company": "c"}, [("at", -1)], 26, 25, False),  # past POINT_IN_MAX rows
+        ({"company": "c"}, [("at", -1)], 0, 0, False),  # every row
+        ({"company": "c"}, [("n", 1)], 0, 25, True),  # company, n, at
+        ({"company": "c"}, [("at", 1), ("n", 1)], 0, 25, False),  # no index sorts it so
+        ({"company": "c"}, [("n", 1), ("at", -1)], 0, 25, False),  # two directions
+        ({"n": 3}, [("at", 1)], 0, 1, False),  # not an index's leading field
+        ({"company": "c", "at": {"$gte": "2026"}}, [("at", 1)], 0, 1, False),  # a range
+        ({"company": None}, [], 0, 1, False),
+        ({"$and": [{"company": "c"}]}, [], 0, 1, False),
+    ],
+)
+def test_the_short_seek_rule(
+    filter: Any, sort: list[tuple[str, int]], skip: int, limit: int, seek: bool
+) -> None:
+    assert sqlite._Compiler(SEEKING).seek(filter, sort, skip, limit) is seek
+
+
+async def test_a_short_seek_runs_on_the_loop(tmp_path: Path) -> None:
+    declare(SEEKING)
+    store = SQLiteStore(tmp_path / "seek.db")
+    for i in range(60):
+        await store.insert_one("seeking", {"company": "c", "n": i % 3, "at": f"{i:03}"})
+    newest = await store.find("seeking", {"company": "c"}, sort=[("at", -1)], limit=25)
+    assert [d["at"] for d in newest] == [f"{i:03}" for i in range(59, 34, -1)]
+    assert store._pool.threads == []  # served on the loop: no reader was needed
+    everything = await store.find("seeking", {"company": "c"}, sort=[("at", -1)])
+    assert len(everything) == 60 and len(store._pool.threads) == sqlite.READERS
+    await store.close()
