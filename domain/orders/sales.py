@@ -90,7 +90,10 @@ class SalesOrderFields(ContentFields):
 
 class SalesFlow(OrderFlow):
     def documentable(self, order: dict[str, Any]) -> str:
-        return "quantity" if order.get("invoice_policy") == "ordered" else self.moved
+        """Ordered units under `invoice_policy: ordered`, until the order is cancelled:
+        then only what was delivered."""
+        ordered = order.get("invoice_policy") == "ordered" and order["status"] != "cancelled"
+        return "quantity" if ordered else self.moved
 
 
 FLOW = SalesFlow(
