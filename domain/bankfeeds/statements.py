@@ -64,21 +64,47 @@ class StatementError(Invalid):
 
 
 def parse(
-    format: Format, content: str, currency: str, mapping: dict[str, Any] | None
+    format: Format,
+    content: str,
+    currency: str,
+    mapping: dict[str, Any] | None,
+    account_number: str | None = None,
 ) -> list[Entry]:
+    """The file's entries for the connection's account: a file holding several accounts'
+    statements (OFX, CAMT) is read for the one whose number is the account's."""
     if format == "ofx":
-        return parse_ofx(content, currency)
+        return parse_ofx(content, currency, account_number)
     if format == "camt053":
-        return parse_camt(content, currency)
+        return parse_camt(content, currency, account_number)
     if not mapping:
         raise StatementError("a CSV import needs the connection's csv_mapping (its columns)")
     return parse_csv(content, mapping)
 
 
+def _pick(statements: list[tuple[str, Any]], number: str | None) -> list[Any]:
+    if len(statements) <= 1:
+        return [s for _, s in statements]
+    mine = [s for n, s in statements if number and _same(n, number)]
+    if not mine:
+        numbers = ", ".join(n for n, _ in statements)
+        raise StatementError(
+            f"the file holds statements of accounts {numbers}; set the bank account's number "
+            "to the one this connection imports"
+        )
+    return mine
+
+
+def _same(a: str, b: str) -> bool:
+    def norm(x: str) -> str:
+        return "".join(ch for ch in x if ch.isalnum()).upper()
+
+    return norm(a) == norm(b)
+
+
 # --- OFX / QFX ---------------------------------------------------------------------------
 
 
-def parse_ofx(content: str, currency: str) -> list[Entry]:
+def parse_ofx(content: str, currency: str, account_number: str | None = None) -> list[Entry]:
     from ofxtools.Parser import OFXTree
 
     tree = OFXTree()
@@ -88,7 +114,8 @@ def parse_ofx(content: str, currency: str) -> list[Entry]:
     except Exception as error:  # ofxtools raises many kinds, all "not an OFX file"
         raise StatementError(f"not a readable OFX file: {error}") from error
     entries: list[Entry] = []
-    for statement in ofx.statements:
+    found = [(str(s.account.acctid), s) for s in ofx.statements]
+    for statement in _pick(found, account_number):
         if statement.curdef != currency:
             raise StatementError(
                 f"the statement is in {statement.curdef}; this connection's account is in "
@@ -144,7 +171,7 @@ def _text(node: ET.Element, path: str) -> str | None:
     return found.text.strip() if found is not None and found.text else None
 
 
-def parse_camt(content: str, currency: str) -> list[Entry]:
+def parse_camt(content: str, currency: str, account_number: str | None = None) -> list[Entry]:
     try:
         root = ET.fromstring(content)
     except ET.ParseError as error:
@@ -153,7 +180,12 @@ def parse_camt(content: str, currency: str) -> list[Entry]:
     if not statements:
         raise StatementError("no BkToCstmrStmt/Stmt in the file: is it a CAMT.053 statement?")
     entries: list[Entry] = []
+    by_account: dict[str, list[ET.Element]] = {}
     for statement in statements:
+        number = _text(statement, "Acct/Id/IBAN") or _text(statement, "Acct/Id/Othr/Id") or ""
+        by_account.setdefault(number, []).append(statement)
+    chosen = _pick(list(by_account.items()), account_number)
+    for statement in (s for group in chosen for s in group):
         statement_id = _text(statement, "Id") or ""
         account_currency = _text(statement, "Acct/Ccy")
         if account_currency and account_currency != currency:
@@ -201,6 +233,7 @@ def _camt_entry(statement_id: str, node: ET.Element, currency: str) -> Entry:
         instructed = _find(details, "AmtDtls/InstdAmt/Amt")
         if instructed is not None and instructed.get("Ccy") not in (None, currency):
             original = _decimal(instructed.text or "", "InstdAmt")
+            original = -original if amount < 0 else original
             original_currency = instructed.get("Ccy")
     pending = status.upper().startswith("PDNG") or status.upper() == "PENDING"
     pending_ref = f"camt-ref:{bank_ref}" if bank_ref else None

@@ -38,15 +38,26 @@ from domain.errors import Conflict, Invalid
 from domain.fields import Input, ObjectIdStr, ShortText
 from domain.money import to_minor
 from domain.resources import JobOperation, Ref
-from memory.ids import utcnow
-from memory.store import DuplicateKeyError
+from memory.ids import new_id, utcnow
+from memory.store import CollectionSpec, DuplicateKeyError, declare
 
+KEYS = "bank_feed_keys"
 SYNC_KIND = "bankfeeds.sync"
 IMPORT_KIND = "bankfeeds.import"
 MAX_RESTARTS = 5
 MAX_CONTENT = 20_000_000
 CHUNK = 500
 Progress = Callable[[float, str], Awaitable[None]]
+
+# Every key an account's lines were ever known by: a line's own, and a pending line's
+# once it posts under another. Unique, so no two writers can both add a key.
+declare(
+    CollectionSpec(
+        KEYS,
+        fields=("company_id", "account_id", "key"),
+        unique=(("company_id", "account_id", "key"),),
+    )
+)
 
 
 async def _quiet(value: float, step: str) -> None:
@@ -111,7 +122,7 @@ async def _write(
     account = await ctx.store.find_one("accounts", ctx.scope(_id=conn["account_id"]))
     assert account is not None
     scope = {"account_id": account["_id"]}
-    known = await _existing(ctx, scope, "source_key", [e.key for e in entries])
+    known = await _known(ctx, account["_id"], [e.key for e in entries])
     wanted = [e.replaces for e in entries if e.replaces]
     pending = {
         line["pending_ref"]: line
@@ -119,6 +130,7 @@ async def _write(
     }
     evaluator = await feed_lines.Evaluator.load(ctx)
     fresh: list[dict[str, Any]] = []
+    posted: list[tuple[str, str]] = []
     seen: set[str] = set()
     for n, entry in enumerate(entries):
         if entry.key in known or entry.key in seen:
@@ -128,6 +140,7 @@ async def _write(
         old = pending.pop(entry.replaces, None) if entry.replaces else None
         if old is not None:
             await _post_pending(ctx, old, entry, account, evaluator)
+            posted.append((entry.key, old["_id"]))
             outcome.replaced += 1
             continue
         line = feed_lines.build(conn, account, entry, job_id)
@@ -138,6 +151,7 @@ async def _write(
             await progress(0.5 + 0.4 * n / len(entries), "evaluating")
     for start in range(0, len(fresh), CHUNK):
         await ctx.store.insert_many(COLLECTION, fresh[start : start + CHUNK])
+    await _remember(ctx, account["_id"], [(x["source_key"], x["_id"]) for x in fresh] + posted)
     outcome.added = len(fresh)
     gone = [key for key in removed if key not in seen]
     if gone:
@@ -166,8 +180,30 @@ async def _find(
     return found
 
 
-async def _existing(ctx: Ctx, scope: dict[str, Any], field: str, values: list[str]) -> set[str]:
-    return {line[field] for line in await _find(ctx, scope, field, values)}
+async def _known(ctx: Ctx, account_id: str, keys: list[str]) -> set[str]:
+    """The keys the account has ever seen (a pending key stays known once it posted)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        rows = await ctx.store.find(
+            KEYS, ctx.scope(account_id=account_id, key={"$in": keys[start : start + CHUNK]})
+        )
+        found |= {row["key"] for row in rows}
+    return found
+
+
+async def _remember(ctx: Ctx, account_id: str, keys: list[tuple[str, str]]) -> None:
+    rows = [
+        {
+            "_id": new_id(),
+            "company_id": ctx.company_id,
+            "account_id": account_id,
+            "key": key,
+            "line_id": line_id,
+        }
+        for key, line_id in keys
+    ]
+    for start in range(0, len(rows), CHUNK):
+        await ctx.store.insert_many(KEYS, rows[start : start + CHUNK])
 
 
 async def _post_pending(
@@ -208,11 +244,8 @@ async def _count_call(ctx: Ctx, conn: dict[str, Any]) -> None:
         return
     now = datetime.now(UTC)
     day = now.date().isoformat()
-    counted = await ctx.store.update_one(
-        "bank_feed_connections", ctx.scope(_id=conn["_id"]), {"$inc": {f"calls.{day}": 1}}
-    )
-    assert counted is not None
-    if counted["calls"][day] > limit:
+    calls = await ctx.store.next_value(f"{ctx.company_id}:bankfeeds:{conn['_id']}:{day}")
+    if calls > limit:
         tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         raise RateLimited(
             f"the bank allows {limit} calls a day for this account; try again tomorrow",
@@ -277,7 +310,9 @@ async def import_statement(
     conn = await ctx.store.find_one("bank_feed_connections", ctx.scope(_id=connection_id))
     if conn is None:
         raise Invalid(f"connection_id: no connection {connection_id}", code="invalid_reference")
-    entries = parse(format, content, conn["currency"], conn.get("csv_mapping"))
+    account = await ctx.store.find_one("accounts", ctx.scope(_id=conn["account_id"]))
+    number = (account or {}).get("number")
+    entries = parse(format, content, conn["currency"], conn.get("csv_mapping"), number)
     await progress(0.4, f"parsed {len(entries)} lines")
     outcome = await apply_entries(ctx, conn, entries, job_id=job_id, progress=progress)
     return {"connection_id": connection_id, "format": format, **asdict(outcome)}
