@@ -370,7 +370,9 @@ async def refund(
 
 
 class ExpireIn(Input):
-    as_of: Day | None = Field(None, description="Expire what is due by this day (default: today)")
+    as_of: Day | None = Field(
+        None, description="Expire what is due by this day, today or before (default: today)"
+    )
 
 
 class ExpiredOut(Output):
@@ -386,7 +388,13 @@ async def expire(ctx: Ctx, program: dict[str, Any], body: ExpireIn) -> dict[str,
     """Expire, per customer, the points earned that are past their date and not yet spent
     (spending takes the oldest points first); their value leaves the liability for other
     income. Running it again expires nothing more."""
-    as_of = (body.as_of or datetime.now(UTC).date()).isoformat()
+    today = datetime.now(UTC).date()
+    if body.as_of is not None and body.as_of > today:
+        raise Invalid(
+            "as_of: points expire on their date; expire them on or after it, not ahead",
+            details=[{"field": "as_of", "message": "in the future"}],
+        )
+    as_of = (body.as_of or today).isoformat()
     rows = await ctx.store.find("pos_loyalty_entries", ctx.scope(program_id=program["_id"]))
     due: dict[str, int] = {}
     used: dict[str, int] = {}
@@ -455,7 +463,7 @@ PROGRAMS = Resource(
             input=ExpireIn,
             output=ExpiredOut,
             role="admin",
-            example={"as_of": "2026-12-31"},
+            example={"as_of": "2026-11-30"},
         ),
     ),
     present=_present_program,
