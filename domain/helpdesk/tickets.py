@@ -210,7 +210,16 @@ async def assign(ctx: Ctx, doc: dict[str, Any], body: AssignIn) -> dict[str, Any
     return doc
 
 
-OPTIONAL = ("description", "requester_email", "contact_id", "category_id", "assignee_id")
+OPTIONAL = (
+    "description",
+    "requester_email",
+    "contact_id",
+    "category_id",
+    "assignee_id",
+    "first_responded_at",
+    "resolved_at",
+    "chat_session_id",
+)
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:
