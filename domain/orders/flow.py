@@ -291,11 +291,6 @@ class OrderFlow:
                 ],
             },
         )
-        if document.get("order_id") != order["_id"]:
-            # until the documents area keeps `order_id` from the create data itself
-            document = await ctx.store.update_one(
-                "documents", ctx.scope(_id=document["_id"]), {"$set": {"order_id": order["_id"]}}
-            )
         lines = [
             add(line, self.documented, chosen[line["line"]]) if line["line"] in chosen else line
             for line in order["lines"]

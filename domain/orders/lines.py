@@ -131,13 +131,11 @@ def part(line: dict[str, Any], quantity: Decimal, done: Decimal, places: int) ->
     already taken by earlier parts (for sharing an amount discount)."""
     out = {**doc_lines.as_input(line), "quantity": f"{quantity.normalize():f}"}
     if line.get("discount_type") == "amount":
-        out["discount"] = f"{_shared_discount(line, quantity, done, places):f}"
+        out["discount"] = f"{shared_discount(line, quantity, done, places):f}"
     return out
 
 
-def _shared_discount(
-    line: dict[str, Any], quantity: Decimal, done: Decimal, places: int
-) -> Decimal:
+def shared_discount(line: dict[str, Any], quantity: Decimal, done: Decimal, places: int) -> Decimal:
     total, discount = q(line["quantity"]), q(line["discount"])
     upto = round_half_up(discount * (done + quantity) / total, places)
     before = round_half_up(discount * done / total, places)

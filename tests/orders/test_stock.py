@@ -190,3 +190,23 @@ async def test_a_service_line_delivers_without_stock(books: Account) -> None:
         "inventory": (0.0, 20.0),
         "cogs": (20.0, 0.0),
     }
+
+
+async def test_a_foreign_currency_receipt_is_valued_at_the_orders_rate(books: Account) -> None:
+    await bk.currency(books, "EUR", "1.1")
+    widget = await tracked_item(books)
+    purchase = await confirmed_purchase(
+        books, [{"item_id": widget["id"], "quantity": 10, "price": 9.99}], currency="EUR"
+    )
+    await act(books, PURCHASES, purchase["id"], "receive", {"lines": [{"line": 1, "quantity": 3}]})
+    await act(books, PURCHASES, purchase["id"], "receive")
+    # 3 x 9.99 = 29.97 EUR -> 32.97 USD; 7 x 9.99 = 69.93 EUR -> 76.92 USD
+    accounts = await bk.chart(books)
+    receipts = await stock_entries(books, purchase["id"])
+    assert [bk.entry_lines(e, accounts)["inventory"] for e in receipts] == [
+        (32.97, 0.0),
+        (76.92, 0.0),
+    ]
+    bill = await act(books, PURCHASES, purchase["id"], "bill", {"status": "sent"})
+    assert (bill["currency"], bill["total"], bill["total_base"]) == ("EUR", 99.9, 109.89)
+    assert await bk.balances(books) == {"inventory": 109.89, "payable": -109.89}
