@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Request
+from sse_starlette import EventSourceResponse
 
 from api import PREFIX
+from api import jobs as jobs_api
 from api.deps import CompanyCtx, id_path, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from api.routing import LeanRoute
 from domain import resources
+from domain.fields import QueryBool
 from domain.resources import Resource
 from domain.resources.examples import openapi_example
-from domain.tai import bugs, features, sprints, triage
+from domain.tai import bugs, chat, features, sprints, triage
 
 router = APIRouter(prefix=f"{PREFIX}/tai", dependencies=module_gate("tai"), route_class=LeanRoute)
 
@@ -197,3 +200,63 @@ async def update_sprint(
     resources.check_id(sprints.SPRINTS, sprintId)
     changes = _data(body, exclude_unset=True)
     return ok(await resources.update_document(ctx, sprints.SPRINTS, sprintId, changes))
+
+
+MessageBody = Annotated[
+    chat.MessageIn,
+    Body(
+        openapi_examples={
+            "question": {"value": {"message": "Which bugs are open in invoices?"}},
+            "follow_up": {
+                "value": {
+                    "message": "And how is the sprint going?",
+                    "thread_id": "6745a1c2e4b0f3a9d2c81e57",
+                }
+            },
+        }
+    ),
+]
+
+
+@router.post(
+    "/message",
+    status_code=201,
+    summary="Ask Tai a question",
+    tags=["Tai Dev Lifecycle"],
+    description="Tai answers from the tracker (bugs, features, sprints, roadmap, log), every "
+    "figure and id checked against the computed facts; labelled offline when no model is "
+    "configured. A job (`tai.message`): 201 with the answer when it finished within the "
+    "wait; 202 with the job and its events URL (`/api/jobs/{id}/events`, SSE: `progress`, "
+    "`token`, `result`) when still running or `wait=false`; 200 with the job when it ended "
+    "without an answer (its `error` says why). `stream=true` answers the event stream "
+    "itself (the job id in `X-Job-Id`). Send the answer's `thread_id` to continue the "
+    "conversation.",
+    response_model=Envelope[dict[str, Any]],
+    responses={
+        **errors(400, 401, 403, 503, codes={503: ("queue_unavailable",)}),
+        200: {
+            "model": Envelope[jobs_api.Submitted],
+            "description": "The job ended without an answer: its `error` says why",
+        },
+        202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
+    },
+)
+async def message(
+    body: MessageBody,
+    ctx: CompanyCtx,
+    request: Request,
+    wait: Annotated[QueryBool, Query(description="Wait (bounded) for the answer")] = True,
+    stream: Annotated[QueryBool, Query(description="Answer the job's SSE stream")] = False,
+) -> Any:
+    job_input = await chat.prepare(ctx, body)
+    if stream:
+        submission = await jobs_api.run(request, ctx, chat.KIND, job_input, wait=False)
+        job_id = submission.job["id"]
+        events: EventSourceResponse = await jobs_api.events(job_id, ctx, request, None)
+        events.status_code = 201
+        events.headers["X-Job-Id"] = job_id
+        return events
+    submission = await jobs_api.run(request, ctx, chat.KIND, job_input, wait)
+    if submission.job["status"] == "succeeded":
+        return ok(submission.job["result"], status=201)
+    return submission.answer()

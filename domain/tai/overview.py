@@ -9,8 +9,8 @@
   `POST`/`PUT /api/tai/experts`): one per domain, with its scope, the keywords that route
   a question to it, the tools (tracker reads) it may use and its model (null: the one
   configured for the platform). Every new company gets a general expert and one per core
-  product area; a question goes to the expert whose domain or keywords it names, else to
-  the general one.
+  product area; Tai routes a question to the expert whose domain or keywords it names,
+  else to the general one (`agents/tai.py`).
 """
 
 from __future__ import annotations
@@ -262,17 +262,3 @@ DEFAULT_EXPERT_SET = CompanyStart("tai.default_experts", _give_experts)
 async def experts(ctx: Ctx) -> list[dict[str, Any]]:
     docs = await ctx.store.find(EXPERTS, ctx.scope(enabled=True), sort=[("domain", 1)])
     return await resources.view_many(ctx, EXPERT_RESOURCE, docs)
-
-
-def route(question: str, registered: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The expert a question names (its domain or a keyword), else the general one."""
-    text = question.lower()
-    for expert in registered:
-        if expert["domain"] == "general":
-            continue
-        words = [expert["domain"], *expert.get("keywords", [])]
-        if any(w.lower() in text for w in words if w):
-            return expert
-    return next((e for e in registered if e["domain"] == "general"), None) or (
-        registered[0] if registered else None
-    )
