@@ -161,15 +161,11 @@ def test_suggestions_are_scored_and_ranked() -> None:
         index.add(doc)
     line = {"amount": 10000, "currency": "USD", "date": "2026-11-20", "pending": False}
     found = index.suggest({**line, "description": "ACME pays INV-3 in part"})
-    assert (
-        [(s["number"], s["confidence"]) for s in found]
-        == [
-            ("INV-3", 0.5),  # number 0.3, contact 0.15, date 0.05; the amount is partial
-            ("INV-1", 0.7),
-            ("INV-2", 0.45),
-        ][1:2]
-        + [("INV-3", 0.5), ("INV-2", 0.45)]
-    )
+    assert [(s["number"], s["confidence"], s["reasons"]) for s in found] == [
+        ("INV-1", 0.7, ["amount", "contact", "date"]),
+        ("INV-3", 0.5, ["number", "contact", "date"]),  # a part payment of INV-3
+        ("INV-2", 0.45, ["amount", "contact"]),  # outside its dates: -0.2
+    ]  # INV-4 is due less than the line: never suggested
     assert index.suggest({**line, "amount": 20000, "description": "x"}) == []
     assert index.suggest({**line, "amount": -10000, "description": "x"}) == []  # bills only
     assert statements.Entry  # the module's dataclass is importable for callers
