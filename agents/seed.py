@@ -52,6 +52,7 @@ async def explain(
     emit: Emit,
     prompt: Prompt,
     offline_text: str,
+    places: int = 0,
 ) -> dict[str, Any]:
     """Narrate `prompt` (the model) or `offline_text` (the offline provider), streamed as
     `token` events through the validator; answer the checked text and its validation."""
@@ -59,7 +60,7 @@ async def explain(
     async def token(text: str) -> None:
         await emit("token", {"text": text})
 
-    guard = StreamGuard(prompt.facts, 0, set(), token)
+    guard = StreamGuard(prompt.facts, places, set(), token)
     started = time.monotonic()
     if model.offline:
         text = f"{offline_text} {OFFLINE_CLOSING}"
@@ -73,7 +74,7 @@ async def explain(
         text, provider, name, notice = completion.text, completion.provider, completion.model, None
         usage = completion.usage.as_dict()
     await guard.close()
-    checked, issues = validate(text, prompt.facts, 0, set())
+    checked, issues = validate(text, prompt.facts, places, set())
     return {
         "text": checked.strip(),
         "provider": provider,
@@ -227,7 +228,7 @@ async def persist_recommendation(
     return {"recommendation": await runtime.context.company.save(record)}
 
 
-def _chain(graph: StateGraph[Any, Any, Any, Any], steps: list[tuple[str, Any]]) -> None:
+def chain(graph: StateGraph[Any, Any, Any, Any], steps: list[tuple[str, Any]]) -> None:
     previous = START
     for name, node in steps:
         graph.add_node(name, node)  # type: ignore[call-overload]
@@ -239,7 +240,7 @@ def _chain(graph: StateGraph[Any, Any, Any, Any], steps: list[tuple[str, Any]]) 
 def build_recommend() -> StateGraph[RecommendState, RecommendDeps, RecommendState, RecommendState]:
     graph = StateGraph(RecommendState, context_schema=RecommendDeps)
     nodes = (gather, score, explain_node, validate_node, persist_recommendation)
-    _chain(graph, list(zip(RECOMMEND_STEPS, nodes, strict=True)))
+    chain(graph, list(zip(RECOMMEND_STEPS, nodes, strict=True)))
     return graph
 
 
@@ -306,7 +307,7 @@ def build_apply(plan: list[str]) -> StateGraph[ApplyState, ApplyDeps, ApplyState
     graph = StateGraph(ApplyState, context_schema=ApplyDeps)
     total = len(plan) + 1
     steps = [(name, _seeder_node(name, i, total)) for i, name in enumerate(plan)]
-    _chain(graph, [*steps, ("verify", verify)])
+    chain(graph, [*steps, ("verify", verify)])
     return graph
 
 
