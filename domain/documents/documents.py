@@ -6,7 +6,9 @@ stored: a sent, viewed or partial document past its due date reads as overdue, a
 filtering by `status=overdue` finds exactly those. Content can change while the document is
 draft, sent or viewed and has no payments or credits; a posted one is re-posted (the old
 entry reversed on its own date, so each period shows the document once). A paid document
-cannot be edited; one with payments cannot be deleted.
+cannot be edited; one with payments cannot be deleted. A document a sales or purchase order
+made (`order_id`) keeps that order's contact, currency and units (409
+`order_document_locked`); its prices, discounts and taxes may still change.
 """
 
 from __future__ import annotations
@@ -210,6 +212,8 @@ async def _before_update(
             f"a {existing['type']} with payments or credits cannot be edited",
             code="document_locked",
         )
+    if existing.get("order_id"):
+        _keep_order_units(existing, content)
     merged = {**{k: existing[k] for k in CONTENT if k in existing}, **content}
     if "lines" not in content:
         merged["lines"] = [doc_lines.as_input(line) for line in existing["lines"]]
@@ -230,6 +234,34 @@ async def _before_update(
         await reverse_document(ctx, existing, today())
         await move_document(ctx, {**existing, **changes})
     return changes
+
+
+def _keep_order_units(existing: dict[str, Any], content: dict[str, Any]) -> None:
+    """A document an order made carries that order's units (the order and three-way
+    matching count them): its contact, currency, rate and its lines' items and quantities
+    stay; prices, discounts and taxes may change (a negotiated price). To change the units,
+    cancel it and make another from the order."""
+
+    def units(lines: list[dict[str, Any]]) -> list[tuple[Any, Decimal]]:
+        return [(line.get("item_id"), Decimal(str(line.get("quantity", 1)))) for line in lines]
+
+    changed = [
+        key
+        for key in ("contact_id", "currency")
+        if content.get(key) is not None and content[key] != existing.get(key)
+    ]
+    if content.get("rate") is not None and Decimal(str(content["rate"])) != Decimal(
+        existing["rate"]
+    ):
+        changed.append("rate")
+    if "lines" in content and units(content["lines"]) != units(existing["lines"]):
+        changed.append("the lines' items and quantities")
+    if changed:
+        raise Conflict(
+            f"this {existing['type']} was made by an order: {', '.join(changed)} cannot "
+            "change; cancel it and make another from the order",
+            code="order_document_locked",
+        )
 
 
 async def _post_unposted(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
