@@ -5,7 +5,7 @@ clears it (exact journal rows, trial balance zero), billing more than received i
 from __future__ import annotations
 
 from tests.accounting import books as bk
-from tests.helpers import Account, expect_error
+from tests.helpers import Account, data, expect_error
 from tests.orders.support import PURCHASES, act, confirmed_purchase, get, progress
 
 
@@ -72,3 +72,24 @@ async def test_nothing_received_nothing_billed(books: Account) -> None:
         "invalid_transition",
     )
     assert await bk.journal(books) == []
+
+
+async def test_a_bill_from_an_order_keeps_its_units(books: Account) -> None:
+    """Three-way matching holds after the bill is made: raising its quantity on the draft
+    is refused (its price may change)."""
+    purchase = await confirmed_purchase(books, [{"name": "Crates", "quantity": 10, "price": 4}])
+    await act(books, PURCHASES, purchase["id"], "receive", {"lines": [{"line": 1, "quantity": 5}]})
+    bill = await act(books, PURCHASES, purchase["id"], "bill")
+    line = {k: bill["lines"][0][k] for k in ("name", "quantity", "price")}
+    more = await books.put(
+        f"/api/documents/{bill['id']}", json={"lines": [{**line, "quantity": 10}]}
+    )
+    expect_error(more, 409, "order_document_locked")
+    other = await bk.contact(books, "supplier")
+    moved = await books.put(f"/api/documents/{bill['id']}", json={"contact_id": other["id"]})
+    expect_error(moved, 409, "order_document_locked")
+    cheaper = data(
+        await books.put(f"/api/documents/{bill['id']}", json={"lines": [{**line, "price": 3.5}]})
+    )
+    assert cheaper["total"] == 17.5
+    assert data(await books.put(f"/api/documents/{bill['id']}", json={"notes": "ok"}))["notes"]
