@@ -15,8 +15,9 @@ receipts) and makes the documents (invoices, bills) the order leads to.
   unit invoiced or billed), `completed` (every unit moved and documented). `cancelled` stays.
 - An order's document counts its units when it is made (a draft too, as time entries do on
   a project's invoice); cancelling or deleting that document gives them back (a Reaction in
-  the same transaction). The order counts what it put on the document: to change the
-  quantities, cancel the document and make another from the order.
+  the same transaction). The document keeps the order's units (the documents area refuses
+  a change of its items, quantities, contact or currency: 409 `order_document_locked`); its
+  prices may change, and the order still counts units.
 - Every write of an order's progress is conditional on the version read (`version`), so two
   writers that read the same order cannot both count the same units (409 `order_changed`;
   on SQLite, writes are serialised anyway).
