@@ -7,7 +7,6 @@ the caller checked here and nowhere else; answers built from the declared Out fi
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from domain.compliance.audit import record_write
 from domain.context import Ctx
 from domain.errors import Conflict, Forbidden, Invalid, not_found
 from domain.resources.declaration import ROLE_RANK, Action, Doc, Report, Resource, Role
@@ -179,9 +179,8 @@ async def create_document(
 async def insert(ctx: Ctx, resource: Resource, data: Doc, parent_id: str | None = None) -> Doc:
     """Create without presenting: for rules that create an object of another resource."""
     hooks = resource.hooks
-    plain = hooks.plain_create and resource.parent is None
-    # With no hook, the insert is the whole write and atomic on its own: no transaction.
-    async with contextlib.nullcontext() if plain else ctx.store.transaction():
+    # One transaction even with no hook: the write and its audit event commit together.
+    async with ctx.store.transaction():
         if resource.parent is not None:
             await check_parent(ctx, resource, parent_id)
             data = {**data, resource.parent.field: parent_id}
@@ -193,6 +192,7 @@ async def insert(ctx: Ctx, resource: Resource, data: Doc, parent_id: str | None 
             doc = _stamped(ctx, fields)
             await _guarded(resource, ctx.store.insert_one(resource.collection, doc))
         await hooks.after_create(ctx, doc)
+        await record_write(ctx, resource.name, "create", doc["_id"])
     return doc
 
 
@@ -240,6 +240,7 @@ async def update_document(
             doc = await _write_changes(ctx, resource, existing, changes)
         if lifecycle and target is not None and target != existing[lifecycle.status_field]:
             doc = await transition(ctx, resource, doc, target)
+        await record_write(ctx, resource.name, "update", existing["_id"])
     return await view(ctx, resource, doc)
 
 
@@ -379,6 +380,7 @@ async def act(
             if action.to is not None:
                 doc = await _enter(ctx, resource, doc, action.to)
             result = await action.run(ctx, doc, body) if action.run else doc
+        await record_write(ctx, resource.name, "act", id, action.verb)
     output = action.output or resource
     if isinstance(output, Resource):
         return await view(ctx, output, result)
@@ -398,6 +400,7 @@ async def delete_document(
         await ctx.store.delete_many(resource.collection, ctx.scope(_id=id))
         for reaction in reactions_to(resource.name, "deleted"):
             await reaction.run(ctx, existing, "deleted")
+        await record_write(ctx, resource.name, "delete", id)
     return {"id": id, "deleted": True}
 
 
