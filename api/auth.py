@@ -1,17 +1,20 @@
-"""Authentication: register, log in, who am I."""
+"""Authentication: register, log in, log out (this token or everywhere), change the
+password, who am I. Logins and registrations are throttled (`domain/auth/throttle.py`):
+429 `too_many_attempts` with Retry-After."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
 from api import PREFIX
-from api.deps import CurrentUser, Store, TokenConfig
+from api.deps import CurrentUser, Store, TokenConfig, set_origin
 from api.responses import Envelope, EnvelopeResponse, errors, failure, ok
 from api.routing import LeanRoute
 from domain.auth import accounts
+from domain.auth.throttle import Policy, Throttle
 from domain.companies import ROLES
 from domain.fields import CurrencyCode, Email, Input, Name, ObjectIdStr, Timestamp
 
@@ -44,6 +47,22 @@ class LoginIn(Input):
     password: str = Field(max_length=1024)
 
 
+class PasswordIn(Input):
+    current_password: str = Field(max_length=1024)
+    new_password: Password
+
+
+PASSWORD_EXAMPLE = {
+    "current_password": "correct horse battery staple",
+    "new_password": "a longer passphrase than before",
+}
+
+
+class LoggedOut(BaseModel):
+    logged_out: bool = True
+    everywhere: bool = Field(description="True: every token of the account was revoked")
+
+
 class UserOut(BaseModel):
     id: ObjectIdStr
     email: str
@@ -74,18 +93,46 @@ class MeOut(UserOut):
     companies: list[CompanyOut]
 
 
+THROTTLED = failure(429, "Too many attempts; see Retry-After", "too_many_attempts")
+
+
+def client_address(request: Request) -> str | None:
+    client = request.scope.get("client")
+    return client[0] if client else None
+
+
+def throttle_of(request: Request) -> Throttle:
+    """The app's login throttle, built on first use from the settings."""
+    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
+    if throttle is None:
+        settings = request.app.state.services.settings
+        register_limit = settings.register_limit_per_address or (
+            "100000/hour" if settings.env == "test" else "20/hour"
+        )
+        policy = Policy(
+            per_account=settings.login_limit_per_account,
+            per_address=settings.login_limit_per_address,
+            registrations_per_address=register_limit,
+        )
+        throttle = request.app.state.throttle = Throttle(settings.redis_url, policy)
+    return throttle
+
+
 @router.post(
     "/register",
     status_code=201,
     summary="Register a new user",
     response_model=Envelope[RegisterOut],
-    responses=errors(400, 409, codes={409: ("email_taken",)}),
+    responses={**errors(400, 409, codes={409: ("email_taken",)}), **THROTTLED},
 )
 async def register(
     body: Annotated[RegisterIn, Body(openapi_examples={"ada": {"value": REGISTER_EXAMPLE}})],
     store: Store,
     config: TokenConfig,
+    request: Request,
 ) -> EnvelopeResponse:
+    set_origin(request)
+    await throttle_of(request).registration(client_address(request))
     form = accounts.Registration(
         email=body.email,
         password=body.password,
@@ -101,14 +148,65 @@ async def register(
     status_code=201,
     summary="Log in and receive a JWT",
     response_model=Envelope[TokenOut],
-    responses={**errors(400), **failure(401, "Email or password is wrong", "invalid_credentials")},
+    responses={
+        **errors(400),
+        **failure(401, "Email or password is wrong", "invalid_credentials"),
+        **THROTTLED,
+    },
 )
 async def login(
     body: Annotated[LoginIn, Body(openapi_examples={"ada": {"value": LOGIN_EXAMPLE}})],
     store: Store,
     config: TokenConfig,
+    request: Request,
 ) -> EnvelopeResponse:
-    return ok(await accounts.login(store, config, body.email, body.password), status=201)
+    set_origin(request)
+    throttle, address = throttle_of(request), client_address(request)
+    found = await accounts.login(store, config, throttle, body.email, body.password, address)
+    return ok(found, status=201)
+
+
+REVOKED = {401: ("token_revoked", "user_unknown")}
+
+
+@router.post(
+    "/logout",
+    summary="Log out: revoke this token",
+    response_model=Envelope[LoggedOut],
+    responses=errors(401, codes=REVOKED),
+)
+async def logout(user: CurrentUser, store: Store, config: TokenConfig) -> EnvelopeResponse:
+    await accounts.logout(store, config, user)
+    return ok({"logged_out": True, "everywhere": False})
+
+
+@router.post(
+    "/logout-all",
+    summary="Log out everywhere: revoke every token of this account",
+    response_model=Envelope[LoggedOut],
+    responses=errors(401, codes=REVOKED),
+)
+async def logout_all(user: CurrentUser, store: Store, config: TokenConfig) -> EnvelopeResponse:
+    await accounts.logout_everywhere(store, config, user)
+    return ok({"logged_out": True, "everywhere": True})
+
+
+@router.post(
+    "/password",
+    summary="Change your password (every older token is revoked; answers a new one)",
+    response_model=Envelope[TokenOut],
+    responses=errors(400, 401, codes={400: ("invalid_password",), **REVOKED}),
+)
+async def change_password(
+    body: Annotated[PasswordIn, Body(openapi_examples={"change": {"value": PASSWORD_EXAMPLE}})],
+    user: CurrentUser,
+    store: Store,
+    config: TokenConfig,
+) -> EnvelopeResponse:
+    changed = await accounts.change_password(
+        store, config, user, body.current_password, body.new_password
+    )
+    return ok(changed)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain import companies
 from domain.auth import tokens
+from domain.compliance import audit
 from domain.context import Ctx
 from domain.errors import Unauthenticated
 from domain.modules import licences
@@ -64,8 +65,10 @@ Store = Annotated[DocumentStore, Depends(get_store)]
 TokenConfig = Annotated[tokens.TokenConfig, Depends(get_token_config)]
 
 
-def _claims(request: Request) -> tokens.Claims:
-    """The token's claims, verified once per request (kept in request.state)."""
+async def _claims(request: Request) -> tokens.Claims:
+    """The token's claims, verified once per request (kept in request.state): signed and
+    unexpired, and not revoked (its user exists and is enabled, it predates no password
+    change or logout: `domain/auth/sessions.py`, from a per-user cache)."""
     claims: tokens.Claims | None = getattr(request.state, "claims", None)
     if claims is not None:
         return claims
@@ -79,9 +82,14 @@ def _claims(request: Request) -> tokens.Claims:
         raise Unauthenticated(
             "the Authorization header must be 'Bearer <token>'", code="token_malformed"
         )
-    claims = tokens.verify(request.app.state.tokens, token.strip())
+    config: tokens.TokenConfig = request.app.state.tokens
+    claims = tokens.verify(config, token.strip())
+    await config.sessions.check(
+        request.app.state.services.store, claims.user_id, claims.jti, claims.version
+    )
     request.state.claims = claims
     request.state.user_id = claims.user_id
+    set_origin(request)
     return claims
 
 
@@ -90,7 +98,7 @@ async def current_user(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tokens.Claims:
     """The token's claims. Reads app state directly: every sub-dependency costs a request."""
-    return _claims(request)
+    return await _claims(request)
 
 
 CurrentUser = Annotated[tokens.Claims, Depends(current_user)]
@@ -121,13 +129,26 @@ class _CompanyContext(HTTPBearer):
         return await company_ctx(request)
 
 
+def set_origin(request: Request) -> None:
+    """Where this request came from, for the audit events its writes record."""
+    client = request.scope.get("client")
+    audit.set_origin(
+        audit.Origin(
+            ip=client[0] if client else None,
+            request_id=request.scope.get("state", {}).get("request_id"),
+            method=request.scope["method"],
+            path=request.scope["path"],
+        )
+    )
+
+
 async def company_ctx(request: Request) -> Ctx:
     """The caller's context in the company of `X-Company-Id` (default: their first), once per
     request."""
     ctx: Ctx | None = getattr(request.state, "ctx", None)
     if ctx is not None:
         return ctx
-    user = _claims(request)
+    user = await _claims(request)
     store: DocumentStore = request.app.state.services.store
     member = await companies.membership(store, user.user_id, request.headers.get("x-company-id"))
     request.state.company_id = member["company_id"]
@@ -145,7 +166,7 @@ CompanyCtx = Annotated[Ctx, Depends(company_context)]
 
 # Dependencies as `api.routing.LeanRoute` runs them: the same work, from the request alone.
 async def _lean_current_user(request: Request) -> tokens.Claims:
-    return _claims(request)
+    return await _claims(request)
 
 
 LEAN: dict[Any, Callable[[Request], Awaitable[Any]]] = {

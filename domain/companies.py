@@ -2,15 +2,28 @@
 
 A new company gets its licence and its books (`domain/setup.py`: base currency, chart of
 accounts, categories, cash account) in the same transaction as the company itself.
+
+Members (beyond the spec; a multi-company SaaS needs them). Roles, highest first: owner,
+admin, member, viewer (what each may do is declared per operation in the machinery and
+checked in `domain/resources/operations.authorize`).
+- Owners and admins add a registered user by email with a role, change roles and remove
+  members; only an owner grants, changes or removes the owner role. Anyone may leave.
+- A company always keeps an owner: removing or demoting its last owner is 409 `last_owner`.
+  Each change runs in one transaction that also bumps the company's `members_version`, so
+  two concurrent changes conflict on that document (MongoDB aborts one; SQLite serialises
+  them) and the owner count read inside it cannot be stale (no write skew).
+- Every change is an audit event of the company (member added, removed, role changed).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.compliance import audit
 from domain.context import Ctx
-from domain.errors import Forbidden, Invalid, Unauthenticated, not_found
+from domain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, not_found
 from domain.modules.licences import new_licence
+from domain.resources.declaration import ROLE_RANK
 from domain.setup import setup_company
 from memory.ids import is_object_id, new_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
@@ -21,10 +34,11 @@ MEMBERSHIPS = declare(
         "memberships",
         indexes=(("user_id", "created_at"),),
         unique=(("company_id", "user_id"),),
+        fields=("role",),
     )
 )
 
-ROLES = ("owner", "admin", "member")
+ROLES = ("owner", "admin", "member", "viewer")
 
 
 async def create_company(
@@ -48,6 +62,7 @@ async def create_company(
         )
         await store.insert_one("licences", new_licence(company["_id"]))
         await setup_company(ctx, company)
+        await audit.record_write(ctx, "companies", "create", company["_id"])
     return company
 
 
@@ -112,3 +127,141 @@ def present(company: dict[str, Any], role: str) -> dict[str, Any]:
     out = {"id": company["_id"], **{k: v for k, v in company.items() if not k.startswith("_")}}
     out["role"] = role
     return out
+
+
+# --- members --------------------------------------------------------------------------------
+
+
+def _may_manage(ctx: Ctx, *roles: str) -> None:
+    """Owners and admins manage members; only an owner touches the owner role."""
+    if ROLE_RANK.get(ctx.role, -1) < ROLE_RANK["admin"]:
+        raise Forbidden(
+            f"managing members needs the admin role or above; you are {ctx.role}",
+            code="role_forbidden",
+        )
+    if "owner" in roles and ctx.role != "owner":
+        raise Forbidden(
+            "only an owner grants, changes or removes the owner role", code="role_forbidden"
+        )
+
+
+def present_member(member: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "user_id": member["user_id"],
+        "email": user["email"] if user else None,
+        "name": user["name"] if user else None,
+        "role": member["role"],
+        "joined_at": member["created_at"],
+        "last_login_at": user.get("last_login_at") if user else None,
+    }
+
+
+async def list_members(ctx: Ctx, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    found = await ctx.store.find(
+        "memberships", ctx.scope(), sort=[("created_at", 1), ("_id", 1)], skip=skip, limit=limit
+    )
+    users = await ctx.store.find("users", {"_id": {"$in": [m["user_id"] for m in found]}})
+    by_id = {u["_id"]: u for u in users}
+    members = [present_member(m, by_id.get(m["user_id"])) for m in found]
+    return members, await ctx.store.count("memberships", ctx.scope())
+
+
+async def _touch(ctx: Ctx) -> None:
+    """Bump the company's members_version: concurrent membership changes conflict here."""
+    await ctx.store.update_one(
+        "companies", {"_id": ctx.company_id}, {"$inc": {"members_version": 1}}
+    )
+
+
+async def _member(ctx: Ctx, user_id: str) -> dict[str, Any]:
+    if not is_object_id(user_id):
+        raise Invalid(f"{user_id!r} is not a valid user id", code="invalid_id")
+    found = await ctx.store.find_one("memberships", ctx.scope(user_id=user_id))
+    if found is None:
+        raise not_found("member", user_id)
+    return found
+
+
+async def _keep_an_owner(ctx: Ctx) -> None:
+    if await ctx.store.count("memberships", ctx.scope(role="owner")) == 0:
+        raise Conflict(
+            "a company must keep an owner: make another member owner first",
+            code="last_owner",
+        )
+
+
+async def add_member(ctx: Ctx, email: str, role: str) -> dict[str, Any]:
+    _may_manage(ctx, role)
+    user = await ctx.store.find_one("users", {"email": email.strip().lower()})
+    if user is None:
+        raise NotFound(
+            f"no registered user has the email {email}; they register first",
+            code="user_not_found",
+        )
+    member = {
+        "company_id": ctx.company_id,
+        "user_id": user["_id"],
+        "role": role,
+        "created_at": utcnow(),
+    }
+    async with ctx.store.transaction():
+        await _touch(ctx)
+        if await ctx.store.find_one("memberships", ctx.scope(user_id=user["_id"])):
+            raise Conflict(f"{email} is already a member of this company", code="already_member")
+        await ctx.store.insert_one("memberships", member)
+        await audit.record(
+            ctx.store,
+            "account",
+            "member_add",
+            company_id=ctx.company_id,
+            user_id=ctx.user_id,
+            target_user_id=user["_id"],
+            role=role,
+        )
+    return present_member(member, user)
+
+
+async def change_role(ctx: Ctx, user_id: str, role: str) -> dict[str, Any]:
+    async with ctx.store.transaction():
+        await _touch(ctx)
+        member = await _member(ctx, user_id)
+        _may_manage(ctx, role, member["role"])
+        previous = member["role"]
+        if previous != role:
+            member = {**member, "role": role}
+            await ctx.store.update_one(
+                "memberships", ctx.scope(user_id=user_id), {"$set": {"role": role}}
+            )
+            await _keep_an_owner(ctx)
+            await audit.record(
+                ctx.store,
+                "account",
+                "role_change",
+                company_id=ctx.company_id,
+                user_id=ctx.user_id,
+                target_user_id=user_id,
+                role=role,
+                previous_role=previous,
+            )
+    user = await ctx.store.find_one("users", {"_id": user_id})
+    return present_member(member, user)
+
+
+async def remove_member(ctx: Ctx, user_id: str) -> dict[str, Any]:
+    async with ctx.store.transaction():
+        await _touch(ctx)
+        member = await _member(ctx, user_id)
+        if user_id != ctx.user_id:  # leaving needs no role; removing others does
+            _may_manage(ctx, member["role"])
+        await ctx.store.delete_many("memberships", ctx.scope(user_id=user_id))
+        await _keep_an_owner(ctx)
+        await audit.record(
+            ctx.store,
+            "account",
+            "member_remove",
+            company_id=ctx.company_id,
+            user_id=ctx.user_id,
+            target_user_id=user_id,
+            role=member["role"],
+        )
+    return {"user_id": user_id, "removed": True}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import jwt
 
+from domain.auth.sessions import Sessions
 from domain.errors import Unauthenticated
 from memory.ids import new_id
 
@@ -24,6 +25,7 @@ class Claims:
     user_id: str
     jti: str
     expires_at: int
+    version: int = 0  # the user's token version when it was issued (`ver`; 0 before it)
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,16 @@ class TokenConfig:
     # tokens get in, keyed by every byte of them (a changed byte is another key), and one is
     # served from here only before its `exp`; after that it is decoded again, and refused.
     verified: dict[str, Claims] = field(default_factory=dict, compare=False, repr=False)
+    # What makes a verified token die early (its user gone, logout, password change):
+    # `domain/auth/sessions.py`, checked on every request from a per-user cache.
+    sessions: Sessions = field(default_factory=Sessions, compare=False, repr=False)
 
 
-def issue(config: TokenConfig, user_id: str) -> str:
+def issue(config: TokenConfig, user_id: str, version: int = 0) -> str:
     now = int(time.time())
     claims = {
         "sub": user_id,
+        "ver": version,
         "iat": now,
         "exp": now + config.ttl_s,
         "iss": config.issuer,
@@ -91,4 +97,12 @@ def _decode(config: TokenConfig, token: str) -> Claims:
         raise Unauthenticated("the token is malformed", code="token_malformed") from error
     if not isinstance(claims["sub"], str):
         raise Unauthenticated("the token subject is malformed", code="token_malformed")
-    return Claims(user_id=claims["sub"], jti=str(claims["jti"]), expires_at=int(claims["exp"]))
+    version = claims.get("ver", 0)
+    if not isinstance(version, int):
+        raise Unauthenticated("the token version is malformed", code="token_malformed")
+    return Claims(
+        user_id=claims["sub"],
+        jti=str(claims["jti"]),
+        expires_at=int(claims["exp"]),
+        version=version,
+    )
