@@ -16,9 +16,10 @@
   In one transaction it moves the session to closed, reads every order counted into it
   (an order's count and the close write the same session document, so an order committed
   before the close is in it and one after it is 409 `session_closed`: erpnext #41514,
-  #43855), posts the session's one entry (`posting.py`), marks its orders closed and
-  frees the terminal. Reading 1,000 orders and summing them is the whole cost of a close
-  (odoo #31548: 15 minutes for 1,000 in Odoo 12).
+  #43855), posts the session's one entry (`posting.py`), turns its orders into paid
+  invoices (`invoicing.py`: one consolidated for walk-in trade, one per named customer's
+  sale), marks its orders closed and frees the terminal. Reading the orders and summing
+  them is the cost of a close (odoo #31548: 15 minutes for 1,000 orders in Odoo 12).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Input, LongText, Name, ObjectIdStr, Output
 from domain.money import precision, to_number
-from domain.pos import posting
+from domain.pos import invoicing, posting
 from domain.pos.terminals import CASH, minor
 from domain.references import referenced
 from domain.resources import Action, Declared, Hooks, Lifecycle, Ref, Resource, Server, insert
@@ -108,6 +109,11 @@ class SessionFields(OpenFields):
     difference: Server[float | None] = Field(None, description="Counted less expected")
     difference_reason: Server[str | None] = None
     entry_id: Server[str | None] = Field(None, description="The close's journal entry")
+    invoice_ids: Server[list[str]] = Field(
+        default_factory=list,
+        description="The close's invoices: the walk-in trade's consolidated one first, then "
+        "one per sale with a named customer (all paid: the session's entry posted them)",
+    )
 
 
 OpenIn = derive("SessionOpen", OpenFields).create
@@ -249,6 +255,7 @@ async def close(ctx: Ctx, session: dict[str, Any], body: CloseIn) -> dict[str, A
     today = datetime.now(UTC).date().isoformat()
     draft = await posting.session_draft(ctx, session, terminal, orders, difference, today)
     entry = await journal.post(ctx, draft) if len(draft.lines) >= 2 else None
+    invoices = await invoicing.invoice_session(ctx, session, orders, today)
     now = utcnow()
     if orders:
         await ctx.store.update_many(
@@ -272,6 +279,7 @@ async def close(ctx: Ctx, session: dict[str, Any], body: CloseIn) -> dict[str, A
                 "closed_at": now,
                 "closed_by": ctx.user_id,
                 "entry_id": entry["_id"] if entry else None,
+                "invoice_ids": invoices,
                 "updated_at": now,
                 **({"difference_reason": body.reason} if body.reason else {}),
             }
@@ -306,6 +314,7 @@ def _present(doc: dict[str, Any]) -> dict[str, Any]:
         "expected_cash": money(doc.get("expected_cash", expected_cash(doc))),
         "counted_cash": money(doc.get("counted_cash")),
         "difference": money(doc.get("difference")),
+        "invoice_ids": doc.get("invoice_ids", []),
     }
 
 

@@ -94,6 +94,13 @@ async def test_earn_redeem_and_the_liability(app: FastAPI, books: Account) -> No
     assert await bk.balances(books) == {"cash": 33.5, "sales": -32.55, "loyalty": -0.95}
     # The liability is what the balances are worth.
     assert (await balance(books, ann["id"]))["value"] == 0.95
+    # Each sale to a named customer became its own paid invoice.
+    invoices = [await pos.get(books, f"/api/documents/{i}") for i in closed["invoice_ids"]]
+    assert [(i["contact_id"], i["total"], i["status"], i["reference"]) for i in invoices] == [
+        (ann["id"], 20, "paid", first["number"]),
+        (ann["id"], 4, "paid", small["number"]),
+        (ann["id"], 10, "paid", paid["number"]),
+    ]
 
 
 async def test_concurrent_redemptions_never_spend_the_same_points(books: Account) -> None:

@@ -137,7 +137,8 @@ async def test_close_counts_cash_to_the_cent_and_posts_the_session(books: Accoun
         ("cash", 0, 0.05, "Cash short"),
         ("cash_over_short", 0.05, 0, "Cash short"),
     ]
-    assert await bk.balances(books) == {
+    before = await bk.balances(books)
+    assert before == {
         "cash": 34.45,
         "suspense": 5.5,
         "sales": -9.5,
@@ -159,6 +160,25 @@ async def test_close_counts_cash_to_the_cent_and_posts_the_session(books: Accoun
     )
     assert data(await books.post("/api/pos/orders", json=retry), 201)["id"] == a["id"]
     assert (await pos.get(books, f"/api/pos/terminals/{till['id']}")).get("open_session_id") is None
+
+    # The walk-in trade became one consolidated invoice, paid: the session posted it.
+    [invoice_id] = closed["invoice_ids"]
+    invoice = await pos.get(books, f"/api/documents/{invoice_id}")
+    assert (invoice["type"], invoice["status"], invoice["contact_name"]) == (
+        "invoice",
+        "paid",
+        "Walk-in customer",
+    )
+    assert (invoice["net"], invoice["tax"], invoice["total"], invoice["due"]) == (9.5, 0.5, 10, 0)
+    assert [(x["name"], x["quantity"], x["total"]) for x in invoice["lines"]] == [
+        (coffee["name"], 1, 4.5),
+        (cake["name"], 1, 5.5),
+    ]
+    assert invoice["reference"] == session["number"] and invoice["issued_at"] == bk.today()
+    cancel = await books.post(f"/api/documents/{invoice_id}/cancel")
+    expect_error(cancel, 409, "invalid_transition")
+    expect_error(await books.delete(f"/api/documents/{invoice_id}"), 409, "has_payments")
+    assert await bk.balances(books) == before  # the invoice posted nothing of its own
 
 
 async def test_a_difference_beyond_tolerance_closes_with_a_reason(books: Account) -> None:
