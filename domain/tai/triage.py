@@ -196,6 +196,7 @@ async def _ingest(
     existing = await ctx.store.find_one(bugs.COLLECTION, ctx.scope(fingerprint=group.hash))
     known_commit = (
         existing is not None
+        and existing["status"] in ("fixed", "closed")
         and failure.commit is not None
         and await ctx.store.count(
             OCCURRENCES, ctx.scope(fingerprint=group.hash, commit=failure.commit)
