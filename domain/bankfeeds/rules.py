@@ -179,39 +179,46 @@ RULES = Resource(
 
 @dataclass(frozen=True)
 class Compiled:
+    """A rule ready to test lines: its texts lowered once, its bounds in 4-place units."""
+
     rule: dict[str, Any]
-    conditions: tuple[tuple[str, str, str], ...]
+    account_id: str | None
+    direction: str
+    every: bool
+    conditions: tuple[tuple[tuple[str, ...], str, str], ...]
     low: int | None
     high: int | None
 
-    def matches(self, line: dict[str, Any]) -> bool:
-        rule = self.rule
-        if rule.get("account_id") and rule["account_id"] != line["account_id"]:
+    def matches(self, line: dict[str, Any], amount: int, texts: dict[str, str]) -> bool:
+        """`amount` in 4-place units; `texts` the line's text fields, lowered."""
+        if self.account_id and self.account_id != line["account_id"]:
             return False
-        amount = line["amount"]
-        direction = rule.get("direction", "any")
-        if (direction == "in" and amount <= 0) or (direction == "out" and amount >= 0):
+        if (self.direction == "in" and amount <= 0) or (self.direction == "out" and amount >= 0):
             return False
-        size = abs(amount)
+        size = -amount if amount < 0 else amount
         if (self.low is not None and size < self.low) or (
             self.high is not None and size > self.high
         ):
             return False
         if not self.conditions:
             return True
-        results = (_test(line, *c) for c in self.conditions)
-        return all(results) if rule.get("match", "all") == "all" else any(results)
+        for fields, operator, value in self.conditions:
+            hit = _test(texts, fields, operator, value)
+            if hit != self.every:
+                return hit  # any: the first hit decides; all: the first miss does
+        return self.every
 
 
-def _test(line: dict[str, Any], field: str, operator: str, value: str) -> bool:
-    fields = TEXT_FIELDS if field == "any_text" else (field,)
+def _test(texts: dict[str, str], fields: tuple[str, ...], operator: str, value: str) -> bool:
     for name in fields:
-        text = (line.get(name) or "").lower()
-        if operator == "contains" and value in text:
-            return True
-        if operator == "equals" and text == value:
-            return True
-        if operator == "starts_with" and text.startswith(value):
+        text = texts[name]
+        if operator == "contains":
+            if value in text:
+                return True
+        elif operator == "equals":
+            if text == value:
+                return True
+        elif text.startswith(value):
             return True
     return False
 
@@ -228,23 +235,35 @@ async def load(ctx: Ctx) -> list[Compiled]:
 
 def _compile(rule: dict[str, Any]) -> Compiled:
     conditions = tuple(
-        (c["field"], c["operator"], c["value"].lower()) for c in rule.get("conditions") or []
+        (
+            TEXT_FIELDS if c["field"] == "any_text" else (c["field"],),
+            c["operator"],
+            c["value"].lower(),
+        )
+        for c in rule.get("conditions") or []
     )
     return Compiled(
-        rule, conditions, _bound(rule.get("amount_min")), _bound(rule.get("amount_max"))
+        rule,
+        rule.get("account_id"),
+        rule.get("direction", "any"),
+        rule.get("match", "all") == "all",
+        conditions,
+        _bound(rule.get("amount_min")),
+        _bound(rule.get("amount_max")),
     )
 
 
 def _bound(value: Any) -> int | None:
-    # compared with lines in hundredths of the unit at most 4 places: scale to 4 places
+    # lines are compared in units of 4 places (no currency has more)
     return None if value is None else int(Decimal(str(value)) * 10_000)
 
 
 def first_match(rules: list[Compiled], line: dict[str, Any]) -> dict[str, Any] | None:
-    """The first rule that takes the line (its amount scaled to 4 places for the bounds)."""
-    scaled = {**line, "amount": line["amount"] * 10 ** (4 - line["precision"])}
+    """The first rule that takes the line."""
+    amount = line["amount"] * 10 ** (4 - line["precision"])
+    texts = {name: (line.get(name) or "").lower() for name in TEXT_FIELDS}
     for compiled in rules:
-        if compiled.matches(scaled):
+        if compiled.matches(line, amount, texts):
             return compiled.rule
     return None
 

@@ -162,11 +162,13 @@ async def _write(
             ctx.scope(**scope, source_key={"$in": gone}),
             {"$set": {"removed_at_source": utcnow()}},
         )
-    await ctx.store.update_one(
-        "bank_feed_connections",
-        ctx.scope(_id=conn["_id"]),
-        {"$set": {"last_synced_at": utcnow(), "last_result": asdict(outcome)}},
-    )
+    if cursor is not None or outcome.added or outcome.replaced or outcome.removed:
+        # a file imported again that brings nothing new writes nothing at all
+        await ctx.store.update_one(
+            "bank_feed_connections",
+            ctx.scope(_id=conn["_id"]),
+            {"$set": {"last_synced_at": utcnow(), "last_result": asdict(outcome)}},
+        )
     return outcome
 
 
