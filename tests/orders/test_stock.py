@@ -210,3 +210,20 @@ async def test_a_foreign_currency_receipt_is_valued_at_the_orders_rate(books: Ac
     bill = await act(books, PURCHASES, purchase["id"], "bill", {"status": "sent"})
     assert (bill["currency"], bill["total"], bill["total_base"]) == ("EUR", 99.9, 109.89)
     assert await bk.balances(books) == {"inventory": 109.89, "payable": -109.89}
+
+
+async def test_two_lines_of_one_item_reserve_and_deliver_together(books: Account) -> None:
+    widget = await tracked_item(books)
+    await stock_up(books, widget["id"], 5, 10)
+    lines = [
+        {"item_id": widget["id"], "quantity": 2, "price": 20},
+        {"item_id": widget["id"], "quantity": 3, "price": 15, "description": "Second batch"},
+    ]
+    sale = await confirmed_sale(books, lines)
+    customer = await bk.contact(books, "customer")
+    third = await order(books, SALES, customer["id"], [{"item_id": widget["id"], "quantity": 1}])
+    expect_error(await books.post(f"{SALES}/{third['id']}/confirm"), 409, "insufficient_stock")
+    sale = await act(books, SALES, sale["id"], "deliver", {"lines": [{"line": 2, "quantity": 3}]})
+    sale = await act(books, SALES, sale["id"], "deliver")
+    assert sale["status"] == "delivered"
+    assert "inventory" not in await bk.balances(books)
