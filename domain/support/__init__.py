@@ -1,0 +1,1 @@
+"""The public support chat: company keys, sessions and messages, limits, escalation."""
