@@ -15,15 +15,21 @@ twice. A body that breaks a limit is a 400 before any endpoint sees it:
 
 Numbers are parsed as Python's `json` parses them (integers exact, others as floats): the
 field types of `domain/fields.py` then decide what each field accepts.
+
+Speed: a body with no run of 19 digits cannot hold an integer beyond 64 bits nor a number
+of more than 40 digits, so orjson reads it (about 1 us instead of 20); any other body, and
+any body orjson refuses, goes through the checking parser, which also words the error.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from email.message import Message
 from typing import Any
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
@@ -31,6 +37,7 @@ MAX_DEPTH = 64
 MAX_DIGITS = 40
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 _STATE_KEY = "numbors.json_body"
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 class BodyRefused(HTTPException):
@@ -102,6 +109,11 @@ def _too_deep() -> BodyRefused:
 
 def parse(raw: bytes) -> Any:
     """The JSON value of `raw`, or `BodyRefused` (400) when it breaks a limit above."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return _shallow_enough(raw, orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            pass  # the checking parser finds what is wrong and says it
     try:
         data = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except _Limit as error:
@@ -116,6 +128,10 @@ def parse(raw: bytes) -> Any:
         ) from None
     except RecursionError:
         raise _too_deep() from None
+    return _shallow_enough(raw, data)
+
+
+def _shallow_enough(raw: bytes, data: Any) -> Any:
     # A body with fewer brackets than the limit cannot be deeper: most skip the walk.
     if (
         isinstance(data, dict | list)
