@@ -14,13 +14,20 @@ Writing lines (`apply_entries`): an entry whose key the account already has writ
 (so importing a file again writes nothing); a posted entry that `replaces` a pending line
 updates that line in place; `removed` keys delete their lines unless reconciled (kept, and
 flagged `removed_at_source`). New lines are evaluated (rules, suggestions, auto-created
-transactions) in the same transaction. The unique index on (company, account, key) is the
-last guard: a duplicate from a concurrent writer rolls the batch back and it is written
-again against what is now stored.
+transactions) in the same transaction. Every key an account's lines were ever known by is
+kept in `bank_feed_keys`, unique on (company, account, key): a pending line that posted
+keeps its pending key there, so a statement or page that repeats it adds nothing. That
+index is the last guard: a duplicate from a concurrent writer (possible on MongoDB; SQLite
+serialises writers) rolls the batch back and it is written again against what is stored.
+
+Lines are unique per account rather than per connection: the same FITID imported through
+two connections of one account is one line, and one reused by another account is its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +49,7 @@ from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, DuplicateKeyError, declare
 
 KEYS = "bank_feed_keys"
+FILES = "bank_feed_files"
 SYNC_KIND = "bankfeeds.sync"
 IMPORT_KIND = "bankfeeds.import"
 MAX_RESTARTS = 5
@@ -56,6 +64,15 @@ declare(
         KEYS,
         fields=("company_id", "account_id", "key"),
         unique=(("company_id", "account_id", "key"),),
+    )
+)
+# Statement files imported, by the sha256 of their text: the same file again is answered
+# without reading it (its lines are all known: the keys would skip each one anyway).
+declare(
+    CollectionSpec(
+        FILES,
+        fields=("company_id", "account_id", "digest"),
+        unique=(("company_id", "account_id", "digest"),),
     )
 )
 
@@ -312,12 +329,35 @@ async def import_statement(
     conn = await ctx.store.find_one("bank_feed_connections", ctx.scope(_id=connection_id))
     if conn is None:
         raise Invalid(f"connection_id: no connection {connection_id}", code="invalid_reference")
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    done = await ctx.store.find_one(FILES, ctx.scope(account_id=conn["account_id"], digest=digest))
+    if done is not None:
+        # the very same file again: every line of it is known; nothing to read or write
+        await progress(0.9, "this file was imported before")
+        outcome = Outcome(entries=done["entries"], skipped=done["entries"])
+        return {
+            "connection_id": connection_id,
+            "format": format,
+            **asdict(outcome),
+            "same_file": True,
+        }
     account = await ctx.store.find_one("accounts", ctx.scope(_id=conn["account_id"]))
     number = (account or {}).get("number")
     entries = parse(format, content, conn["currency"], conn.get("csv_mapping"), number)
     await progress(0.4, f"parsed {len(entries)} lines")
     outcome = await apply_entries(ctx, conn, entries, job_id=job_id, progress=progress)
-    return {"connection_id": connection_id, "format": format, **asdict(outcome)}
+    record = {
+        "_id": new_id(),
+        "company_id": ctx.company_id,
+        "account_id": conn["account_id"],
+        "digest": digest,
+        "entries": len(entries),
+        "job_id": job_id,
+        "created_at": utcnow(),
+    }
+    with contextlib.suppress(DuplicateKeyError):  # two uploads of one file at once
+        await ctx.store.insert_one(FILES, record)
+    return {"connection_id": connection_id, "format": format, **asdict(outcome), "same_file": False}
 
 
 # --- the job operations ----------------------------------------------------------------------

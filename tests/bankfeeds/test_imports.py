@@ -39,6 +39,11 @@ async def test_an_ofx_statement_imports_once_and_a_re_import_writes_nothing(book
 
     again = await upload(books, conn["id"], fixture("checking.ofx"))
     assert (again["result"]["added"], again["result"]["skipped"]) == (0, 5)
+    assert again["result"]["same_file"] is True  # known by its digest: not even read
+    download = fixture("checking.ofx").replace("<DTSERVER>20261130", "<DTSERVER>20261201")
+    lines_again = await upload(books, conn["id"], download)
+    assert lines_again["result"]["same_file"] is False
+    assert (lines_again["result"]["added"], lines_again["result"]["skipped"]) == (0, 5)
     after = await feed(books)
     assert {x["id"]: x["updated_at"] for x in after} == before
 
