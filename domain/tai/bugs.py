@@ -12,10 +12,11 @@ Fields (collection `tai_bugs`):
   kind and components, so a user can see why two failures are one bug), `occurrences`
   (how many failures it stands for; 1 for a bug reported by hand), `first_seen_at`,
   `last_seen_at`, `flaky` and `flaky_occurrences` (failed, then passed on retry),
-  `regressions` and `regressed_at`, `fixed_at`, the test it fails (`test_id`, `test_name`,
-  `test_file`, `suite`), the last CI run that reported it (`last_commit`, `last_branch`,
-  `last_environment`, `last_run_id`), `environments` (occurrences per environment) and
-  `status_note` (the note of the last status change made through `set_status`).
+  `regressions`, `regressed` (has regressed at least once) and `regressed_at`,
+  `fixed_at`, the test it fails (`test_id`, `test_name`, `test_file`, `suite`), the last
+  CI run that reported it (`last_commit`, `last_branch`, `last_environment`,
+  `last_run_id`), `environments` (occurrences per environment) and `status_note` (the
+  note of the last status change made through `set_status`).
 
 Lifecycle: `open` -> `triaged` -> `in_progress` -> `fixed` -> `closed`, with `wontfix`
 (ignored) and `regressed`. A fixed or closed bug whose failure comes back is `regressed`
@@ -73,6 +74,7 @@ declare(
             ("company_id", "occurrences"),
             ("company_id", "last_seen_at"),
             ("company_id", "regressions"),
+            ("company_id", "regressed"),
             ("company_id", "created_at"),
             ("company_id", "updated_at"),
         ),
@@ -99,6 +101,7 @@ class BugFields(Declared):
     flaky: Server[bool] = False
     flaky_occurrences: Server[int] = 0
     regressions: Server[int] = 0
+    regressed: Server[bool] = Field(False, description="It has regressed at least once")
     regressed_at: Server[str | None] = None
     fixed_at: Server[str | None] = None
     test_id: Server[str | None] = None
@@ -128,6 +131,7 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         "flaky": False,
         "flaky_occurrences": 0,
         "regressions": 0,
+        "regressed": False,
         "environments": {},
         **data,
     }
@@ -191,6 +195,7 @@ BUGS = Resource(
         "severity": "eq",
         "source": "eq",
         "flaky": "eq",
+        "regressed": "eq",
         "feature_id": "eq",
         "sprint_id": "eq",
         "test_id": "eq",

@@ -267,7 +267,7 @@ async def _ingest(
     if failure.passed_on_retry:
         update["$set"]["flaky"] = True
     if regresses:
-        update["$set"].update(status="regressed", regressed_at=now)
+        update["$set"].update(status="regressed", regressed=True, regressed_at=now)
     doc = await ctx.store.update_one(bugs.COLLECTION, ctx.scope(_id=existing["_id"]), update)
     assert doc is not None
     if regresses:

@@ -114,11 +114,11 @@ async def test_a_repeated_post_is_counted_once(books: Account) -> None:
 
 
 async def test_concurrent_posts_of_one_failure_make_one_bug(books: Account) -> None:
-    answers = await asyncio.gather(*(post(books, failure(n)) for n in range(200)))
+    answers = await asyncio.gather(*(post(books, failure(n)) for n in range(1000)))
     assert len({a["bug"]["id"] for a in answers}) == 1
     assert sum(a["created"] for a in answers) == 1
     [bug] = data(await books.get("/api/tai/bugs"))
-    assert bug["occurrences"] == 200
+    assert bug["occurrences"] == 1000
 
 
 async def test_passed_on_retry_marks_the_bug_flaky(books: Account) -> None:
@@ -148,6 +148,9 @@ async def test_a_fixed_bug_failing_on_a_new_commit_regresses(books: Account) -> 
     status = data(await books.get("/api/tai/status"))
     assert status["regressed"] == 1 and status["regressions"] == 1
     assert status["last_commit"] == "c0ffee04"
+    data(await books.post(f"/api/tai/bugs/{bug['id']}/fix"))
+    ever = data(await books.get("/api/tai/bugs", params={"regressed": "true"}))
+    assert [(b["id"], b["status"]) for b in ever] == [(bug["id"], "fixed")]
 
 
 async def test_bad_failures_are_400(books: Account) -> None:
