@@ -109,6 +109,7 @@ def _totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def _invoice(
     ctx: Ctx,
+    category_id: str | None,
     session: dict[str, Any],
     contact: dict[str, Any],
     lines: list[dict[str, Any]],
@@ -117,7 +118,6 @@ async def _invoice(
     reference: str,
 ) -> dict[str, Any]:
     totals = {**_totals(lines), "taxes": taxes}
-    category = await ctx.store.find_one("categories", ctx.scope(system="sales"))
     now = utcnow()
     return {
         "_id": new_id(),
@@ -134,7 +134,7 @@ async def _invoice(
         "rate": "1",
         "base_currency": session["currency"],
         "base_precision": precision(session["currency"]),
-        "category_id": category["_id"] if category else None,
+        "category_id": category_id,
         "lines": lines,
         **totals,
         "total_base": totals["total"],
@@ -166,13 +166,22 @@ async def invoice_session(
 ) -> list[str]:
     """Make the close's invoices; answer their ids (the consolidated one first)."""
     invoices = []
+    category = await ctx.store.find_one("categories", ctx.scope(system="sales"))
+    category_id = category["_id"] if category else None
     walk_ins = [o for o in orders if not o.get("customer_id")]
     lines = consolidated_lines(walk_ins)
     if lines and sum(line["total"] for line in lines) > 0:
         contact = await walk_in_contact(ctx)
         invoices.append(
             await _invoice(
-                ctx, session, contact, lines, _tax_totals(walk_ins), date, session["number"]
+                ctx,
+                category_id,
+                session,
+                contact,
+                lines,
+                _tax_totals(walk_ins),
+                date,
+                session["number"],
             )
         )
     contacts: dict[str, dict[str, Any]] = {}
@@ -187,7 +196,9 @@ async def invoice_session(
                 "name": order.get("customer_name") or "Customer",
             }
         sold = [{k: v for k, v in line.items() if k in SOLD_KEYS} for line in order["lines"]]
-        invoice = await _invoice(ctx, session, contact, sold, order["taxes"], date, order["number"])
+        invoice = await _invoice(
+            ctx, category_id, session, contact, sold, order["taxes"], date, order["number"]
+        )
         invoice["pos_order_id"] = order["_id"]
         invoices.append(invoice)
     if invoices:

@@ -18,7 +18,8 @@ The order counts itself into its session with a conditional update (`status = op
 its own transaction: an order committed before a close is in that close; one arriving
 after is 409 `session_closed`. Nothing is posted per order but the stock ledger's own cost
 entry: the session posts its orders' sales, taxes, payments and points once, at its close
-(`posting.py`), and then its orders read `closed`.
+(`posting.py`), and from then on its orders read `closed` (their session's state, read
+with them, not written to each).
 
 A refund (`POST /api/pos/orders/{id}/refund`) is an order of kind `refund` in an open
 session (any terminal's) referring to the sale: lines by index and quantity, never more
@@ -42,7 +43,7 @@ from pydantic import Field, model_validator
 from domain.accounting.chart import system_account
 from domain.context import Ctx
 from domain.documents import lines as doc_lines
-from domain.documents.totals import Line, Tax, document_totals
+from domain.documents.totals import DocumentTotals, Line, LineTotals, Tax, line_totals
 from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Input, LongText, ObjectIdStr, Output, Quantity, StrictInt
 from domain.money import precision, to_number
@@ -69,7 +70,6 @@ declare(
             "idempotency_key",
             "customer_id",
             "kind",
-            "status",
             "number",
             "date",
             "total",
@@ -79,7 +79,6 @@ declare(
             ("company_id", "session_id"),
             ("company_id", "customer_id"),
             ("company_id", "kind"),
-            ("company_id", "status"),
             ("company_id", "number"),
             ("company_id", "date"),
             ("company_id", "total"),
@@ -136,7 +135,7 @@ class OrderFields(Declared):
     refund_of: Server[str | None] = None
     terminal_id: Server[str]
     status: Server[Literal["open", "closed"]] = Field(
-        description="open until its session closes and posts it"
+        description="Its session's: open until the session closes and posts it"
     )
     date: Server[str]
     currency: Server[str]
@@ -313,7 +312,6 @@ async def _order(
         "fingerprint": digest,
         "kind": kind,
         "number": f"POS-{number:06d}",
-        "status": "open",
         "date": now[:10],
         "currency": terminal["currency"],
         "precision": precision(terminal["currency"]),
@@ -396,16 +394,55 @@ class RefundIn(Input):
     notes: LongText | None = None
 
 
+def _figures(sold: dict[str, Any], quantity: Decimal, places: int) -> LineTotals:
+    """`quantity` of a sold line at its price, taxes and discount (an amount pro rata)."""
+    discount = Decimal(sold.get("discount", "0"))
+    if sold.get("discount_type") == "amount" and quantity != Decimal(sold["quantity"]):
+        discount = discount * quantity / Decimal(sold["quantity"])
+    return line_totals(
+        Line(
+            quantity=quantity,
+            price=Decimal(sold["price"]),
+            taxes=tuple(Tax(t["id"], t["type"], Decimal(t["rate"])) for t in sold["taxes"]),
+            discount_type=sold.get("discount_type"),
+            discount=discount,
+        ),
+        places,
+    )
+
+
+def _rest(sold: dict[str, Any], done: dict[str, Any], places: int) -> LineTotals:
+    """What is left of a sold line's figures after the refunds `done`: the last refund of
+    a line pays back exactly what was left of it, so rounding never refunds a cent more."""
+    full = _figures(sold, Decimal(sold["quantity"]), places)
+    return LineTotals(
+        gross=sold["gross"] - done["gross"],
+        discount=sold["discount_amount"] - done["discount"],
+        net=sold["net"] - done["net"],
+        taxes={k: v - done["taxes"].get(k, 0) for k, v in full.taxes.items()},
+        total=sold["total"] - done["total"],
+    )
+
+
+def _nothing_yet() -> dict[str, Any]:
+    return {"gross": 0, "discount": 0, "net": 0, "total": 0, "taxes": {}}
+
+
 def _refund_lines(
     sale: dict[str, Any], sent: list[dict[str, Any]], places: int
-) -> tuple[list[dict[str, Any]], list[str], Any]:
-    refunded = [Decimal(q) for q in sale.get("refunded", ["0"] * len(sale["lines"]))]
-    lines = []
+) -> tuple[list[dict[str, Any]], DocumentTotals]:
+    """The refund's lines and totals; records on `sale` what of each line is refunded."""
+    count = len(sale["lines"])
+    refunded = [Decimal(q) for q in sale.get("refunded", ["0"] * count)]
+    money = sale.get("refunded_money") or [_nothing_yet() for _ in range(count)]
+    if len({w["line"] for w in sent}) != len(sent):
+        raise Invalid("lines: name each line of the sale once")
+    lines, totals = [], DocumentTotals()
     for i, wanted in enumerate(sent):
         index = wanted["line"]
-        if index >= len(sale["lines"]):
+        if index >= count:
             raise Invalid(
-                f"lines.{i}.line: order {sale['number']} has {len(sale['lines'])} lines",
+                f"lines.{i}.line: order {sale['number']} has {count} lines",
                 details=[{"field": f"lines.{i}.line", "message": "no such line"}],
             )
         sold = sale["lines"][index]
@@ -418,36 +455,46 @@ def _refund_lines(
                 code="refund_exceeds_sale",
                 details=[{"line": index, "left": float(left)}],
             )
+        done = money[index]
+        figures = (
+            _rest(sold, done, places) if quantity == left else _figures(sold, quantity, places)
+        )
         refunded[index] += quantity
+        money[index] = {
+            "gross": done["gross"] + figures.gross,
+            "discount": done["discount"] + figures.discount,
+            "net": done["net"] + figures.net,
+            "total": done["total"] + figures.total,
+            "taxes": {
+                k: done["taxes"].get(k, 0) + figures.taxes.get(k, 0)
+                for k in {*done["taxes"], *figures.taxes}
+            },
+        }
         line = {k: v for k, v in sold.items() if k not in doc_lines.LINE_MONEY}
         line["quantity"] = str(quantity.normalize())
         if sold.get("discount_type") == "amount":
             share = Decimal(sold["discount"]) * quantity / Decimal(sold["quantity"])
             line["discount"] = str(share.quantize(Decimal("0.000001")).normalize())
-        line["refunds_line"] = index
-        lines.append(line)
-    totals = document_totals(
-        [
-            Line(
-                quantity=Decimal(line["quantity"]),
-                price=Decimal(line["price"]),
-                taxes=tuple(Tax(t["id"], t["type"], Decimal(t["rate"])) for t in line["taxes"]),
-                discount_type=line.get("discount_type"),
-                discount=Decimal(line.get("discount", "0")),
-            )
-            for line in lines
-        ],
-        places,
-    )
-    for line, figures in zip(lines, totals.lines, strict=True):
         line.update(
+            refunds_line=index,
             gross=figures.gross,
             discount_amount=figures.discount,
             net=figures.net,
             tax=sum(figures.taxes.values()),
             total=figures.total,
         )
-    return lines, [str(q.normalize()) for q in refunded], totals
+        lines.append(line)
+        totals.lines.append(figures)
+        totals.subtotal += figures.gross
+        totals.discount += figures.discount
+        totals.net += figures.net
+        totals.total += figures.total
+        for tax_id, amount in figures.taxes.items():
+            totals.taxes[tax_id] = totals.taxes.get(tax_id, 0) + amount
+    totals.tax = sum(totals.taxes.values())
+    sale["refunded"] = [str(q.normalize()) for q in refunded]
+    sale["refunded_money"] = money
+    return lines, totals
 
 
 async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, Any]:
@@ -461,7 +508,7 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         raise Conflict(f"{sale['number']} is a refund; refund its sale", code="not_a_sale")
     terminal = await _terminal(ctx, session)
     places = precision(terminal["currency"])
-    lines, refunded, totals = _refund_lines(sale, data["lines"], places)
+    lines, totals = _refund_lines(sale, data["lines"], places)
     program = None
     if sale.get("program_id"):
         program = await ctx.store.find_one(
@@ -513,7 +560,11 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         "pos_orders",
         ctx.scope(_id=sale["_id"]),
         {
-            "$set": {"refunded": refunded, "updated_at": utcnow()},
+            "$set": {
+                "refunded": sale["refunded"],
+                "refunded_money": sale["refunded_money"],
+                "updated_at": utcnow(),
+            },
             "$inc": {
                 "refunded_total": totals.total,
                 "points_reversed": order["points_earned"],
@@ -539,6 +590,15 @@ def _points_back(sale: dict[str, Any], program: dict[str, Any] | None, total: in
 # --- answers -------------------------------------------------------------------------
 
 LINE_KEYS = tuple(OrderLineOut.model_fields)
+
+
+async def _with_status(ctx: Ctx, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An order is open or closed with its session (read, not stored: a close of 1,000
+    orders writes none of them)."""
+    ids = sorted({d["session_id"] for d in docs})
+    sessions = await ctx.store.find("pos_sessions", ctx.scope(_id={"$in": ids}))
+    closed = {s["_id"] for s in sessions if s["status"] == "closed"}
+    return [{**d, "status": "closed" if d["session_id"] in closed else "open"} for d in docs]
 
 
 def _present(doc: dict[str, Any]) -> dict[str, Any]:
@@ -576,7 +636,7 @@ ORDERS = Resource(
     tag="Point of Sale",
     fields=OrderFields,
     search=("number", "customer_name"),
-    filters={"session_id": "eq", "customer_id": "eq", "kind": "eq", "status": "eq"},
+    filters={"session_id": "eq", "customer_id": "eq", "kind": "eq"},
     sort=("number", "date", "total", "created_at"),
     date_field="date",
     operations=("list", "create", "get"),
@@ -596,6 +656,7 @@ ORDERS = Resource(
             },
         ),
     ),
+    enrich=_with_status,
     present=_present,
     example={
         "session_id": Ref("pos/sessions"),

@@ -39,8 +39,12 @@ async def session_draft(
     difference: int,
     date: str,
 ) -> journal.Draft:
+    found: dict[str, str] = {}
+
     async def system(key: str) -> str:
-        return (await system_account(ctx, key))["_id"]
+        if key not in found:
+            found[key] = (await system_account(ctx, key))["_id"]
+        return found[key]
 
     cash_account = terminal["cash_account_id"]
     names = {m["code"]: m["name"] for m in terminal["payment_methods"]}

@@ -218,3 +218,41 @@ async def test_references_are_the_callers_company(books: Account, owner: Account
         json={"name": "T", "cash_account_id": bank_of_theirs["ledger_account_id"]},
     )
     expect_error(response, 400, "invalid_reference")
+
+
+async def test_the_last_refund_of_a_line_pays_back_exactly_what_is_left(books: Account) -> None:
+    vat = await bk.tax(books, 7)
+    _, session = await pos.till(books)
+    line = {"name": "Pen", "price": 1, "quantity": 3, "discount_type": "percent",
+            "discount": 33.3333, "tax_ids": [vat["id"]]}  # fmt: skip
+    sold = await pos.sell(books, session["id"], [line], [pos.cash(2.14)])
+    # gross 3.00, discount 1.00, net 2.00, VAT 0.14
+    assert (sold["net"], sold["tax"], sold["total"]) == (2, 0.14, 2.14)
+
+    async def refund_one(paid: float) -> dict:
+        body = {
+            "session_id": session["id"],
+            "idempotency_key": pos.key(),
+            "lines": [{"line": 0, "quantity": 1}],
+            "payments": [pos.cash(paid)],
+        }
+        return data(await books.post(f"/api/pos/orders/{sold['id']}/refund", json=body), 201)
+
+    # One pen: gross 1.00, discount 0.33, net 0.67, VAT 0.05: 0.72, twice.
+    assert (await refund_one(0.72))["total"] == 0.72
+    assert (await refund_one(0.72))["total"] == 0.72
+    # The last: what is left, 2.14 - 1.44 = 0.70 (net 0.66, VAT 0.04), not another 0.72.
+    last = await refund_one(0.70)
+    assert (last["net"], last["tax"], last["total"]) == (0.66, 0.04, 0.7)
+    assert (await pos.get(books, f"/api/pos/orders/{sold['id']}"))["refunded_total"] == 2.14
+    twice = {
+        "session_id": session["id"],
+        "idempotency_key": pos.key(),
+        "lines": [{"line": 0, "quantity": 1}, {"line": 0, "quantity": 1}],
+        "payments": [],
+    }
+    response = await books.post(f"/api/pos/orders/{sold['id']}/refund", json=twice)
+    expect_error(response, 400, "validation_error")
+    closed = await pos.close(books, session["id"], 0)
+    assert await bk.balances(books) == {}  # sold and refunded in full: nothing remains
+    assert closed["invoice_ids"] == []  # the walk-in trade nets to nothing
