@@ -101,7 +101,12 @@ async def checkpointed(
             await deps.emit("progress", {"step": "resumed", "at": snapshot.next[0]})
         elif snapshot.values.get(done_key):
             return snapshot.values
-    return await graph.ainvoke(first, config, context=deps)
+    # "sync": a node's checkpoint is on disk before the next node starts, so a worker killed
+    # mid-node resumes after the last node that finished (LangGraph's default writes it
+    # while the next node runs, and a SIGKILL can lose it).
+    if graph.checkpointer is None:  # (LangGraph 1.2 fails on "sync" without a saver)
+        return await graph.ainvoke(first, config, context=deps)
+    return await graph.ainvoke(first, config, context=deps, durability="sync")
 
 
 # --- recommend --------------------------------------------------------------------------------
