@@ -231,7 +231,7 @@ MessageBody = Annotated[
     "without an answer (its `error` says why). `stream=true` answers the event stream "
     "itself (the job id in `X-Job-Id`). Send the answer's `thread_id` to continue the "
     "conversation.",
-    response_model=Envelope[dict[str, Any]],
+    response_model=Envelope[chat.AnswerOut],
     responses={
         **errors(400, 401, 403, 503, codes={503: ("queue_unavailable",)}),
         200: {

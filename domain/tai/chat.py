@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain import resources
 from domain.context import Ctx
@@ -32,6 +32,45 @@ MOST_EVENTS = 5
 class MessageIn(Input):
     message: LongText = Field(min_length=1, description="The question to Tai")
     thread_id: ObjectIdStr | None = Field(None, description="Continue this conversation")
+
+
+class FactOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    label: str
+    value: float
+    unit: str
+
+
+class ExpertRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = None
+    name: str
+    domain: str
+    model: str | None = None
+
+
+class Checked(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(description="passed, corrected or flagged")
+    issues: list[dict[str, Any]]
+
+
+class AnswerOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    thread_id: str = Field(description="Send it back to continue the conversation")
+    question: str
+    answer: str = Field(description="Validated: every figure a fact, every id a known one")
+    expert: ExpertRef
+    facts: list[FactOut] = Field(description="The figures Tai may state, computed")
+    references: list[str] = Field(description="The ids of the objects it may name")
+    provider: str
+    model: str
+    offline: bool = Field(description="True: the offline answer, no language model")
+    notice: str | None
+    usage: dict[str, Any]
+    validation: Checked
+    turns: int = Field(description="Questions in the thread so far, this one included")
 
 
 async def prepare(ctx: Ctx, body: MessageIn) -> dict[str, Any]:

@@ -195,3 +195,11 @@ async def test_bad_messages_are_400(books: Account) -> None:
         400,
         "validation_error",
     )
+
+
+async def test_the_answer_is_what_the_openapi_says(
+    app: FastAPI, offline: Settings, books: Account
+) -> None:
+    await tracker(books)
+    result, _ = await ask(app, offline, books, "status?")
+    chat.AnswerOut.model_validate(result)
