@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.context import Ctx
-from domain.errors import Conflict
-from domain.fields import Amount, LongText, Name, ObjectIdStr, ShortText, StrictBool
+from domain.errors import Conflict, Invalid
+from domain.fields import Amount, LongText, Name, ObjectIdStr, Quantity, ShortText, StrictBool
 from domain.references import referenced, referenced_many
-from domain.resources import Declared, Hooks, Resource
+from domain.resources import Declared, Hooks, Resource, WriteOnly
 from memory.store import CollectionSpec, declare
 
 declare(
@@ -47,6 +47,21 @@ class ItemFields(Declared):
         "once the item has stock movements",
     )
     enabled: StrictBool = True
+    opening_stock: WriteOnly[Quantity | None] = Field(
+        None,
+        gt=0,
+        le=Decimal("1000000000"),
+        decimal_places=6,
+        description="A tracked item's stock at creation: received today into the default "
+        "warehouse at opening_cost (credit opening balance equity)",
+    )
+    opening_cost: WriteOnly[Amount | None] = Field(
+        None,
+        ge=0,
+        le=Decimal("1000000000000"),
+        decimal_places=6,
+        description="Unit cost of the opening stock (base currency); default: purchase_price",
+    )
 
 
 async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
@@ -62,6 +77,18 @@ async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
             "fixed (adjust its stock to zero and use a new item instead)",
             code="item_has_stock",
         )
+    if changes.get("opening_stock") is not None:
+        if rest:
+            raise Invalid(
+                "opening_stock: an item's opening stock is given when it is created; "
+                "adjust its stock instead (inventory/adjustments)",
+                details=[{"field": "opening_stock", "message": "only at creation"}],
+            )
+        if not changes.get("track_inventory"):
+            raise Invalid(
+                "opening_stock: only an item that tracks inventory has stock",
+                details=[{"field": "opening_stock", "message": "set track_inventory"}],
+            )
     if changes.get("sku") == "":
         changes = {**changes, "sku": None}  # a blank SKU is no SKU: it must not clash
     if changes.get("tax_ids"):
@@ -75,10 +102,19 @@ async def _check(ctx: Ctx, data: dict[str, Any], *rest: Any) -> dict[str, Any]:
             "category",
             type=("item", "income", "expense"),
         )
-    for key in ("sale_price", "purchase_price"):
+    for key in ("sale_price", "purchase_price", "opening_stock", "opening_cost"):
         if changes.get(key) is not None:
             changes = {**changes, key: str(Decimal(str(changes[key])).normalize())}
     return changes
+
+
+async def _opening_stock(ctx: Ctx, doc: dict[str, Any]) -> None:
+    """Receive the opening stock (the inventory area's rule; imported here to stay lazy)."""
+    if doc.get("opening_stock") is None:
+        return
+    from domain.inventory.opening import receive_opening_stock
+
+    await receive_opening_stock(ctx, doc)
 
 
 def _present(doc: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +137,7 @@ ITEMS = Resource(
     filters={"enabled": "eq", "category_id": "eq", "track_inventory": "eq"},
     sort=("name", "sku", "created_at"),
     default_sort="name",
-    hooks=Hooks(before_create=_check, before_update=_check),
+    hooks=Hooks(before_create=_check, before_update=_check, after_create=_opening_stock),
     conflict="an item with this SKU already exists in this company",
     present=_present,
     example={"name": "Consulting hour", "sku": "CONS-1H", "sale_price": 120, "unit": "hour"},

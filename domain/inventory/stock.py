@@ -85,7 +85,7 @@ def quantity_of(stored: int) -> Decimal:
     return (Decimal(stored) / UNIT).normalize() + Decimal(0)
 
 
-def _unit_cost(value: int, quantity: int, places: int) -> Decimal:
+def cost_per_unit(value: int, quantity: int, places: int) -> Decimal:
     if not quantity:
         return Decimal(0)
     cost = from_minor(abs(value), places) * UNIT / abs(quantity)
@@ -104,6 +104,7 @@ def _short(
     available: int,
     at: str | None = None,
     on_hand_then: int | None = None,
+    later: bool = False,
 ) -> Conflict:
     name, code = item["name"], where.get("code", where["_id"])
     on_hand = lvl["on_hand"]
@@ -121,10 +122,16 @@ def _short(
         assert on_hand_then is not None
         detail.update(date=at, on_hand_then=float(quantity_of(on_hand_then)))
         message = (
-            f"insufficient stock of {name} in {code}: on {at} only "
-            f"{quantity_of(on_hand_then)} would be on hand for later movements; "
-            f"{quantity_of(requested)} requested on an earlier date"
+            f"insufficient stock of {name} in {code} on {at}: "
+            f"{quantity_of(on_hand_then)} on hand then, {quantity_of(requested)} requested"
+            f" ({quantity_of(on_hand)} on hand now)"
         )
+        if later:
+            message = (
+                f"insufficient stock of {name} in {code}: taking {quantity_of(requested)} "
+                f"earlier would leave too little for the movement of {at} "
+                f"({quantity_of(on_hand_then)} on hand before it)"
+            )
     else:
         message = (
             f"insufficient stock of {name} in {code}: {quantity_of(on_hand)} on hand, "
@@ -160,10 +167,11 @@ async def move(
     reverses: dict[str, Any] | None = None,
     link: tuple[str, int] | None = None,
     peer: list[str] | None = None,
+    move_id: str | None = None,
 ) -> dict[str, Any] | None:
     """One signed movement (see the module's rules); answers the ledger entry, or None for
-    an item without stock. `reverses`/`link`/`peer` are this package's own (reversals and
-    transfers)."""
+    an item without stock. `reverses`/`link`/`peer`/`move_id` are this package's own
+    (reversals and transfers)."""
     item = await _tracked(ctx, item_id)
     if item is None:
         return None
@@ -194,19 +202,22 @@ async def move(
             available = lvl["on_hand"] - lvl["reserved"] + held
             if available + qty < 0:
                 raise _short(item, where, lvl, -qty, available)
-        move_id = new_id()
+        move_id = move_id or new_id()
         seq = lvl["seq"] + 1
         entry: v.Entry = [move_id, date, seq, qty, kind, fixed, link and link[0], counter]
         entry += [None, None, None, peer]
         pages = ledger.Pages(ctx, item["_id"], where["_id"])
         await pages.load_from(lvl, date)
-        pages.insert(entry)
-        values: dict[str, int] = {}
+        last = pages.insert(entry)
+        state = v.State(lvl["on_hand"], lvl["value"], lvl.get("layers") or [])
+        changed: list[tuple[v.Entry, int]] = []
         try:
-            state, changed = pages.replay(method, values)
+            if not (last and pages.append(entry, state, method)):
+                state, changed = pages.replay(method, {})
         except v.Negative as error:
+            at, later = error.entry[v.DATE], error.entry is not entry
             raise _short(
-                item, where, lvl, -qty, lvl["on_hand"], error.entry[v.DATE], error.on_hand
+                item, where, lvl, -qty, lvl["on_hand"], at, error.on_hand, later
             ) from error
         await pages.save()
         await _save_level(ctx, lvl, state, seq, date, pages, -min(held, -qty) if held else 0)
@@ -253,7 +264,7 @@ def present(fact: dict[str, Any], entry: v.Entry, places: int) -> dict[str, Any]
         "date": fact["date"],
         "quantity": quantity_of(entry[v.QTY]),
         "quantity_after": quantity_of(entry[v.Q_AFTER]),
-        "unit_cost": _unit_cost(entry[v.VALUE], entry[v.QTY], places),
+        "unit_cost": cost_per_unit(entry[v.VALUE], entry[v.QTY], places),
         "value_change": from_minor(entry[v.VALUE], places),
         "value_after": from_minor(entry[v.V_AFTER], places),
         "source": fact["source"],
@@ -502,7 +513,7 @@ async def reverse_move(ctx: Ctx, fact: dict[str, Any], date: str) -> dict[str, A
         quantity=quantity,
         date=max(date, fact["date"]),
         source=fact["source"],
-        unit_cost=_unit_cost(entry[v.VALUE], entry[v.QTY], places),
+        unit_cost=cost_per_unit(entry[v.VALUE], entry[v.QTY], places),
         counter_account=fact.get("counter_account"),
         post=fact.get("counter_account") is not None,
         reverses={"id": fact["_id"]},
@@ -537,5 +548,5 @@ def level_view(doc: dict[str, Any], places: int) -> dict[str, Any]:
         "reserved": quantity_of(doc["reserved"]),
         "available": quantity_of(doc["on_hand"] - doc["reserved"]),
         "value": from_minor(doc["value"], places),
-        "unit_cost": _unit_cost(doc["value"], doc["on_hand"], places),
+        "unit_cost": cost_per_unit(doc["value"], doc["on_hand"], places),
     }
