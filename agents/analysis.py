@@ -35,7 +35,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents import facts as F
-from agents.models import OFFLINE, ModelClient, Prompt
+from agents.models import OFFLINE, ModelClient, ModelUnavailable, Prompt
 from agents.offline import TITLES
 from agents.validation import StreamGuard, outcome, validate
 from memory.ids import utcnow
@@ -116,6 +116,9 @@ class Deps:
     books: Books
     records: Records
     memory: Recall | None = None
+    # On the job's last attempt a model that still fails gives way to this one (the offline
+    # provider), so the analysis ends with a true narrative labelled as such, not an error.
+    fallback: ModelClient | None = None
 
 
 async def _step(runtime: Runtime[Deps], name: str) -> None:
@@ -192,7 +195,19 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
         await runtime.context.emit("token", {"text": text})
 
     guard = StreamGuard(state["facts"], state["places"], _years(state["request"]), token)
-    completion = await runtime.context.model.complete(prompt(state), guard.feed)
+    try:
+        completion = await runtime.context.model.complete(prompt(state), guard.feed)
+    except ModelUnavailable as error:
+        fallback = runtime.context.fallback
+        if fallback is None:
+            raise
+        log.warning("the model failed on the last attempt (%s); the offline narrative", error)
+        await runtime.context.emit(
+            "progress", {"step": "model_failed", "error": str(error)[:500], "fallback": OFFLINE}
+        )
+        guard = StreamGuard(state["facts"], state["places"], _years(state["request"]), token)
+        completion = await fallback.complete(prompt(state), guard.feed)
+        completion.notice = f"The model failed ({str(error)[:200]}); {completion.notice or ''}"
     await guard.close()
     return {
         "narrative": completion.text,

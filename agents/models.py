@@ -7,6 +7,10 @@ Retries: the `openai` client retries 429, 408, 409 and 5xx answers and timeouts 
 (`NUMBORS_LLM_MAX_RETRIES`, honouring `Retry-After`); what still fails after them raises
 `ModelUnavailable`, which the job layer turns into a job retry. Anything else the endpoint
 refuses (a bad key, an unknown model) raises `ModelError`: retrying would not help.
+A completion that is no narrative is a failure of the model too, raised as
+`ModelUnavailable`: a stream that breaks off or sends a chunk that is not what the API
+defines (malformed JSON, a missing field), an empty or whitespace-only answer (tool calls
+or refusals carry no text), and one cut off by the token limit (`finish_reason` "length").
 Usage is what the endpoint reports in its final stream chunk (`stream_options.include_usage`).
 
 A process builds one client at start-up (`services.Services.model`) and every job shares it:
@@ -132,6 +136,7 @@ class OpenAICompatible:
         started = time.monotonic()
         usage = Usage()
         parts: list[str] = []
+        finish: str | None = None
         options: dict[str, Any] = {}
         if self.max_tokens:
             options["max_tokens"] = self.max_tokens
@@ -151,6 +156,10 @@ class OpenAICompatible:
                     )
                 for choice in chunk.choices:
                     token = choice.delta.content if choice.delta else None
+                    if not isinstance(token, str | None):
+                        raise ModelUnavailable("the model sent a chunk whose content is not text")
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
                     if token:
                         parts.append(token)
                         if on_token is not None:
@@ -164,8 +173,21 @@ class OpenAICompatible:
             raise ModelError(message) from error
         except openai.APIError as error:  # e.g. an error event inside the stream
             raise ModelUnavailable(f"the model stream failed: {error}") from error
+        except (ValueError, TypeError, AttributeError, KeyError) as error:
+            # A chunk the client cannot read: malformed JSON (`JSONDecodeError` is a
+            # ValueError), a missing or mistyped field. The endpoint's fault, worth a retry.
+            raise ModelUnavailable(
+                f"the model sent a malformed chunk ({type(error).__name__}: {str(error)[:200]})"
+            ) from error
+        text = "".join(parts)
+        if not text.strip():
+            raise ModelUnavailable("the model answered an empty completion")
+        if finish == "length":
+            raise ModelUnavailable(
+                "the model's answer was cut off by the token limit (NUMBORS_LLM_MAX_TOKENS)"
+            )
         return Completion(
-            text="".join(parts),
+            text=text,
             provider=self.provider,
             model=self.model,
             usage=usage,

@@ -11,6 +11,11 @@ exactly one fact of its kind (the longest label found closest to the number wins
 number is replaced by that fact's value (`corrected`); otherwise it is replaced by
 `[unverified figure]` (`flagged`). Dates, the years of the analysed periods and the day
 counts that name ageing buckets are not figures.
+
+Plain text out: markup in a model's text is neutralised before anything is checked or
+passed on (`plain_text`): every `<` that would open a tag, a comment or a declaration
+becomes U+2039 (a single angle quote), so `<script>` reads as text wherever it is shown, even
+by a client that renders the narrative as HTML, and nothing of what the model said is lost.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ SCALES = {
 }
 SENTENCE_END = re.compile(r"[.!?;:]\s")
 WORD = re.compile(r"\S+")
+TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def plain_text(text: str) -> str:
+    """`text` with its markup neutralised (see the module's docstring)."""
+    if "<" not in text:
+        return text
+    return TAG_OPENER.sub("\u2039", text)
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -182,6 +195,7 @@ def validate(
 ) -> tuple[str, list[dict[str, Any]]]:
     """Check every figure of `text` against `facts`; answer the text to pass on (corrected
     or flagged where needed) and the issues found."""
+    text = plain_text(text)
     edits = check(text, facts, places, years)
     return apply(text, edits), [edit.issue for edit in edits]
 
@@ -218,11 +232,12 @@ class StreamGuard:
         await self._release(len(self.raw))
 
     async def _release(self, cut: int) -> None:
-        edits = check(self.raw, self.facts, self.places, self.years)
+        raw = plain_text(self.raw)  # the same length: positions stay where they were
+        edits = check(raw, self.facts, self.places, self.years)
         for edit in edits:
             if edit.start < cut < edit.end:
                 cut = edit.start
-        text = apply(self.raw[:cut], [e for e in edits if e.end <= cut])
+        text = apply(raw[:cut], [e for e in edits if e.end <= cut])
         if len(text) > self.sent:
             piece, self.sent = text[self.sent :], len(text)
             await self.sink(piece)

@@ -31,6 +31,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agents import analysis
 from agents.models import ModelClient, ModelUnavailable
+from agents.offline import OfflineProvider
 from domain import insights
 from domain.accounting import reports
 from domain.context import Ctx
@@ -117,6 +118,7 @@ async def analyse(run: JobRun[Services]) -> dict[str, Any]:
         books=CompanyBooks(ctx),
         records=InsightRecords(ctx),
         memory=services.world,
+        fallback=OfflineProvider() if run.last_attempt and not model.offline else None,
     )
     try:
         async with checkpointer(services.settings) as saver:

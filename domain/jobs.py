@@ -47,8 +47,13 @@ class JobFields(Declared):
     progress: Server[float]
     input: Server[dict[str, Any]]
     result: Server[Any] = None
-    error: Server[dict[str, Any] | None] = None
+    error: Server[dict[str, Any] | None] = Field(
+        None, description="Why the job failed, or why its current attempt is being retried"
+    )
     attempts: Server[int]
+    attempt_errors: Server[list[dict[str, Any]]] = Field(
+        default_factory=list, description="The errors of earlier attempts that were retried"
+    )
     started_at: Server[str | None] = None
     finished_at: Server[str | None] = None
     cancel_requested: Server[bool] = False
@@ -161,7 +166,8 @@ async def finish(
 ) -> dict[str, Any] | None:
     changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "updated_at": utcnow()}
     if status == "succeeded":
-        changes.update(result=result, progress=1.0)
+        # An earlier attempt's error is history (`attempt_errors`), not the job's state.
+        changes.update(result=result, progress=1.0, error=None)
     if error is not None:
         changes["error"] = error
     return await store.update_one(
@@ -173,7 +179,10 @@ async def requeue(store: DocumentStore, job_id: str, error: dict[str, Any]) -> N
     await store.update_one(
         "jobs",
         {"_id": job_id, "status": "running"},
-        {"$set": {"status": "queued", "error": error, "updated_at": utcnow()}},
+        {
+            "$set": {"status": "queued", "error": error, "updated_at": utcnow()},
+            "$push": {"attempt_errors": error},
+        },
     )
 
 

@@ -6,7 +6,9 @@ chunk with `usage` and no choices (when `stream_options.include_usage` is set), 
 `data: [DONE]`. `GET /v1/models` lists the one model. The test decides what is said
 (`narrate`: a function of the request, by default quoting the first facts of the prompt
 verbatim) and can make the next requests fail (`fail_next`: 429 or 5xx, with a short
-`retry-after-ms` so the client's retries are quick). Every request is recorded.
+`retry-after-ms` so the client's retries are quick), or make the next streamed answers
+broken (`break_next`: "malformed" sends a chunk that is not JSON mid-way, "empty" no
+content, "truncated" stops at the token limit). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ def quote_facts(body: dict[str, Any], count: int = 2) -> str:
 class FakeLLM:
     narrate: Callable[[dict[str, Any]], str] = quote_facts
     failures: list[int] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
     def fail_next(self, *statuses: int) -> None:
         self.failures.extend(statuses)
+
+    def break_next(self, *faults: str) -> None:
+        self.faults.extend(faults)
 
     @property
     def base_url(self) -> str:
@@ -77,7 +83,9 @@ class FakeLLM:
         usage = (body.get("stream_options") or {}).get("include_usage", False)
         if not body.get("stream"):
             return JSONResponse(_completion(body, text))
-        return StreamingResponse(_stream(body, text, usage), media_type="text/event-stream")
+        fault = self.faults.pop(0) if self.faults else None
+        stream = _stream(body, text, usage, fault)
+        return StreamingResponse(stream, media_type="text/event-stream")
 
 
 def _chunk(body: dict[str, Any], **fields: Any) -> str:
@@ -95,11 +103,17 @@ def _tokens(text: str) -> list[str]:
     return CHUNK.findall(text)
 
 
-async def _stream(body: dict[str, Any], text: str, usage: bool) -> AsyncIterator[str]:
+async def _stream(
+    body: dict[str, Any], text: str, usage: bool, fault: str | None = None
+) -> AsyncIterator[str]:
     yield _chunk(body, choices=[{"index": 0, "delta": {"role": "assistant"}}])
-    for token in _tokens(text):
+    tokens = [] if fault == "empty" else _tokens(text)
+    for i, token in enumerate(tokens):
+        if fault == "malformed" and i == len(tokens) // 2:
+            yield 'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "x"\n\n'
         yield _chunk(body, choices=[{"index": 0, "delta": {"content": token}}])
-    yield _chunk(body, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    finish = "length" if fault == "truncated" else "stop"
+    yield _chunk(body, choices=[{"index": 0, "delta": {}, "finish_reason": finish}])
     if usage:
         prompt = sum(len(m["content"].split()) for m in body["messages"])
         completion = len(_tokens(text))

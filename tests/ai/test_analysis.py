@@ -117,6 +117,7 @@ def fake(llm: FakeLLM) -> FakeLLM:
 
     llm.requests.clear()
     llm.failures.clear()
+    llm.faults.clear()
     llm.narrate = quote_facts
     return llm
 
@@ -381,6 +382,33 @@ async def test_a_retried_job_resumes_after_its_last_finished_step(
     ]
     assert len(fake.requests) == 2
     assert await services_of(app).store.count("insight_audit", {"job_id": job["_id"]}) == 1
+    # Succeeded: the first attempt's error is history, not the job's current state.
+    assert stored["error"] is None
+    assert [e["type"] for e in stored["attempt_errors"]] == ["TransientError"]
+
+
+async def test_a_broken_completion_is_retried_then_the_offline_narrative(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    from arq import Retry
+
+    fake.break_next("malformed", "empty", "truncated")
+    own = with_llm(offline, fake, job_max_tries=3)
+    job = await new_job(app, books, JANUARY)
+    for _ in range(2):
+        with pytest.raises(Retry):
+            await run(app, own, job)
+    outcome, stored = await run(app, own, job)  # the last attempt: the model fails again
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    assert (insight["provider"], insight["offline"]) == ("offline", True)
+    assert insight["summary"].strip() and "empty completion" not in insight["summary"]
+    assert "cut off by the token limit" in insight["notice"]
+    reasons = [e["message"] for e in stored["attempt_errors"]]
+    assert "malformed chunk" in reasons[0] and "empty completion" in reasons[1]
+    assert stored["error"] is None and len(fake.requests) == 3
+    failed = [d for t, d in await events_of(app, job["_id"]) if d.get("step") == "model_failed"]
+    assert failed and failed[0]["fallback"] == "offline"
 
 
 async def test_a_failed_run_is_audited(app: FastAPI, offline: Settings, books: Account) -> None:

@@ -37,6 +37,7 @@ async def llm() -> AsyncIterator[FakeLLM]:
 def fake(llm: FakeLLM) -> FakeLLM:
     llm.requests.clear()
     llm.failures.clear()
+    llm.faults.clear()
     llm.narrate = lambda body: "Net profit was 1,250.00 USD, up 25.0% on the previous period."
     return llm
 
@@ -96,6 +97,25 @@ async def test_5xx_beyond_the_retries_is_unavailable(fake: FakeLLM) -> None:
     finally:
         await model.close()
     assert len(fake.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("malformed", "malformed chunk"),
+        ("empty", "empty completion"),
+        ("truncated", "cut off by the token limit"),
+    ],
+)
+async def test_a_completion_that_is_no_narrative_is_unavailable(
+    fake: FakeLLM, fault: str, says: str
+) -> None:
+    fake.break_next(fault)
+    model = client(fake, max_retries=0)
+    with pytest.raises(ModelUnavailable, match=says):
+        await model.complete(PROMPT)
+    # the next answer is whole again
+    assert (await model.complete(PROMPT)).text.startswith("Net profit was 1,250.00 USD")
 
 
 async def test_a_refusal_is_not_retried(fake: FakeLLM) -> None:
@@ -263,3 +283,24 @@ async def test_the_stream_guard_releases_only_checked_text(size: int) -> None:
     assert [i["status"] for i in issues] == ["corrected", "flagged"]
     assert len(pieces) > 3
     assert not any("9,999" in p or "4,242" in p for p in pieces)
+
+
+async def test_markup_from_the_model_is_neutralised_not_lost() -> None:
+    facts = [{"key": "net_profit", "label": "Net profit", "value": 1250.0, "unit": "money"}]
+    text = 'Net profit was <b>1,250.00</b> USD.<script>alert("x")</script>'
+    summary, issues = validate(text, facts, 2)
+    assert (
+        summary
+        == 'Net profit was \u2039b>1,250.00\u2039/b> USD.\u2039script>alert("x")\u2039/script>'
+    )
+    assert issues == []
+    released: list[str] = []
+
+    async def sink(piece: str) -> None:
+        released.append(piece)
+
+    guard = StreamGuard(facts, 2, None, sink)
+    for token in text.split(" "):
+        await guard.feed(token + " ")
+    await guard.close()
+    assert "<" not in "".join(released) and "".join(released).strip() == summary
