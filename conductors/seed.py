@@ -14,6 +14,7 @@ balance, or the run fails loudly (it never should: every object went through its
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -159,6 +160,11 @@ async def apply_profile(run: JobRun[Services]) -> dict[str, Any]:
         async with checkpointer(run.services.settings) as saver:
             summary = await agent.apply(deps, plan, saver)
             await saver.adelete_thread(run.id)
+    except asyncio.CancelledError:
+        # Cancelled, or its worker stopping (then the job runs again and says running).
+        fields = {**books._fields("interrupted"), "finished_at": utcnow()}
+        await asyncio.shield(seeding.record_run(books.ctx, run.id, fields))
+        raise
     except Exception as error:
         await seeding.record_run(
             books.ctx,

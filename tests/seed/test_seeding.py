@@ -6,6 +6,8 @@ with nothing made twice; the recommendation is deterministic, explained and chec
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +17,8 @@ from arq import Retry
 from fastapi import FastAPI
 
 from conductors import seed as conductor
+from domain import jobs
+from domain.context import Ctx
 from domain.jobkit import TransientError
 from domain.seed import profiles, recommend
 from domain.seed.operations import APPLY, RECOMMEND
@@ -190,6 +194,39 @@ async def test_a_retried_job_resumes_after_its_last_finished_seeder(
     assert (await counts(co))["/api/documentsinvoice"] == small["invoices"]
     assert (await trial_balance(co))["balanced"] is True
     await check_documents(app, co)
+
+
+async def test_a_cancelled_seed_stops_within_a_second_and_leaves_whole_objects(
+    app: FastAPI, quiet: Settings, owner: Account
+) -> None:
+    co = await company(owner)
+    job = await new_job(app, co, APPLY, {**CONSULTING, "size": "medium"})
+    task = asyncio.create_task(run(app, quiet, job))
+    deadline = time.monotonic() + 60
+    while not any(t == "seeded" for t, _ in await events_of(app, job["_id"])):
+        assert time.monotonic() < deadline and not task.done()
+        await asyncio.sleep(0.01)
+    store = services_of(app).store
+    await jobs.request_cancel(Ctx(store, co.user_id, co.company_id, "owner"), job["_id"])
+    started = time.monotonic()
+    task.cancel()  # what the queue's abort does to the worker's task
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 1.0
+    stored = await store.find_one("jobs", {"_id": job["_id"]})
+    assert stored["status"] == "cancelled" and stored.get("result") is None
+    assert (await events_of(app, job["_id"]))[-1][0] == "cancelled"
+    state = data(await co.get("/api/tai/seed/state"))
+    assert state["last_run"]["status"] == "interrupted"
+    # What was made is whole: every object with its key, the books balanced.
+    assert state["objects"] == await store.count("tai_seed_keys", {"company_id": co.company_id})
+    assert (await trial_balance(co))["balanced"] is True
+    await check_documents_if_any(app, co)
+
+
+async def check_documents_if_any(app: FastAPI, account: Account) -> None:
+    if await services_of(app).store.count("documents", {"company_id": account.company_id}):
+        await check_documents(app, account)
 
 
 async def test_apply_checks_its_request(owner: Account) -> None:
