@@ -133,6 +133,7 @@ async def measure(n_orders: int, n_sessions: int) -> dict[str, Any]:
     things = await shop(ctx, n_orders * n_sessions)
     floor_ms = await floor(ctx, 300)
     creates: list[float] = []
+    stocked: list[float] = []
     closes: list[float] = []
     reads: list[float] = []
     entry_lines = 0
@@ -146,6 +147,8 @@ async def measure(n_orders: int, n_sessions: int) -> dict[str, Any]:
             started = time.perf_counter()
             await create(ctx, ORDERS, body)
             creates.append((time.perf_counter() - started) * 1000)
+            if i % 4 == 0:  # the orders with a stocked line (a stock ledger move)
+                stocked.append(creates[-1])
         report = await resources.get_document(ctx, SESSIONS, session["id"])
         started = time.perf_counter()
         await store.find("pos_orders", ctx.scope(session_id=session["id"]))
@@ -173,6 +176,10 @@ async def measure(n_orders: int, n_sessions: int) -> dict[str, Any]:
         "order_create_p50_ms": round(create_p50, 2),
         "order_create_p99_ms": round(percentile(creates, 0.99), 2),
         "order_create_target_ms": ORDER_TARGET_MS,
+        "stocked_order_p50_ms": round(statistics.median(stocked), 2),
+        "unstocked_order_p50_ms": round(
+            statistics.median([t for i, t in enumerate(creates) if i % n_orders % 4]), 2
+        ),
         "close_ms": [round(c, 1) for c in closes],
         "close_p50_ms": round(close_p50, 1),
         "close_target_ms": CLOSE_TARGET_MS,

@@ -23,9 +23,13 @@ with them, not written to each).
 
 A refund (`POST /api/pos/orders/{id}/refund`) is an order of kind `refund` in an open
 session (any terminal's) referring to the sale: lines by index and quantity, never more
-than sold less what was refunded before (409 `refund_exceeds_sale`), each recomputed at
-the sale's price, discount (an amount discount pro rata) and taxes; paid back by payments
-that add up to its total exactly (loyalty only up to the points the sale was paid with).
+than sold less what was refunded before (409 `refund_exceeds_sale`). A refund of q units
+of a line is its share of the line as sold: the share of d + q units less that of the d
+refunded before, where a share of net, discount and each tax is rounded half-up (gross
+and total are their sums). So a line's refunds add up to the line, to the cent, however
+it is split, and none is worth less than nothing (`tests/pos/test_properties.py`). It is
+paid back by payments that add up to its total exactly (loyalty only up to the points the
+sale was paid with).
 Its stock moves back in at the cost it went out at; the points its sale earned are taken
 back pro rata to the money refunded, rounded down. Amounts are in the company's base
 currency; a refund's figures are positive and its kind says which way they go.
@@ -34,7 +38,7 @@ currency; a refund's figures are positive and its kind says which way they go.
 from __future__ import annotations
 
 import hashlib
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -394,38 +398,53 @@ class RefundIn(Input):
     notes: LongText | None = None
 
 
-def _figures(sold: dict[str, Any], quantity: Decimal, places: int) -> LineTotals:
-    """`quantity` of a sold line at its price, taxes and discount (an amount pro rata)."""
-    discount = Decimal(sold.get("discount", "0"))
-    if sold.get("discount_type") == "amount" and quantity != Decimal(sold["quantity"]):
-        discount = discount * quantity / Decimal(sold["quantity"])
+def _tax_split(sold: dict[str, Any], places: int) -> dict[str, int]:
+    """A sold line's tax by tax (recomputed as the sale computed it; the line stores the sum)."""
     return line_totals(
         Line(
-            quantity=quantity,
+            quantity=Decimal(sold["quantity"]),
             price=Decimal(sold["price"]),
             taxes=tuple(Tax(t["id"], t["type"], Decimal(t["rate"])) for t in sold["taxes"]),
             discount_type=sold.get("discount_type"),
-            discount=discount,
+            discount=Decimal(sold.get("discount", "0")),
         ),
         places,
-    )
+    ).taxes
 
 
-def _rest(sold: dict[str, Any], done: dict[str, Any], places: int) -> LineTotals:
-    """What is left of a sold line's figures after the refunds `done`: the last refund of
-    a line pays back exactly what was left of it, so rounding never refunds a cent more."""
-    full = _figures(sold, Decimal(sold["quantity"]), places)
+def _share(sold: dict[str, Any], taxes: dict[str, int], units: Decimal) -> LineTotals:
+    """The first `units` of a sold line: that share of its net, discount and each tax, each
+    rounded half-up (so each grows with `units`); gross and total are their sums."""
+    whole = Decimal(sold["quantity"])
+
+    def part(minor: int) -> int:
+        return int((Decimal(minor) * units / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    shares = {k: part(v) for k, v in taxes.items()}
+    inclusive = {t["id"] for t in sold["taxes"] if t["type"] == "inclusive"}
+    net, discount = part(sold["net"]), part(sold["discount_amount"])
     return LineTotals(
-        gross=sold["gross"] - done["gross"],
-        discount=sold["discount_amount"] - done["discount"],
-        net=sold["net"] - done["net"],
-        taxes={k: v - done["taxes"].get(k, 0) for k, v in full.taxes.items()},
-        total=sold["total"] - done["total"],
+        gross=net + discount + sum(v for k, v in shares.items() if k in inclusive),
+        discount=discount,
+        net=net,
+        taxes=shares,
+        total=net + sum(shares.values()),
     )
 
 
-def _nothing_yet() -> dict[str, Any]:
-    return {"gross": 0, "discount": 0, "net": 0, "total": 0, "taxes": {}}
+def _between(sold: dict[str, Any], done: Decimal, more: Decimal, places: int) -> LineTotals:
+    """A refund of `more` units after `done` were refunded: the share of done + more less
+    the share of done. A line's refunds add up to the line as sold, to the cent, however
+    it is split, and none is worth less than nothing."""
+    taxes = _tax_split(sold, places)
+    after, before = _share(sold, taxes, done + more), _share(sold, taxes, done)
+    return LineTotals(
+        gross=after.gross - before.gross,
+        discount=after.discount - before.discount,
+        net=after.net - before.net,
+        taxes={k: v - before.taxes[k] for k, v in after.taxes.items()},
+        total=after.total - before.total,
+    )
 
 
 def _refund_lines(
@@ -434,7 +453,6 @@ def _refund_lines(
     """The refund's lines and totals; records on `sale` what of each line is refunded."""
     count = len(sale["lines"])
     refunded = [Decimal(q) for q in sale.get("refunded", ["0"] * count)]
-    money = sale.get("refunded_money") or [_nothing_yet() for _ in range(count)]
     if len({w["line"] for w in sent}) != len(sent):
         raise Invalid("lines: name each line of the sale once")
     lines, totals = [], DocumentTotals()
@@ -455,21 +473,8 @@ def _refund_lines(
                 code="refund_exceeds_sale",
                 details=[{"line": index, "left": float(left)}],
             )
-        done = money[index]
-        figures = (
-            _rest(sold, done, places) if quantity == left else _figures(sold, quantity, places)
-        )
+        figures = _between(sold, refunded[index], quantity, places)
         refunded[index] += quantity
-        money[index] = {
-            "gross": done["gross"] + figures.gross,
-            "discount": done["discount"] + figures.discount,
-            "net": done["net"] + figures.net,
-            "total": done["total"] + figures.total,
-            "taxes": {
-                k: done["taxes"].get(k, 0) + figures.taxes.get(k, 0)
-                for k in {*done["taxes"], *figures.taxes}
-            },
-        }
         line = {k: v for k, v in sold.items() if k not in doc_lines.LINE_MONEY}
         line["quantity"] = str(quantity.normalize())
         if sold.get("discount_type") == "amount":
@@ -493,7 +498,6 @@ def _refund_lines(
             totals.taxes[tax_id] = totals.taxes.get(tax_id, 0) + amount
     totals.tax = sum(totals.taxes.values())
     sale["refunded"] = [str(q.normalize()) for q in refunded]
-    sale["refunded_money"] = money
     return lines, totals
 
 
@@ -562,7 +566,6 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         {
             "$set": {
                 "refunded": sale["refunded"],
-                "refunded_money": sale["refunded_money"],
                 "updated_at": utcnow(),
             },
             "$inc": {

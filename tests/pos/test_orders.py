@@ -220,7 +220,7 @@ async def test_references_are_the_callers_company(books: Account, owner: Account
     expect_error(response, 400, "invalid_reference")
 
 
-async def test_the_last_refund_of_a_line_pays_back_exactly_what_is_left(books: Account) -> None:
+async def test_a_lines_refunds_add_up_to_the_line_as_sold(books: Account) -> None:
     vat = await bk.tax(books, 7)
     _, session = await pos.till(books)
     line = {"name": "Pen", "price": 1, "quantity": 3, "discount_type": "percent",
@@ -238,12 +238,15 @@ async def test_the_last_refund_of_a_line_pays_back_exactly_what_is_left(books: A
         }
         return data(await books.post(f"/api/pos/orders/{sold['id']}/refund", json=body), 201)
 
-    # One pen: gross 1.00, discount 0.33, net 0.67, VAT 0.05: 0.72, twice.
-    assert (await refund_one(0.72))["total"] == 0.72
-    assert (await refund_one(0.72))["total"] == 0.72
-    # The last: what is left, 2.14 - 1.44 = 0.70 (net 0.66, VAT 0.04), not another 0.72.
-    last = await refund_one(0.70)
-    assert (last["net"], last["tax"], last["total"]) == (0.66, 0.04, 0.7)
+    # A refund of units is their share of the line as sold: the first pen a third of net
+    # 2.00 and VAT 0.14 (0.67 + 0.05); two pens 1.33 + 0.09, so the second 0.66 + 0.04;
+    # the third what is left, 0.67 + 0.05. Three refunds, 2.14: the sale, to the cent.
+    first = await refund_one(0.72)
+    assert (first["net"], first["tax"], first["total"]) == (0.67, 0.05, 0.72)
+    second = await refund_one(0.70)
+    assert (second["net"], second["tax"], second["total"]) == (0.66, 0.04, 0.7)
+    last = await refund_one(0.72)
+    assert (last["net"], last["tax"], last["total"]) == (0.67, 0.05, 0.72)
     assert (await pos.get(books, f"/api/pos/orders/{sold['id']}"))["refunded_total"] == 2.14
     twice = {
         "session_id": session["id"],
