@@ -1,0 +1,160 @@
+// The dashboard's entry point: sign in or register, pick a company, a period, and read the
+// books; start an AI insight and watch it stream; follow the company's jobs.
+
+import { ApiError, get, post, setCompany, setToken, signOut, signedIn } from "./api.js";
+import { $, el, notice } from "./dom.js";
+import { analyse, cancel } from "./insight.js";
+import { load } from "./reports.js";
+
+function iso(d) {
+  return d.toISOString().slice(0, 10);
+}
+
+function defaultPeriod() {
+  const today = new Date();
+  const year = today.getUTCFullYear();
+  return {
+    from: `${year}-01-01`,
+    to: iso(today),
+    compare_from: `${year - 1}-01-01`,
+    compare_to: `${year - 1}-${iso(today).slice(5)}`,
+  };
+}
+
+function period() {
+  const form = new FormData($("#period"));
+  return Object.fromEntries(["from", "to", "compare_from", "compare_to"].map((k) => [k, form.get(k) || ""]));
+}
+
+function showSignedIn(user) {
+  $("#auth").hidden = true;
+  $("#dashboard").hidden = false;
+  $("#sign-out").hidden = false;
+  $("#company-box").hidden = false;
+  $("#who").textContent = user ? user.name || user.email : "";
+}
+
+function showSignedOut() {
+  $("#auth").hidden = false;
+  $("#dashboard").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#company-box").hidden = true;
+  $("#who").textContent = "";
+}
+
+async function companies(preferred) {
+  const list = await get("/api/companies", { limit: 100 });
+  const select = $("#company");
+  select.replaceChildren(...list.map((c) => el("option", { value: c.id }, `${c.name} (${c.role})`)));
+  const chosen = list.find((c) => c.id === preferred) || list[0];
+  if (chosen) {
+    select.value = chosen.id;
+    setCompany(chosen.id);
+  }
+}
+
+async function refresh() {
+  notice("");
+  try {
+    await load(period());
+  } catch (error) {
+    notice(error.message);
+  }
+  await jobs();
+}
+
+async function jobs() {
+  try {
+    const list = await get("/api/jobs", { limit: 10 });
+    const rows = list.map((job) =>
+      el(
+        "tr",
+        { "data-job": job.id },
+        el("td", {}, job.kind),
+        el("td", { "data-status": job.status }, job.status),
+        el("td", {}, el("progress", { max: 1, value: job.progress ?? 0 })),
+        el("td", {}, (job.created_at || "").replace("T", " ").slice(0, 19)),
+        el("td", {}, ["queued", "running"].includes(job.status) ? el("button", { type: "button", class: "small", "data-cancel": job.id }, "Cancel") : ""),
+      ),
+    );
+    const head = el("thead", {}, el("tr", {}, ...["Kind", "Status", "Progress", "Created", ""].map((h) => el("th", {}, h))));
+    const body = el("tbody", {}, ...rows);
+    if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 5, class: "empty" }, "No jobs yet")));
+    $("#jobs-table").replaceChildren(head, body);
+  } catch (error) {
+    notice(error.message);
+  }
+}
+
+async function enter(token, user, companyId) {
+  setToken(token);
+  await companies(companyId);
+  showSignedIn(user);
+  await refresh();
+}
+
+function formValues(form) {
+  return Object.fromEntries([...new FormData(form).entries()].filter(([, v]) => v !== ""));
+}
+
+async function submit(event, path) {
+  event.preventDefault();
+  const form = event.target;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  notice("");
+  try {
+    const { data } = await post(path, formValues(form));
+    form.reset();
+    await enter(data.token, data.user, data.company?.id);
+  } catch (error) {
+    notice(error instanceof ApiError ? error.message : "the server could not be reached");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function start() {
+  const form = $("#period");
+  for (const [key, value] of Object.entries(defaultPeriod())) form.elements[key].value = value;
+  $("#login").addEventListener("submit", (e) => submit(e, "/api/auth/login"));
+  $("#register").addEventListener("submit", (e) => submit(e, "/api/auth/register"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    refresh();
+  });
+  $("#company").addEventListener("change", (e) => {
+    setCompany(e.target.value);
+    refresh();
+  });
+  $("#sign-out").addEventListener("click", async () => {
+    try {
+      await post("/api/auth/logout");
+    } catch {
+      // signing out locally is what matters; the token is dropped either way
+    }
+    signOut();
+    showSignedOut();
+  });
+  $("#analyse").addEventListener("submit", (e) => {
+    e.preventDefault();
+    analyse(new FormData(e.target).get("report"), period(), jobs);
+    setTimeout(jobs, 300);
+  });
+  $("#cancel-button").addEventListener("click", cancel);
+  $("#jobs-refresh").addEventListener("click", jobs);
+  $("#jobs-table").addEventListener("click", async (e) => {
+    const id = e.target.dataset?.cancel;
+    if (!id) return;
+    try {
+      await post(`/api/jobs/${id}/cancel`);
+    } catch (error) {
+      notice(error.message);
+    }
+    jobs();
+  });
+  if (!signedIn()) showSignedOut();
+  document.body.dataset.ready = "true";
+}
+
+start();

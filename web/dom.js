@@ -1,0 +1,54 @@
+// DOM helpers: every text goes in with textContent (never innerHTML), so nothing the API
+// answers, a narrative least of all, is ever read as markup.
+
+export const $ = (selector) => document.querySelector(selector);
+
+export function el(name, attributes = {}, ...children) {
+  const element = document.createElement(name);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined) continue;
+    if (key === "class") element.className = value;
+    else if (key.startsWith("data-")) element.setAttribute(key, String(value));
+    else element[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+const money = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+export function amount(value) {
+  return value === null || value === undefined ? "" : money.format(value);
+}
+
+export function short(value) {
+  return compact.format(value);
+}
+
+/** A cell showing a figure, keyed so a reader (or a test) can find it: data-figure. */
+export function figure(key, value) {
+  return el("td", { class: "num", "data-figure": key, "data-value": value ?? "" }, amount(value));
+}
+
+/**
+ * A table of rows: each row is {label, cells: [td...], cls}; `head` is the header row.
+ */
+export function fill(table, head, rows) {
+  const thead = el("thead", {}, el("tr", {}, ...head.map((h, i) => el("th", { class: i ? "num" : null }, h))));
+  const tbody = el("tbody");
+  for (const row of rows) {
+    tbody.append(el("tr", { class: row.cls || null }, el("th", { scope: "row" }, row.label), ...row.cells));
+  }
+  if (!rows.length) tbody.append(el("tr", {}, el("td", { colSpan: head.length, class: "empty" }, "Nothing to show")));
+  table.replaceChildren(thead, tbody);
+}
+
+export function notice(message) {
+  const box = $("#notice");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
