@@ -6,7 +6,8 @@ the first post of a fingerprint creates it (`source` e2e, status open), every la
 an occurrence (count, last seen, the run's commit, branch and environment). Concurrent
 posts of one failure make one bug: the bug's fingerprint is unique in the company and a post
 runs in one transaction (on a lost race the post is retried and counts on the winner's
-bug), so 1,000 concurrent posts make one bug with 1,000 occurrences.
+bug), so 1,000 concurrent posts make one bug with 1,000 occurrences. Posts that arrive
+together are written together, in one transaction (`_GroupCommit`: group commit).
 
 Retries of the same post are counted once: a failure with a `run_id` is keyed by run, test
 and attempt (CI re-sending its webhook is not a new failure); without a `run_id` every post
@@ -25,7 +26,10 @@ only counts. A failure without a commit regresses (nothing tells it is old).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -36,10 +40,11 @@ from domain.errors import Conflict
 from domain.fields import Input, Name, ShortText, StrictBool, StrictInt
 from domain.tai import bugs, grouping, log
 from memory.ids import new_id, utcnow
-from memory.store import CollectionSpec, DuplicateKeyError, declare
+from memory.store import CollectionSpec, DocumentStore, DuplicateKeyError, declare
 
 OCCURRENCES = "tai_occurrences"
 ATTEMPTS = 5
+BATCH = 200
 NOT_AREAS = {
     "tests", "test", "e2e", "spec", "specs", "src", "app", "cypress", "playwright",
     "integration", "__tests__", "features", "web", "frontend", "backend",
@@ -163,21 +168,8 @@ async def triage(ctx: Ctx, failure: FailureIn) -> dict[str, Any]:
         message=failure.message,
         test_id=failure.test_id,
     )
-    key = _key(failure)
-    for _ in range(ATTEMPTS):
-        try:
-            async with ctx.store.transaction():
-                outcome = await _ingest(ctx, failure, group, key)
-            break
-        except DuplicateKeyError as error:
-            if error.collection == OCCURRENCES:
-                bug = await ctx.store.find_one(bugs.COLLECTION, ctx.scope(fingerprint=group.hash))
-                if bug is not None:
-                    outcome = {"bug": bug, "created": False, "counted": False, "regressed": False}
-                    break
-            # another post created the bug first: count this one on it
-    else:
-        raise Conflict("the failure could not be recorded; send it again", code="busy")
+    post = _Post(ctx, failure, group, _key(failure), asyncio.get_running_loop().create_future())
+    outcome = await _writer(ctx.store).submit(post)
     return {
         **outcome,
         "bug": await resources.view(ctx, bugs.BUGS, outcome["bug"]),
@@ -189,9 +181,104 @@ async def triage(ctx: Ctx, failure: FailureIn) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Post:
+    ctx: Ctx
+    failure: FailureIn
+    group: grouping.Grouping
+    key: str
+    done: asyncio.Future[dict[str, Any]]
+
+
+class _GroupCommit:
+    """The posts waiting for the store's writer, written together: one transaction holds
+    every post that arrived while the previous one was being written (at most `BATCH`).
+    A transaction per post spends most of its time beginning and committing, and SQLite
+    writes one transaction at a time anyway. A batch that fails (a race lost to another
+    process on MongoDB) is written again post by post, each with its own retries; no
+    post is answered before its transaction has committed."""
+
+    def __init__(self) -> None:
+        self.waiting: list[_Post] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def submit(self, post: _Post) -> dict[str, Any]:
+        self.waiting.append(post)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
+        return await post.done
+
+    async def _write(self) -> None:
+        batch: list[_Post] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:BATCH], self.waiting[BATCH:]
+                await self._commit(batch)
+        except BaseException as error:
+            for post in [*batch, *self.waiting]:
+                if not post.done.done():
+                    post.done.set_exception(error)
+            self.waiting = []
+            raise
+        finally:
+            self.writer = None
+
+    async def _commit(self, batch: list[_Post]) -> None:
+        store = batch[0].ctx.store
+        try:
+            async with store.transaction():
+                outcomes = [await _ingest(p.ctx, p.failure, p.group, p.key) for p in batch]
+        except Exception:
+            for post in batch:
+                try:
+                    outcome = await _alone(post)
+                except Exception as error:
+                    if not post.done.done():
+                        post.done.set_exception(error)
+                    continue
+                if not post.done.done():
+                    post.done.set_result(outcome)
+            return
+        for post, outcome in zip(batch, outcomes, strict=True):
+            if not post.done.done():
+                post.done.set_result(outcome)
+
+
+_WRITERS: weakref.WeakKeyDictionary[DocumentStore, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+def _writer(store: DocumentStore) -> _GroupCommit:
+    writer = _WRITERS.get(store)
+    if writer is None:
+        writer = _WRITERS[store] = _GroupCommit()
+    return writer
+
+
+async def _alone(post: _Post) -> dict[str, Any]:
+    """One post in its own transaction, retried when another process created the bug
+    between our read and our insert (the unique fingerprint refused ours)."""
+    ctx = post.ctx
+    for _ in range(ATTEMPTS):
+        try:
+            async with ctx.store.transaction():
+                return await _ingest(ctx, post.failure, post.group, post.key)
+        except DuplicateKeyError as error:
+            if error.collection == OCCURRENCES:
+                return await _replay(ctx, post.group)
+    raise Conflict("the failure could not be recorded; send it again", code="busy")
+
+
+async def _replay(ctx: Ctx, group: grouping.Grouping) -> dict[str, Any]:
+    bug = await ctx.store.find_one(bugs.COLLECTION, ctx.scope(fingerprint=group.hash))
+    assert bug is not None  # an occurrence is written with its bug, in one transaction
+    return {"bug": bug, "created": False, "counted": False, "regressed": False}
+
+
 async def _ingest(
     ctx: Ctx, failure: FailureIn, group: grouping.Grouping, key: str
 ) -> dict[str, Any]:
+    if await ctx.store.find_one(OCCURRENCES, ctx.scope(key=key)) is not None:
+        return await _replay(ctx, group)
     now = utcnow()
     existing = await ctx.store.find_one(bugs.COLLECTION, ctx.scope(fingerprint=group.hash))
     known_commit = (
