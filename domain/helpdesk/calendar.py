@@ -26,12 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DAYS = 366 * 20
 """How far ahead a due time is searched: a calendar must have a working minute in 20 years."""
 
+ONE_DAY = timedelta(days=1)
 Interval = tuple[int, int]
 """Minutes after local midnight, [start, end), 0 <= start < end <= 1440."""
 
@@ -46,6 +48,14 @@ class Calendar:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @cached_property
+    def lengths(self) -> tuple[timedelta, ...]:
+        """Each weekday's working time by the wall clock (0 = Monday)."""
+        return tuple(
+            timedelta(minutes=sum(end - begin for begin, end in self.hours.get(d, ())))
+            for d in range(7)
+        )
 
     @property
     def works(self) -> bool:
@@ -69,33 +79,81 @@ def _instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
     return naive.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _windows(calendar: Calendar, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """The working windows (UTC) from the local day of `start` on, in order."""
+@lru_cache(maxsize=65536)
+def _shifts(time_zone: str, day: date) -> bool:
+    """Whether the zone's UTC offset changes during `day` (a daylight-saving day)."""
+    zone = ZoneInfo(time_zone)
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    following = datetime.combine(day + ONE_DAY, time(0), tzinfo=zone)
+    return midnight.utcoffset() != following.utcoffset()
+
+
+def _exact(calendar: Calendar, day: date) -> Iterator[tuple[datetime, datetime]]:
     zone = calendar.zone
-    day = start.astimezone(zone).date()
-    for offset in range(MAX_DAYS):
-        current = day + timedelta(days=offset)
-        if current in calendar.holidays:
-            continue
-        for begin, end in calendar.hours.get(current.weekday(), ()):
-            yield _instant(zone, current, begin), _instant(zone, current, end)
+    for begin, end in calendar.hours.get(day.weekday(), ()):
+        yield _instant(zone, day, begin), _instant(zone, day, end)
 
 
 def add(calendar: Calendar, start: datetime, minutes: float) -> datetime:
-    """The instant when `minutes` of working time have passed after `start`."""
+    """The instant when `minutes` of working time have passed after `start`.
+
+    Counted on the wall clock (one time-zone conversion each way) when no day on the way
+    changes the zone's offset, which is exact; else window by window in UTC instants."""
     if not calendar.works:
         raise ValueError("the calendar has no working hours")
-    left = timedelta(minutes=minutes)
-    for begin, end in _windows(calendar, start):
-        if end <= start:
+    found = _add_on_wall_clock(calendar, start, timedelta(minutes=minutes))
+    return found if found is not None else _add_exact(calendar, start, timedelta(minutes=minutes))
+
+
+def _add_on_wall_clock(calendar: Calendar, start: datetime, left: timedelta) -> datetime | None:
+    zone, name = calendar.zone, calendar.time_zone
+    local = start.astimezone(zone).replace(tzinfo=None)
+    day = local.date()
+    lengths = calendar.lengths
+    for offset in range(MAX_DAYS):
+        current = day + timedelta(days=offset)
+        if _shifts(name, current):
+            return None
+        length = lengths[current.weekday()]
+        if not length or current in calendar.holidays:
             continue
-        begin = max(begin, start)
-        span = end - begin
-        if left <= span:
-            if left == timedelta(0):
-                return begin
-            return begin + left
-        left -= span
+        if offset and left > length:
+            left -= length
+            continue
+        midnight = datetime.combine(current, time(0))
+        for begin, end in calendar.hours[current.weekday()]:
+            finish = midnight + timedelta(minutes=end)
+            if finish <= local:
+                continue
+            since = max(midnight + timedelta(minutes=begin), local)
+            if left <= finish - since:
+                wall = since + left
+                if wall.date() != current and _shifts(name, wall.date()):
+                    return None
+                return wall.replace(tzinfo=zone).astimezone(UTC)
+            left -= finish - since
+    raise ValueError("no working time within 20 years of the start")
+
+
+def _add_exact(calendar: Calendar, start: datetime, left: timedelta) -> datetime:
+    day = start.astimezone(calendar.zone).date()
+    lengths = calendar.lengths
+    for offset in range(MAX_DAYS):
+        current = day + timedelta(days=offset)
+        length = lengths[current.weekday()]
+        if not length or current in calendar.holidays:
+            continue
+        if offset and left > length and not _shifts(calendar.time_zone, current):
+            left -= length
+            continue
+        for begin, end in _exact(calendar, current):
+            if end <= start:
+                continue
+            begin = max(begin, start)
+            span = end - begin
+            if left <= span:
+                return begin + left
+            left -= span
     raise ValueError("no working time within 20 years of the start")
 
 
@@ -104,10 +162,19 @@ def between(calendar: Calendar, start: datetime, end: datetime) -> timedelta:
     total = timedelta(0)
     if end <= start:
         return total
-    for begin, finish in _windows(calendar, start):
-        if begin >= end:
-            break
-        overlap = min(finish, end) - max(begin, start)
-        if overlap > timedelta(0):
-            total += overlap
+    zone = calendar.zone
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    lengths = calendar.lengths
+    current = first
+    while current <= last:
+        length = lengths[current.weekday()]
+        if length and current not in calendar.holidays:
+            if first < current < last and not _shifts(calendar.time_zone, current):
+                total += length
+            else:
+                for begin, finish in _exact(calendar, current):
+                    overlap = min(finish, end) - max(begin, start)
+                    if overlap > timedelta(0):
+                        total += overlap
+        current += ONE_DAY
     return total

@@ -30,6 +30,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from domain.helpdesk import calendar
 from domain.helpdesk.calendar import WEEKDAYS, Calendar
 
@@ -45,11 +47,25 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_CALENDARS: dict[bytes, Calendar] = {}
+MOST_CALENDARS = 4096
+
+
 def calendar_of(snapshot: Doc) -> Calendar:
-    """The calendar a policy snapshot counts in (all time unless `business_hours`)."""
+    """The calendar a policy snapshot counts in (all time unless `business_hours`); parsed
+    once per distinct calendar (tickets share their policy's)."""
     if not snapshot.get("business_hours"):
         return calendar.ALWAYS
-    spec = snapshot["calendar"]
+    key = orjson.dumps(snapshot["calendar"], option=orjson.OPT_SORT_KEYS)
+    found = _CALENDARS.get(key)
+    if found is None:
+        if len(_CALENDARS) >= MOST_CALENDARS:
+            _CALENDARS.clear()
+        found = _CALENDARS[key] = _parse_calendar(snapshot["calendar"])
+    return found
+
+
+def _parse_calendar(spec: Doc) -> Calendar:
     hours = {
         i: tuple(
             (calendar.parse_clock(w["start"]), calendar.parse_clock(w["end"]))

@@ -211,3 +211,29 @@ def test_working_time_adds_up(cal, start, a, b) -> None:
     """Adding a then b is adding a + b, and more time is never due earlier."""
     assert calendar.add(cal, calendar.add(cal, start, a), b) == calendar.add(cal, start, a + b)
     assert calendar.add(cal, start, min(a, b)) <= calendar.add(cal, start, max(a, b))
+
+
+def reference_add(cal: Calendar, start: datetime, minutes: int) -> datetime:
+    """Window by window, every instant built: the plain reading of the rule."""
+    left = timedelta(minutes=minutes)
+    day = start.astimezone(cal.zone).date()
+    for offset in range(3000):
+        current = day + timedelta(days=offset)
+        if current in cal.holidays:
+            continue
+        for begin, end in cal.hours.get(current.weekday(), ()):
+            b = calendar._instant(cal.zone, current, begin)
+            e = calendar._instant(cal.zone, current, end)
+            if e <= start:
+                continue
+            b = max(b, start)
+            if left <= e - b:
+                return b + left
+            left -= e - b
+    raise AssertionError("not reached")
+
+
+@settings(max_examples=200, deadline=None)
+@given(calendars(), starts, st.integers(0, 20000))
+def test_whole_days_counted_by_length_match_the_window_walk(cal, start, minutes) -> None:
+    assert calendar.add(cal, start, minutes) == reference_add(cal, start, minutes)
