@@ -259,8 +259,15 @@ async def test_only_an_owner_or_admin_confirms(
     app: FastAPI, quiet: Settings, owner: Account
 ) -> None:
     co, _ = await planted(owner)
+    elsewhere = await company(owner)
+    theirs = await bug(elsewhere, title="Paid amount of invoice 7 is wrong", domain="invoices")
     stored = await bugfix(app, quiet, co, "invoices")
     proposal = stored["result"]["proposals"][0]
+    # Another company's bugs are not collected, and its run ids are not found from there.
+    assert theirs["id"] not in [b for g in stored["result"]["groups"] for b in g["bug_ids"]]
+    assert data(await elsewhere.get(f"/api/tai/bugs/{theirs['id']}"))["status"] == "open"
+    url = f"/api/tai/bugfix/runs/{stored['_id']}/repairs/{proposal['id']}/confirm"
+    expect_error(await elsewhere.post(url), 404, "not_found")
     from domain.context import Ctx
 
     ctx = Ctx(services_of(app).store, co.user_id, co.company_id, "member")
