@@ -45,7 +45,7 @@ from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Day, Input, Name, ObjectIdStr, Output, Rate, StrictBool, StrictInt
 from domain.money import from_minor, precision, round_half_up, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Immutable, Resource, Server
+from domain.resources import Action, Declared, Hooks, Immutable, Kept, Resource, Server
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -455,6 +455,14 @@ PROGRAMS = Resource(
     filters={"enabled": "eq"},
     sort=("name", "created_at", "updated_at"),
     hooks=Hooks(before_create=_before_create, before_update=_before_update),
+    kept_while=(
+        Kept(
+            "pos_loyalty_accounts",
+            "program_id",
+            "a programme that holds customers' points is their record; disable it instead",
+            code="program_in_use",
+        ),
+    ),
     actions=(
         Action(
             "expire",

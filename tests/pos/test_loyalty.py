@@ -161,6 +161,10 @@ async def test_programmes_apply_to_their_customers(books: Account) -> None:
     assert theirs["points_earned"] == 10
     nobody = await pos.sell(books, session["id"], goods(10), [pos.cash(10)])
     assert nobody["points_earned"] == 0 and nobody.get("program_id") is None
+    response = await books.delete(f"/api/pos/loyalty/programs/{special['id']}")
+    expect_error(response, 409, "program_in_use")
+    unused = await program(books, name="Unused", enabled=False)
+    data(await books.delete(f"/api/pos/loyalty/programs/{unused['id']}"))
 
 
 async def test_a_refund_takes_back_points_and_gives_back_redeemed_ones(
