@@ -11,7 +11,7 @@ from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Amount, LongText, Name, ObjectIdStr, Quantity, ShortText, StrictBool
 from domain.references import referenced, referenced_many
-from domain.resources import Declared, Hooks, Resource, WriteOnly
+from domain.resources import Declared, Hooks, Kept, Resource, WriteOnly
 from memory.store import CollectionSpec, declare
 
 declare(
@@ -138,6 +138,14 @@ ITEMS = Resource(
     sort=("name", "sku", "created_at"),
     default_sort="name",
     hooks=Hooks(before_create=_check, before_update=_check, after_create=_opening_stock),
+    kept_while=(
+        Kept(
+            "stock_moves",
+            "item_id",
+            "this item has stock movements: it cannot be deleted; disable it instead",
+            code="item_has_stock",
+        ),
+    ),
     conflict="an item with this SKU already exists in this company",
     present=_present,
     example={"name": "Consulting hour", "sku": "CONS-1H", "sale_price": 120, "unit": "hour"},

@@ -12,7 +12,8 @@ recomputation from scratch is the same code as the incremental one.
 - A linked entry takes its value from another entry (`link`; `fixed` keeps its latest): a
   transfer's receipt is valued at what its issue took from the source warehouse; a
   reversal at what the entry it reverses was worth. A linked issue under moving average
-  cannot take more than is there.
+  cannot take more than is there (and the last unit out takes what is left); under FIFO
+  it consumes the oldest layers like any issue.
 
 An entry is a list (compact in the page documents that hold them, `ledger.py`):
 `[id, date, seq, quantity, kind, fixed, link, counter, value_change, quantity_after,

@@ -261,3 +261,20 @@ async def test_opening_stock_on_item_creation(books: Account) -> None:
     )
     adjusted = await books.put(f"/api/items/{item['id']}", json={"valuation": "fifo"})
     expect_error(adjusted, 409, "item_has_stock")
+
+
+async def test_another_companys_warehouses_and_items_are_out_of_reach(
+    books: Account, mallory: Account
+) -> None:
+    (theirs,) = data(await mallory.get(WH, params={"is_default": "true"}))
+    their_item = await tracked(mallory)
+    item = await tracked(books, opening_stock=3, opening_cost=1)
+    body = {"to_warehouse_id": theirs["id"], "lines": [{"item_id": item["id"], "quantity": 1}]}
+    expect_error(await books.post(TR, json=body), 400, "invalid_reference")
+    expect_error(
+        await adjust(books, [{"item_id": their_item["id"], "quantity": 1}]),
+        400,
+        "invalid_reference",
+    )
+    expect_error(await books.get(f"{WH}/{theirs['id']}"), 404, "not_found")
+    expect_error(await books.delete(f"/api/items/{item['id']}"), 409, "item_has_stock")

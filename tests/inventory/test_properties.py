@@ -29,7 +29,7 @@ START = date(2026, 3, 1)
 
 @dataclass(frozen=True)
 class Op:
-    kind: str  # receipt, issue, transfer
+    kind: str  # receipt, issue, transfer, reverse (the `quantity`-th op before it)
     warehouse: int
     quantity: int
     cost: Decimal
@@ -42,12 +42,21 @@ class Op:
 
 ops = st.builds(
     Op,
-    kind=st.sampled_from(["receipt", "receipt", "issue", "transfer"]),
+    kind=st.sampled_from(["receipt", "receipt", "issue", "transfer", "reverse"]),
     warehouse=st.integers(0, 1),
     quantity=st.integers(1, 9),
     cost=st.decimals(min_value=0, max_value=40, places=2),
     day=st.integers(0, 12),
 )
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """The reversal of the receipt or issue `origin` (an index into the events)."""
+
+    origin: int
+    date: str
+    kind: str = "reversal"
 
 
 def half_up(value: Decimal) -> int:
@@ -62,16 +71,35 @@ class Reference:
         self.accepted: list[Op] = []
 
     def run(self, events: list[Op]) -> list[list[Any]] | None:
-        """[quantity, value, layers] per warehouse; None if some point goes negative."""
+        """[quantity, value, layers] per warehouse; None if some point goes negative. A
+        reversal (`Reversal`) is valued at what its origin was worth in this same run."""
         state: list[list[Any]] = [[0, 0, []], [0, 0, []]]
         order = sorted(enumerate(events), key=lambda p: (p[1].date, p[0]))
-        for _, op in order:
+        worth: dict[int, int] = {}
+        for index, op in order:
+            if isinstance(op, Reversal):
+                origin = events[op.origin]
+                s = state[origin.warehouse]
+                if origin.kind == "issue":
+                    self._in(s, origin.quantity, max(-worth[op.origin], 0))
+                    continue
+                if origin.quantity > s[0]:
+                    return None
+                if self.method == "average" and origin.quantity < s[0]:
+                    taken = min(worth[op.origin], s[1])
+                    s[0] -= origin.quantity
+                    s[1] -= taken
+                else:
+                    self._out(s, origin.quantity)
+                continue
             if op.kind == "receipt":
-                self._in(state[op.warehouse], op.quantity, half_up(op.cost * 100 * op.quantity))
+                worth[index] = half_up(op.cost * 100 * op.quantity)
+                self._in(state[op.warehouse], op.quantity, worth[index])
                 continue
             taken = self._out(state[op.warehouse], op.quantity)
             if taken is None:
                 return None
+            worth[index] = -taken
             if op.kind == "transfer":
                 self._in(state[1 - op.warehouse], op.quantity, taken)
         return state
@@ -126,16 +154,36 @@ async def test_incremental_valuation_equals_a_recomputation(
     warehouses = [main["id"], other["id"]]
     item = await tracked(books, method)
     reference = Reference(method)
+    sources: list[str] = []  # the source id of each accepted event
+    reversed_: set[int] = set()
     for i, op in enumerate(sequence):
-        feasible = reference.run([*reference.accepted, op]) is not None
+        event: Any = op
+        if op.kind == "reverse":
+            choices = [
+                k
+                for k, e in enumerate(reference.accepted)
+                if isinstance(e, Op) and e.kind in ("receipt", "issue") and k not in reversed_
+            ]
+            if not choices:
+                continue
+            origin = choices[op.quantity % len(choices)]
+            when = max(reference.accepted[origin].date, op.date)
+            event = Reversal(origin, when)
+        feasible = reference.run([*reference.accepted, event]) is not None
         try:
-            await _apply(ctx, item["id"], warehouses, op, i)
+            if isinstance(event, Reversal):
+                await stock.reverse_source(ctx, sources[event.origin], event.date)
+            else:
+                await _apply(ctx, item["id"], warehouses, op, i)
         except Conflict as error:
             assert error.code == "insufficient_stock"
-            assert not feasible, (op, error.message)
+            assert not feasible, (event, error.message)
             continue
-        assert feasible, op
-        reference.accepted.append(op)
+        assert feasible, event
+        reference.accepted.append(event)
+        sources.append(f"{i + 1:024x}")
+        if isinstance(event, Reversal):
+            reversed_.add(event.origin)
     expected = reference.run(reference.accepted)
     assert expected is not None
     levels = {lvl["warehouse_id"]: lvl for lvl in await stock.levels(ctx, item["id"])}
