@@ -23,22 +23,19 @@ with them, not written to each).
 
 A refund (`POST /api/pos/orders/{id}/refund`) is an order of kind `refund` in an open
 session (any terminal's) referring to the sale: lines by index and quantity, never more
-than sold less what was refunded before (409 `refund_exceeds_sale`). A refund of q units
-of a line is its share of the line as sold: the share of d + q units less that of the d
-refunded before, where a share of net, discount and each tax is rounded half-up (gross
-and total are their sums). So a line's refunds add up to the line, to the cent, however
-it is split, and none is worth less than nothing (`tests/pos/test_properties.py`). It is
-paid back by payments that add up to its total exactly (loyalty only up to the points the
-sale was paid with).
-Its stock moves back in at the cost it went out at; the points its sale earned are taken
-back pro rata to the money refunded, rounded down. Amounts are in the company's base
-currency; a refund's figures are positive and its kind says which way they go.
+than sold less what was refunded before (409 `refund_exceeds_sale`), each worth its share
+of the line as sold (`refunds.py`: a line's refunds add up to it to the cent); paid back
+by payments that add up to its total exactly (loyalty only up to the points the sale was
+paid with). Its stock moves back in at the cost it went out at; the points its sale
+earned are taken back pro rata to the money refunded, rounded down. Amounts are in the
+company's base currency; a refund's figures are positive and its kind says which way
+they go.
 """
 
 from __future__ import annotations
 
 import hashlib
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -47,11 +44,10 @@ from pydantic import Field, model_validator
 from domain.accounting.chart import system_account
 from domain.context import Ctx
 from domain.documents import lines as doc_lines
-from domain.documents.totals import DocumentTotals, Line, LineTotals, Tax, line_totals
 from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Input, LongText, ObjectIdStr, Output, Quantity, StrictInt
 from domain.money import precision, to_number
-from domain.pos import loyalty, stock
+from domain.pos import loyalty, refunds, stock
 from domain.pos.terminals import CASH, LOYALTY, method, minor
 from domain.references import referenced
 from domain.resources import Action, Declared, Hooks, Ref, Resource, Server, Shown
@@ -398,109 +394,6 @@ class RefundIn(Input):
     notes: LongText | None = None
 
 
-def _tax_split(sold: dict[str, Any], places: int) -> dict[str, int]:
-    """A sold line's tax by tax (recomputed as the sale computed it; the line stores the sum)."""
-    return line_totals(
-        Line(
-            quantity=Decimal(sold["quantity"]),
-            price=Decimal(sold["price"]),
-            taxes=tuple(Tax(t["id"], t["type"], Decimal(t["rate"])) for t in sold["taxes"]),
-            discount_type=sold.get("discount_type"),
-            discount=Decimal(sold.get("discount", "0")),
-        ),
-        places,
-    ).taxes
-
-
-def _share(sold: dict[str, Any], taxes: dict[str, int], units: Decimal) -> LineTotals:
-    """The first `units` of a sold line: that share of its net, discount and each tax, each
-    rounded half-up (so each grows with `units`); gross and total are their sums."""
-    whole = Decimal(sold["quantity"])
-
-    def part(minor: int) -> int:
-        return int((Decimal(minor) * units / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-    shares = {k: part(v) for k, v in taxes.items()}
-    inclusive = {t["id"] for t in sold["taxes"] if t["type"] == "inclusive"}
-    net, discount = part(sold["net"]), part(sold["discount_amount"])
-    return LineTotals(
-        gross=net + discount + sum(v for k, v in shares.items() if k in inclusive),
-        discount=discount,
-        net=net,
-        taxes=shares,
-        total=net + sum(shares.values()),
-    )
-
-
-def _between(sold: dict[str, Any], done: Decimal, more: Decimal, places: int) -> LineTotals:
-    """A refund of `more` units after `done` were refunded: the share of done + more less
-    the share of done. A line's refunds add up to the line as sold, to the cent, however
-    it is split, and none is worth less than nothing."""
-    taxes = _tax_split(sold, places)
-    after, before = _share(sold, taxes, done + more), _share(sold, taxes, done)
-    return LineTotals(
-        gross=after.gross - before.gross,
-        discount=after.discount - before.discount,
-        net=after.net - before.net,
-        taxes={k: v - before.taxes[k] for k, v in after.taxes.items()},
-        total=after.total - before.total,
-    )
-
-
-def _refund_lines(
-    sale: dict[str, Any], sent: list[dict[str, Any]], places: int
-) -> tuple[list[dict[str, Any]], DocumentTotals]:
-    """The refund's lines and totals; records on `sale` what of each line is refunded."""
-    count = len(sale["lines"])
-    refunded = [Decimal(q) for q in sale.get("refunded", ["0"] * count)]
-    if len({w["line"] for w in sent}) != len(sent):
-        raise Invalid("lines: name each line of the sale once")
-    lines, totals = [], DocumentTotals()
-    for i, wanted in enumerate(sent):
-        index = wanted["line"]
-        if index >= count:
-            raise Invalid(
-                f"lines.{i}.line: order {sale['number']} has {count} lines",
-                details=[{"field": f"lines.{i}.line", "message": "no such line"}],
-            )
-        sold = sale["lines"][index]
-        quantity = Decimal(str(wanted["quantity"]))
-        left = Decimal(sold["quantity"]) - refunded[index]
-        if quantity > left:
-            raise Conflict(
-                f"lines.{i}: {left.normalize():f} of line {index} ({sold['name']}) is left to "
-                f"refund, not {quantity.normalize():f}",
-                code="refund_exceeds_sale",
-                details=[{"line": index, "left": float(left)}],
-            )
-        figures = _between(sold, refunded[index], quantity, places)
-        refunded[index] += quantity
-        line = {k: v for k, v in sold.items() if k not in doc_lines.LINE_MONEY}
-        line["quantity"] = str(quantity.normalize())
-        if sold.get("discount_type") == "amount":
-            share = Decimal(sold["discount"]) * quantity / Decimal(sold["quantity"])
-            line["discount"] = str(share.quantize(Decimal("0.000001")).normalize())
-        line.update(
-            refunds_line=index,
-            gross=figures.gross,
-            discount_amount=figures.discount,
-            net=figures.net,
-            tax=sum(figures.taxes.values()),
-            total=figures.total,
-        )
-        lines.append(line)
-        totals.lines.append(figures)
-        totals.subtotal += figures.gross
-        totals.discount += figures.discount
-        totals.net += figures.net
-        totals.total += figures.total
-        for tax_id, amount in figures.taxes.items():
-            totals.taxes[tax_id] = totals.taxes.get(tax_id, 0) + amount
-    totals.tax = sum(totals.taxes.values())
-    sale["refunded"] = [str(q.normalize()) for q in refunded]
-    return lines, totals
-
-
 async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, Any]:
     data = {**body.model_dump(mode="json", exclude_none=True), "refund_of": sale["_id"]}
     session = await _session(ctx, data["session_id"])
@@ -512,7 +405,7 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         raise Conflict(f"{sale['number']} is a refund; refund its sale", code="not_a_sale")
     terminal = await _terminal(ctx, session)
     places = precision(terminal["currency"])
-    lines, totals = _refund_lines(sale, data["lines"], places)
+    lines, totals = refunds.refund_lines(sale, data["lines"], places)
     program = None
     if sale.get("program_id"):
         program = await ctx.store.find_one(
@@ -543,7 +436,7 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         **doc_lines.totals_fields(totals, doc_lines.tax_names(lines)),
         program_id=sale.get("program_id"),
         points_redeemed=returned,
-        points_earned=_points_back(sale, program, totals.total),
+        points_earned=refunds.points_back(sale, program, totals.total),
     )
     await _count(ctx, session, order)
     if program is not None:
@@ -576,18 +469,6 @@ async def refund(ctx: Ctx, sale: dict[str, Any], body: RefundIn) -> dict[str, An
         },
     )
     return order
-
-
-def _points_back(sale: dict[str, Any], program: dict[str, Any] | None, total: int) -> int:
-    """The share of the sale's points a refund of `total` takes back, rounded down, never
-    more than is left of them."""
-    if program is None or not sale["points_earned"] or not sale["total"]:
-        return 0
-    left = sale["points_earned"] - sale.get("points_reversed", 0)
-    share = Decimal(sale["points_earned"]) * Decimal(total) / Decimal(sale["total"])
-    step = 1 if program.get("fractional_points") else loyalty.CENTI
-    back = int((share / step).to_integral_value(rounding=ROUND_DOWN)) * step
-    return max(0, min(back, left))
 
 
 # --- answers -------------------------------------------------------------------------

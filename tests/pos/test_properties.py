@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.documents.totals import Line, Tax, document_totals
-from domain.pos.orders import _refund_lines
+from domain.pos.refunds import refund_lines
 
 TAXES = {
     "normal": Tax("a" * 24, "normal", Decimal("7.5")),
@@ -69,7 +69,7 @@ def test_refunds_in_parts_add_up_to_the_line(case: tuple[dict[str, Any], list[De
     sums = {"gross": 0, "discount": 0, "net": 0, "total": 0}
     taxes: dict[str, int] = {}
     for part in parts:
-        _, totals = _refund_lines(sale, [{"line": 0, "quantity": part}], places)
+        _, totals = refund_lines(sale, [{"line": 0, "quantity": part}], places)
         [figures] = totals.lines
         assert min(figures.gross, figures.discount, figures.net, figures.total) >= 0
         assert all(v >= 0 for v in figures.taxes.values())
