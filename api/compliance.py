@@ -121,14 +121,8 @@ async def export_audit(ctx: CompanyCtx, query: Annotated[ExportQuery, Query()]) 
 
 
 async def _ndjson(ctx: Ctx, window: export.Window) -> AsyncIterator[bytes]:
-    batch: list[bytes] = []
-    async for event in export.ocsf_events(ctx, window):
-        batch.append(orjson.dumps(event))
-        if len(batch) == 500:
-            yield b"\n".join(batch) + b"\n"
-            batch = []
-    if batch:
-        yield b"\n".join(batch) + b"\n"
+    async for batch in export.ocsf_batches(ctx, window):
+        yield b"".join(orjson.dumps(event) + b"\n" for event in batch)
 
 
 @router.get(
@@ -164,6 +158,7 @@ async def measure(request: Request) -> posture.Deployment:
         store="mongodb" if settings.mongodb_url else "sqlite",
         store_journal=None if settings.mongodb_url else _journal_mode(settings.sqlite_file),
         retention_days=settings.audit_retention_days,
+        hsts=settings.hsts,
     )
 
 

@@ -1,12 +1,14 @@
 """The company's audit trail, exported as OCSF events, page by page with a keyset cursor.
 
 - What a company exports: its own events (writes, member changes) and the account events
-  (logins, logouts, password changes, registration) of its current members. Two keyset
-  streams over indexed `_id`s, merged in `_id` order: no `$or`, no scan.
+  (logins, logouts, password changes, registration) of its current members. One keyset
+  stream over an index range per source (the company, each member), merged in `_id`
+  order: no `$or`, no `$in`, no sort of the matches.
 - Filters: `class_uid` (6003, 3002, 3001), a time range (`from`, `to`; turned into ObjectId
   bounds, so the range is an index range, at one-second resolution), `after` (the cursor:
   the last `metadata.uid` received; resuming with it misses and repeats nothing).
-- Memory stays flat whatever the size: PAGE events at a time per stream.
+- Memory stays flat whatever the size: PAGE events at a time per stream, handled a batch at
+  a time (per-event async iteration cost more than the store's read: bench/audit.py).
 - Events are written by several processes: ids of one second from two processes may land
   out of order by up to the clock skew, so a consumer that resumes while writes are under
   way should resume from a cursor a few seconds old and dedupe by `metadata.uid` (as the
@@ -15,6 +17,8 @@
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,15 +58,16 @@ def _id_bounds(window: Window) -> dict[str, str]:
     return bounds
 
 
-async def _stream(
+async def _pages(
     ctx: Ctx, filter: dict[str, Any], bounds: dict[str, str]
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of `filter`'s events in `_id` order (keyset: each page starts after the last)."""
     bounds = dict(bounds)
     while True:
         query = {**filter, "_id": bounds} if bounds else filter
         page = await ctx.store.find("audit_events", query, sort=[("_id", 1)], limit=PAGE)
-        for doc in page:
-            yield doc
+        if page:
+            yield page
         if len(page) < PAGE:
             return
         bounds["$gt"] = page[-1]["_id"]
@@ -73,43 +78,79 @@ async def _members(ctx: Ctx) -> list[str]:
     return [m["user_id"] for m in found]
 
 
-async def audit_events(ctx: Ctx, window: Window) -> AsyncIterator[dict[str, Any]]:
-    """The company's stored audit events in `_id` order."""
+async def audit_pages(ctx: Ctx, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+    """The company's stored audit events in `_id` order, a batch at a time."""
     bounds = _id_bounds(window)
     own: dict[str, Any] = ctx.scope()
     if window.class_uid is not None:
         own["class_uid"] = window.class_uid
-    streams = [_stream(ctx, own, bounds)]
+    streams = [_pages(ctx, own, bounds)]
     if window.class_uid is None or window.class_uid in ACCOUNT_CLASSES:
-        account: dict[str, Any] = {"realm": "account", "user_id": {"$in": await _members(ctx)}}
-        if window.class_uid is not None:
-            account["class_uid"] = window.class_uid
-        streams.append(_stream(ctx, account, bounds))
-    async for doc in _merge(streams):
-        yield doc
+        # one stream per member: an equality on user_id keeps each an index range in _id
+        # order (an `$in` makes the store sort every match for each page)
+        for user_id in await _members(ctx):
+            account: dict[str, Any] = {"realm": "account", "user_id": user_id}
+            if window.class_uid is not None:
+                account["class_uid"] = window.class_uid
+            streams.append(_pages(ctx, account, bounds))
+    async for batch in _merge_all(streams):
+        yield batch
 
 
-async def _merge(streams: list[AsyncIterator[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
-    """Merge streams sorted by `_id` into one sorted stream."""
-    heads: list[tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]] = []
-    for stream in streams:
-        first = await anext(stream, None)
-        if first is not None:
-            heads.append((first, stream))
-    while heads:
-        index = min(range(len(heads)), key=lambda i: heads[i][0]["_id"])
-        doc, stream = heads[index]
-        yield doc
-        following = await anext(stream, None)
-        if following is None:
-            heads.pop(index)
-        else:
-            heads[index] = (following, stream)
+def _merge_all(
+    streams: list[AsyncIterator[list[dict[str, Any]]]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """A balanced tree of two-way merges."""
+    if len(streams) == 1:
+        return streams[0]
+    half = len(streams) // 2
+    return _merge(_merge_all(streams[:half]), _merge_all(streams[half:]))
 
 
-async def ocsf_events(ctx: Ctx, window: Window) -> AsyncIterator[dict[str, Any]]:
-    async for doc in audit_events(ctx, window):
-        yield to_ocsf(doc)
+def _id(doc: dict[str, Any]) -> str:
+    return doc["_id"]
+
+
+async def _merge(
+    first: AsyncIterator[list[dict[str, Any]]], second: AsyncIterator[list[dict[str, Any]]]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Merge two page streams sorted by `_id` into sorted batches: whatever both buffers
+    hold up to the smaller of their last ids is settled (nothing later can come before it)."""
+    streams = [first, second]
+    buffers: list[list[dict[str, Any]]] = [[], []]
+    done = [False, False]
+    while True:
+        for i in (0, 1):
+            if not buffers[i] and not done[i]:
+                page = await anext(streams[i], None)
+                if page is None:
+                    done[i] = True
+                else:
+                    buffers[i] = page
+        if not buffers[0] or not buffers[1]:
+            rest = buffers[0] or buffers[1]
+            if rest:
+                yield rest
+            buffers = [[], []]
+            live = [streams[i] for i in (0, 1) if not done[i]]
+            if not live:
+                return
+            async for page in live[0]:
+                yield page
+            return
+        bound = min(buffers[0][-1]["_id"], buffers[1][-1]["_id"])
+        settled: list[list[dict[str, Any]]] = []
+        for i in (0, 1):
+            cut = bisect_right(buffers[i], bound, key=_id)
+            settled.append(buffers[i][:cut])
+            buffers[i] = buffers[i][cut:]
+        yield list(heapq.merge(*settled, key=_id))
+
+
+async def ocsf_batches(ctx: Ctx, window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+    """The company's audit trail as OCSF events, in batches of at most PAGE."""
+    async for batch in audit_pages(ctx, window):
+        yield [to_ocsf(doc) for doc in batch]
 
 
 async def ocsf_page(
@@ -117,10 +158,10 @@ async def ocsf_page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """At most `limit` events and the cursor to resume after them (None: nothing more)."""
     events: list[dict[str, Any]] = []
-    more = False
-    async for event in ocsf_events(ctx, window):
-        if len(events) == limit:
-            more = True
+    async for batch in audit_pages(ctx, window):
+        events += batch[: limit + 1 - len(events)]
+        if len(events) > limit:
             break
-        events.append(event)
-    return events, events[-1]["metadata"]["uid"] if more else None
+    more = len(events) > limit
+    page = [to_ocsf(doc) for doc in events[:limit]]
+    return page, page[-1]["metadata"]["uid"] if more else None

@@ -57,45 +57,66 @@ def _user(uid: str | None, email: str | None = None) -> dict[str, Any]:
     return user
 
 
-def _endpoint(event: dict[str, Any]) -> dict[str, Any]:
-    return {"ip": event["ip"]} if event.get("ip") else {"name": "internal"}
+INTERNAL = {"name": "internal"}
+
+
+_TEMPLATES: dict[tuple[int, str, bool], dict[str, Any]] = {}
+
+
+def _template(class_uid: int, activity: str, failed: bool) -> dict[str, Any]:
+    """The attributes every event of this class, activity and outcome shares (built once)."""
+    key = (class_uid, activity, failed)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        class_name, category_name = CLASSES[class_uid]
+        activity_id, activity_name = ACTIVITIES[class_uid].get(activity, (99, "Other"))
+        found = _TEMPLATES[key] = {
+            "class_uid": class_uid,
+            "class_name": class_name,
+            "category_uid": class_uid // 1000,
+            "category_name": category_name,
+            "activity_id": activity_id,
+            "activity_name": activity_name,
+            "type_uid": class_uid * 100 + activity_id,
+            "type_name": f"{class_name}: {activity_name}",
+            "severity_id": 3 if failed else 1,
+            "severity": "Medium" if failed else "Informational",
+            "status_id": 2 if failed else 1,
+            "status": "Failure" if failed else "Success",
+        }
+        if class_uid == AUTHENTICATION:
+            found |= {
+                "service": SERVICE,
+                "auth_protocol_id": 99,
+                "auth_protocol": "Password" if activity_id == 1 else "Bearer token",
+                "logon_type_id": 3,  # Network
+                "is_mfa": False,
+            }
+    return found
 
 
 def to_ocsf(event: dict[str, Any]) -> dict[str, Any]:
     class_uid = event["class_uid"]
-    class_name, category_name = CLASSES[class_uid]
-    activity_id, activity_name = ACTIVITIES[class_uid].get(event["activity"], (99, "Other"))
-    failed = event.get("status") == "failure"
+    company_id = event.get("company_id")
+    metadata = {"version": OCSF_VERSION, "product": PRODUCT, "uid": event["_id"]}
+    if company_id:
+        metadata["tenant_uid"] = company_id
+    ip = event.get("ip")
     out: dict[str, Any] = {
-        "class_uid": class_uid,
-        "class_name": class_name,
-        "category_uid": class_uid // 1000,
-        "category_name": category_name,
-        "activity_id": activity_id,
-        "activity_name": activity_name,
-        "type_uid": class_uid * 100 + activity_id,
-        "type_name": f"{class_name}: {activity_name}",
-        "severity_id": 3 if failed else 1,
-        "severity": "Medium" if failed else "Informational",
-        "status_id": 2 if failed else 1,
-        "status": "Failure" if failed else "Success",
+        **_template(class_uid, event["activity"], event.get("status") == "failure"),
         "time": event["time_ms"],
         "message": _message(event),
-        "metadata": {
-            "version": OCSF_VERSION,
-            "product": PRODUCT,
-            "uid": event["_id"],
-            "log_name": "audit_events",
-            **({"tenant_uid": event["company_id"]} if event.get("company_id") else {}),
-        },
-        "src_endpoint": _endpoint(event),
+        "metadata": metadata,
+        "src_endpoint": {"ip": ip} if ip else INTERNAL,
     }
-    if event.get("request_id"):
-        http = event.get("http") or ""
-        method, _, path = http.partition(" ")
-        out["http_request"] = {"uid": event["request_id"]}
-        if method:
-            out["http_request"] |= {"http_method": method, "url": {"path": path}}
+    request_id = event.get("request_id")
+    if request_id:
+        method, _, path = (event.get("http") or "").partition(" ")
+        out["http_request"] = (
+            {"uid": request_id, "http_method": method, "url": {"path": path}}
+            if method
+            else {"uid": request_id}
+        )
     if class_uid == API_ACTIVITY:
         out["actor"] = {"user": _user(event.get("user_id"))}
         out["api"] = {"operation": event.get("operation") or event["activity"], "service": SERVICE}
@@ -103,11 +124,6 @@ def to_ocsf(event: dict[str, Any]) -> dict[str, Any]:
             out["resources"] = [{"uid": event["object_id"], "type": event.get("resource")}]
     elif class_uid == AUTHENTICATION:
         out["user"] = _user(event.get("user_id"), event.get("email"))
-        out["service"] = SERVICE
-        out["auth_protocol_id"] = 99
-        out["auth_protocol"] = "Password" if activity_id == 1 else "Bearer token"
-        out["logon_type_id"] = 3  # Network
-        out["is_mfa"] = False
         if event.get("reason"):
             out["status_detail"] = event["reason"]
     else:
