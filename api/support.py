@@ -8,6 +8,9 @@ escalation a company user makes.
   the answer (bounded by `NUMBORS_JOB_WAIT_S`) and answers 201 with it; when it is not
   ready in time, 202 with the session id: the answer appears in the history. 503
   `queue_unavailable` without a job queue.
+- Streamed: with `?wait=false` the chat answers 202 at once with `events_url`,
+  `GET /api/support/chat/{sessionId}/events/{seq}` (public, SSE through the job platform:
+  `token` events of the checked answer, then `result`; resumable with `Last-Event-ID`).
 - `GET /api/support/history/{sessionId}` (public): the session's messages in order, paged
   (`page`, `limit` up to 200). The session id is the credential (unguessable); with `key`
   the session must also be that key's company's. Unknown: 404 `session_not_found`.
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import PREFIX
@@ -34,7 +37,7 @@ from api.deps import CompanyCtx, module_gate, services_of
 from api.responses import Envelope, EnvelopeResponse, ListEnvelope, errors, failure, ok
 from api.routing import LeanRoute
 from domain.errors import Unavailable
-from domain.fields import Email, Input, Name, ObjectIdStr, QueryInt
+from domain.fields import Email, Input, Name, ObjectIdStr, QueryBool, QueryInt
 from domain.helpdesk.tickets import TICKETS
 from domain.support import chat, keys
 from domain.support.limits import ChatLimits, Policy
@@ -87,6 +90,9 @@ class ChatOut(BaseModel):
     message: Message
     answer: Message | None = Field(description="Null while it is still being written (202)")
     history_url: str
+    events_url: str = Field(
+        description="The answer's events (SSE: token, result; resumable with Last-Event-ID)"
+    )
 
 
 class EscalateIn(Input):
@@ -137,6 +143,9 @@ def limits_of(request: Request) -> ChatLimits:
 async def send(
     body: Annotated[ChatIn, Body(openapi_examples={"first": {"value": CHAT_EXAMPLE}})],
     request: Request,
+    wait: Annotated[
+        QueryBool, Query(description="false: answer 202 at once and stream from events_url")
+    ] = True,
 ) -> EnvelopeResponse:
     limits = limits_of(request)
     await limits.message(client_address(request), body.session_id)
@@ -147,8 +156,9 @@ async def send(
     if body.session_id is None:
         await limits.opened(session["session_id"])
     job_input = {"session_id": session["session_id"], "seq": message["seq"]}
-    submission = await jobs_api.run(request, ctx, chat.ANSWER_KIND, job_input, wait=True)
+    submission = await jobs_api.run(request, ctx, chat.ANSWER_KIND, job_input, wait=wait)
     job = submission.job
+    await chat.attach_job(ctx, session["session_id"], message["seq"], job["id"])
     if job["status"] == "failed":
         raise Unavailable(
             "the answer could not be written; send the message again", code="answer_failed"
@@ -159,6 +169,7 @@ async def send(
         "message": chat.shown(message),
         "answer": answer,
         "history_url": f"{PREFIX}/support/history/{session['session_id']}",
+        "events_url": f"{PREFIX}/support/chat/{session['session_id']}/events/{message['seq']}",
     }
     return ok(data, status=201 if answer else 202)
 
@@ -188,6 +199,33 @@ async def history(
         company_id = await keys.company_of(store, key)
     _, messages, total = await chat.history(store, sessionId, company_id, page, limit)
     return ok(messages, meta={"total": total, "page": page, "limit": limit})
+
+
+@public.get(
+    "/chat/{sessionId}/events/{seq}",
+    summary="Follow an answer as it is written (SSE, resumable)",
+    responses={
+        **errors(400, 404, codes={404: ("session_not_found", "answer_not_found")}),
+        **LIMITED,
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+        204: {"description": "The client already has the answer's last event"},
+    },
+)
+async def answer_events(
+    sessionId: Annotated[str, Path(description="The session id the chat answered")],
+    seq: Annotated[int, Path(ge=1, le=1_000_000, description="The visitor message's seq")],
+    request: Request,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="Resume after this event")
+    ] = None,
+) -> Response:
+    """`token` events carry the checked answer's text; `result` the stored answer."""
+    await limits_of(request).read(client_address(request))
+    store = services_of(request).store
+    session = await chat.find_session(store, sessionId, None)
+    ctx = chat.visitor_ctx(store, session["company_id"], session)
+    job_id = await chat.job_of(ctx, session["session_id"], seq)
+    return await jobs_api.events(job_id, ctx, request, last_event_id)
 
 
 @gated.post(

@@ -133,6 +133,20 @@ async def add_message(
     return message
 
 
+async def attach_job(ctx: Ctx, session_id: str, seq: int, job_id: str) -> None:
+    """Remember which job answers a visitor message (its events are the answer's stream)."""
+    await ctx.store.update_one(
+        "support_messages", ctx.scope(session_id=session_id, seq=seq), {"$set": {"job_id": job_id}}
+    )
+
+
+async def job_of(ctx: Ctx, session_id: str, seq: int) -> str:
+    found = await message(ctx, session_id, seq)
+    if found is None or not found.get("job_id"):
+        raise NotFound(f"message {seq} of this chat has no answer stream", code="answer_not_found")
+    return found["job_id"]
+
+
 async def answer_of(ctx: Ctx, session_id: str, seq: int) -> dict[str, Any] | None:
     return await ctx.store.find_one(
         "support_messages", ctx.scope(session_id=session_id, reply_to=seq)

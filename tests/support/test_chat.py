@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from domain.support.limits import ChatLimits, Policy
 from settings import Settings
 from tests.helpers import Account, data, expect_error
+from tests.jobs.support import read_sse, serve
 from tests.support.conftest import key_of, publish, say
 from workers.runtime import NumborsWorker
 
@@ -171,3 +172,30 @@ async def test_rate_limits(
         expect_error(await say(visitor, key, "b"), 429, "rate_limited")
     finally:
         app.state.support_limits_loose = False
+
+
+async def test_a_streamed_answer_resumes(
+    books: Account, app: FastAPI, worker: NumborsWorker
+) -> None:
+    await publish(books, "Change the VAT number on invoices", VAT)
+    key = await key_of(books)
+    async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        r = await http.post(
+            "/api/support/chat",
+            params={"wait": "false"},
+            json={"key": key, "message": "change VAT number"},
+        )
+        body = data(r, 202)
+        assert body["answer"] is None
+        stream = await read_sse(http, body["events_url"], {})
+        assert stream.status == 200 and stream.types[-1] == "result"
+        tokens = "".join(e.json()["text"] for e in stream.events if e.event == "token")
+        result = stream.events[-1].json()
+        assert tokens == result["text"] and "Settings > Company" in tokens
+        middle = stream.events[len(stream.events) // 2]
+        rest = await read_sse(http, body["events_url"], {}, last_event_id=middle.id)
+        assert [e.id for e in rest.events] == [
+            e.id for e in stream.events[len(stream.events) // 2 + 1 :]
+        ]
+        missing = body["events_url"].rsplit("/", 1)[0] + "/99"
+        expect_error(await http.get(missing), 404, "answer_not_found")
