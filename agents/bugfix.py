@@ -7,7 +7,7 @@ the evidence (frames, endpoints, tests, and the domain's invariants checked on t
 company's data); `diagnose` has the model (or the offline provider, labelled) explain the
 likely causes from that evidence only, through the shared validator (every figure it states
 is a computed count or amount); `propose` writes a fix plan, a reproduction and, for a data
-defect, a repair plan per group; `validate` re-checks the invariants and records, per
+defect, a repair plan per group; `validate` re-checks the violated invariants and records, per
 proposal, whether its evidence still holds; `persist` stores the run and triages the bugs.
 
 The graph reaches bugs, checks and records through the `Desk` port only (bound to one
@@ -46,7 +46,9 @@ class Desk(Protocol):
 
     async def collect(self) -> list[dict[str, Any]]: ...
 
-    async def check(self) -> Violations: ...
+    async def check(self, only: list[str] | None = None) -> Violations:
+        """The domain's invariants checked now (or `only` those)."""
+        ...
 
     def group(self, bugs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
@@ -236,10 +238,12 @@ async def propose(state: BugfixState, runtime: Runtime[Deps]) -> BugfixState:
 
 
 async def validate_node(state: BugfixState, runtime: Runtime[Deps]) -> BugfixState:
-    """Re-check the invariants: does each proposal's evidence still hold?"""
+    """Re-check the violated invariants: does each proposal's evidence still hold? (The run
+    changed nothing, so one that held is not checked again.)"""
     await _step(runtime, "validate")
     desk = runtime.context.desk
-    after = await desk.check()
+    violated = [key for key, found in state["violations"].items() if found]
+    after = await desk.check(violated) if violated else {}
     checked = []
     for p in state["proposals"]:
         result = desk.revalidate(p, after)
@@ -281,6 +285,7 @@ async def persist(state: BugfixState, runtime: Runtime[Deps]) -> BugfixState:
                 "violations": found,
                 "holds": not found,
                 "holds_after": not state["after"].get(key),
+                "rechecked": key in state["after"],
             }
             for key, found in state["violations"].items()
         ],

@@ -168,6 +168,20 @@ async def _nothing(*args: Any) -> None:
     return None
 
 
+class Steps:
+    """When each step started, for the seconds per step."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+
+    async def progress(self, value: float, step: str) -> None:
+        self.marks.append((step, time.perf_counter()))
+
+    def seconds(self, end: float) -> dict[str, float]:
+        ends = [t for _, t in self.marks[1:]] + [end]
+        return {step: round(e - t, 3) for (step, t), e in zip(self.marks, ends, strict=True)}
+
+
 async def measure(n_bugs: int, n_transactions: int) -> dict[str, Any]:
     path = Path(tempfile.mkdtemp(prefix="numbors-bench-")) / "bugfix.db"
     store = SQLiteStore(path)
@@ -178,17 +192,19 @@ async def measure(n_bugs: int, n_transactions: int) -> dict[str, Any]:
     await bugs(ctx, n_bugs)
     built = time.perf_counter() - built
     job = {"_id": new_id(), "created_by": ctx.user_id, "company_id": ctx.company_id}
+    steps = Steps()
     deps = agent.Deps(
         desk=Desk(ctx, "invoicing", 2),
         model=OfflineProvider(),
         emit=_nothing,
-        progress=_nothing,
+        progress=steps.progress,
         job=job,
         now=utcnow,
     )
     wall, cpu = time.perf_counter(), time.process_time()
     result = await agent.run(deps, None)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    end = time.perf_counter()
+    wall, cpu = end - wall, time.process_time() - cpu
     await store.close()
     repairs = [p["repair"] for p in result["proposals"] if p["repair"]]
     return {
@@ -199,6 +215,7 @@ async def measure(n_bugs: int, n_transactions: int) -> dict[str, Any]:
         "found_the_planted_payment": [r["id"] for r in repairs] == [planted],
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        "seconds_per_step": steps.seconds(end),
         "target_s": TARGET_S,
         "pass": wall <= TARGET_S and [r["id"] for r in repairs] == [planted],
         "note": "wall time on a 2-core machine shared by about 9 people; cpu_s is this "

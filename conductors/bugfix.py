@@ -36,8 +36,8 @@ class Desk:
     async def collect(self) -> list[dict[str, Any]]:
         return await tai_bugs.open_bugs(self.ctx, self.domain)
 
-    async def check(self) -> agent.Violations:
-        return await invariants.check(self.ctx, self.domain)
+    async def check(self, only: list[str] | None = None) -> agent.Violations:
+        return await invariants.check(self.ctx, self.domain, only)
 
     def group(self, bugs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return triage.group(bugs)

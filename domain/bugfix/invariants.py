@@ -166,13 +166,18 @@ async def paid_matches_payments(ctx: Ctx) -> list[Violation]:
             ["applied"],
         )
     }
+    # One grouped pass over the documents' figures (a read per document would be 100k reads).
+    figures = await ctx.store.sum_by(
+        "documents", ctx.scope(), ["_id"], ["total", "paid", "due", "credited"]
+    )
     found: list[Violation] = []
-    async for doc in ctx.store.iterate("documents", ctx.scope()):
-        paid = applied.get(doc["_id"], 0)
-        due = doc["total"] - doc["paid"] - doc["credited"]
-        if doc["paid"] == paid and doc["due"] == due:
+    for row in figures:
+        paid = applied.get(row["_id"], 0)
+        if row["paid"] == paid and row["due"] == row["total"] - row["paid"] - row["credited"]:
             continue
-        found.append(await _localise_payment(ctx, doc, paid))
+        doc = await ctx.store.find_one("documents", ctx.scope(_id=row["_id"]))
+        if doc is not None:
+            found.append(await _localise_payment(ctx, doc, paid))
     return found
 
 
@@ -250,8 +255,8 @@ async def numbers_without_gaps(ctx: Ctx) -> list[Violation]:
     found: list[Violation] = []
     for kind in ("invoice", "bill"):
         runs: dict[str, list[int]] = {}
-        async for doc in ctx.store.iterate("documents", ctx.scope(type=kind)):
-            match = DIGITS.match(doc["number"])
+        for row in await ctx.store.sum_by("documents", ctx.scope(type=kind), ["number"], []):
+            match = DIGITS.match(row["number"] or "")
             if match:
                 runs.setdefault(match.group(1), []).append(int(match.group(2)))
         for prefix, values in sorted(runs.items()):
@@ -304,6 +309,7 @@ def for_domain(domain: str) -> list[Invariant]:
     return [i for i in INVARIANTS if i.covers(domain)]
 
 
-async def check(ctx: Ctx, domain: str) -> dict[str, list[Violation]]:
-    """Every invariant of `domain`, checked: key -> its violations (empty: it holds)."""
-    return {i.key: await i.check(ctx) for i in for_domain(domain)}
+async def check(ctx: Ctx, domain: str, only: list[str] | None = None) -> dict[str, list[Violation]]:
+    """The invariants of `domain` (or `only` those), checked: key -> its violations (empty:
+    it holds)."""
+    return {i.key: await i.check(ctx) for i in for_domain(domain) if only is None or i.key in only}
