@@ -53,7 +53,7 @@ FILES = "bank_feed_files"
 SYNC_KIND = "bankfeeds.sync"
 IMPORT_KIND = "bankfeeds.import"
 MAX_RESTARTS = 5
-MAX_CONTENT = 20_000_000
+MAX_CONTENT = 5_000_000
 CHUNK = 500
 Progress = Callable[[float, str], Awaitable[None]]
 
@@ -372,7 +372,12 @@ class ImportIn(Input):
     format: Literal["ofx", "qfx", "camt053", "csv"] = Field(
         description="ofx and qfx are read alike"
     )
-    content: str = Field(min_length=1, max_length=MAX_CONTENT, description="The file's text")
+    content: str = Field(
+        min_length=1,
+        max_length=MAX_CONTENT,
+        description="The file's text. The whole request is bounded by NUMBORS_MAX_BODY_BYTES "
+        "(1 MB by default, about 7,000 OFX lines): raise it for larger statements.",
+    )
     filename: ShortText | None = None
 
 
