@@ -18,21 +18,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
 from api import PREFIX
 from api import jobs as jobs_api
-from api.deps import CompanyCtx, id_path, module_gate
+from api.deps import ID_PATTERN, CompanyCtx, company_ctx, id_path, module_gate, on_string
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from api.routing import LeanRoute
 from domain import resources
+from domain.context import Ctx
 from domain.fields import QueryBool
+from domain.modules import licences
 from domain.resources import Resource
 from domain.resources.examples import openapi_example
-from domain.tai import bugs, chat, features, sprints, triage
+from domain.tai import bugs, chat, ci_tokens, features, sprints, triage
 
-router = APIRouter(prefix=f"{PREFIX}/tai", dependencies=module_gate("tai"), route_class=LeanRoute)
+gated = APIRouter(prefix=f"{PREFIX}/tai", dependencies=module_gate("tai"), route_class=LeanRoute)
+ci = APIRouter(prefix=f"{PREFIX}/tai", route_class=LeanRoute)
 
 LIFECYCLE_409 = {409: ("invalid_transition",)}
 
@@ -84,7 +87,7 @@ def _data(model: Any, **fields: Any) -> Any:
     return model.model_dump(mode="json", **fields)
 
 
-@router.post(
+@gated.post(
     "/bug",
     status_code=201,
     summary="Report a bug",
@@ -98,24 +101,7 @@ async def report_bug(body: BugCreate, ctx: CompanyCtx) -> EnvelopeResponse:
     return ok(created, status=201)
 
 
-@router.post(
-    "/e2e-fix",
-    status_code=201,
-    summary="Auto-create bug from E2E failure",
-    tags=["Tai Dev Lifecycle"],
-    description="One failed CI test, triaged into a deduplicated bug: the same fingerprint "
-    "adds an occurrence to the same bug (`created` false), a fixed bug failing again on a "
-    "new commit is regressed, a failure that passed on retry marks the bug flaky. A repeat "
-    "of a post (same run, test and attempt) is not counted twice (`counted` false).",
-    response_model=Envelope[triage.TriageOut],
-    responses=errors(400, 401, 403, 409),
-)
-async def e2e_fix(body: FailureBody, ctx: CompanyCtx) -> EnvelopeResponse:
-    resources.authorize(ctx, "member")
-    return ok(await triage.triage(ctx, body), status=201)
-
-
-@router.post(
+@gated.post(
     "/feature",
     status_code=201,
     summary="Add a feature",
@@ -131,7 +117,7 @@ async def add_feature(body: FeatureCreate, ctx: CompanyCtx) -> EnvelopeResponse:
     return ok(created, status=201)
 
 
-@router.patch(
+@gated.patch(
     "/feature/{featureId}",
     summary="Update a tai feature",
     tags=["Tai Features"],
@@ -148,7 +134,7 @@ async def update_feature(
     return ok(await resources.update_document(ctx, features.FEATURES, featureId, changes))
 
 
-@router.post(
+@gated.post(
     "/feature/{featureId}/link-bug",
     status_code=201,
     summary="Create a tai feature link bug",
@@ -163,7 +149,7 @@ async def link_bug(featureId: FeatureId, body: LinkBody, ctx: CompanyCtx) -> Env
     return ok(await resources.act(ctx, features.FEATURES, action, featureId, body), status=201)
 
 
-@router.post(
+@gated.post(
     "/sprint",
     status_code=201,
     summary="Create a sprint",
@@ -177,7 +163,7 @@ async def create_sprint(body: SprintCreate, ctx: CompanyCtx) -> EnvelopeResponse
     return ok(created, status=201)
 
 
-@router.patch(
+@gated.patch(
     "/sprint/{sprintId}",
     summary="Update a tai sprint",
     tags=["Tai Sprints"],
@@ -218,7 +204,7 @@ MessageBody = Annotated[
 ]
 
 
-@router.post(
+@gated.post(
     "/message",
     status_code=201,
     summary="Ask Tai a question",
@@ -260,3 +246,57 @@ async def message(
     if submission.job["status"] == "succeeded":
         return ok(submission.job["result"], status=201)
     return submission.answer()
+
+
+async def _ci_or_member(request: Request) -> Ctx:
+    """A CI token's context (its company, member) or the caller's, with the module checked."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith(ci_tokens.PREFIX):
+        store = request.app.state.services.store
+        ctx = await ci_tokens.ctx_of(store, token)
+        request.state.company_id = ctx.company_id
+    else:
+        ctx = await company_ctx(request)
+    licences.check(await licences.load(ctx.store, ctx.company_id), "tai")
+    return ctx
+
+
+@ci.post(
+    "/e2e-fix",
+    status_code=201,
+    summary="Auto-create bug from E2E failure",
+    tags=["Tai Dev Lifecycle"],
+    description="One failed CI test, triaged into a deduplicated bug: the same fingerprint "
+    "adds an occurrence to the same bug (`created` false), a fixed bug failing again on a "
+    "new commit is regressed, a failure that passed on retry marks the bug flaky. A repeat "
+    "of a post (same run, test and attempt) is not counted twice (`counted` false). "
+    "Authenticate with a company CI token (`Authorization: Bearer tai_ci_...`, from "
+    "`POST /api/tai/ci-tokens`) or a member's login token.",
+    response_model=Envelope[triage.TriageOut],
+    responses=errors(
+        400, 401, 403, 409, codes={401: ("ci_token_invalid",), 403: ("module_disabled",)}
+    ),
+    openapi_extra={"security": [{"HTTPBearer": []}]},
+)
+async def e2e_fix(
+    body: FailureBody,
+    request: Request,
+    x_company_id: Annotated[
+        str | None,
+        Header(
+            alias="X-Company-Id",
+            description="With a login token: the company (default: your first); a CI token "
+            "names its own",
+            json_schema_extra=on_string(pattern=ID_PATTERN),
+        ),
+    ] = None,
+) -> EnvelopeResponse:
+    ctx = await _ci_or_member(request)
+    resources.authorize(ctx, "member")
+    return ok(await triage.triage(ctx, body), status=201)
+
+
+router = APIRouter()
+router.include_router(gated)
+router.include_router(ci)

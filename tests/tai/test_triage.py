@@ -165,3 +165,27 @@ async def test_bad_failures_are_400(books: Account) -> None:
         400,
         "validation_error",
     )
+
+
+async def test_ci_posts_with_a_company_ci_token(books: Account) -> None:
+    made = data(await books.post("/api/tai/ci-tokens", json={"name": "GitHub Actions"}), 201)
+    assert made["hint"] is None
+    first = data(await books.post(f"/api/tai/ci-tokens/{made['id']}/rotate"))["token"]
+    secret = data(await books.post(f"/api/tai/ci-tokens/{made['id']}/rotate"))
+    token = secret["token"]
+    assert token.startswith("tai_ci_") and secret["hint"] == token[:11] != first[:11]
+    assert data(await books.get(f"/api/tai/ci-tokens/{made['id']}"))["hint"] == token[:11]
+    stale = {"Authorization": f"Bearer {first}"}
+    stale_post = await books.client.post("/api/tai/e2e-fix", json=failure(9), headers=stale)
+    expect_error(stale_post, 401, "ci_token_invalid")
+    ci = {"Authorization": f"Bearer {token}"}
+    posted = await books.client.post("/api/tai/e2e-fix", json=failure(1), headers=ci)
+    bug = data(posted, 201)["bug"]
+    assert bug["company_id"] == books.company_id and bug["created_by"] == books.user_id
+    assert [b["id"] for b in data(await books.get("/api/tai/bugs"))] == [bug["id"]]
+    # good for that one endpoint only
+    expect_error(await books.client.get("/api/tai/bugs", headers=ci), 401, "token_malformed")
+    data(await books.delete(f"/api/tai/ci-tokens/{made['id']}"))
+    revoked = await books.client.post("/api/tai/e2e-fix", json=failure(2), headers=ci)
+    expect_error(revoked, 401, "ci_token_invalid")
+    expect_error(await books.client.post("/api/tai/e2e-fix", json=failure(3)), 401, "token_missing")
