@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="Registrations per client address; default 20/hour (100000/hour when "
         "NUMBORS_ENV=test: a suite registers its accounts from one address).",
     )
+    hsts: bool = Field(
+        False, description="TLS terminates in front of the API: send Strict-Transport-Security."
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS; empty (default): none."
+    )
     audit_retention_days: int = Field(
         2555, description="How long audit events are kept (7 years); 0 keeps them for ever."
     )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 import api
 from api import errors, openapi
@@ -92,8 +93,20 @@ def create_app(
     openapi.install(app)
     index_routes(app)
     app.state.access_log = access_log
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # CORS by setting; none by default
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Company-Id", "Last-Event-ID"],
+            expose_headers=["X-Request-Id", "Retry-After"],
+        )
     app.add_middleware(
-        RequestMiddleware, max_body_bytes=settings.max_body_bytes, access_log=access_log
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=access_log,
+        hsts=settings.hsts,
     )
     logging.getLogger("numbors").setLevel(settings.log_level.upper())
     return app

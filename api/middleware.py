@@ -1,6 +1,9 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
-- every response carries `X-Request-Id` (the client's own when it sent a sane one);
+- every response carries `X-Request-Id` (the client's own when it sent a sane one) and the
+  security headers (`X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+  `X-Frame-Options: DENY`; `Strict-Transport-Security` when NUMBORS_HSTS says TLS
+  terminates in front);
 - a body over the limit is refused with 413 before the endpoint reads it;
 - a JSON body is parsed once, as the endpoint reads it, by `api/json_body.py` (nesting and
   number limits: 400), whichever route serves it;
@@ -30,11 +33,22 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body exceeds {limit} bytes")
 
 
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, access_log: AccessLog):
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, access_log: AccessLog, hsts: bool = False
+    ):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.headers = (*SECURITY_HEADERS, HSTS) if hsts else SECURITY_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,12 +59,13 @@ class RequestMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
         status = 500
+        security = self.headers
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), header, *security]
             await send(message)
 
         try:
