@@ -9,12 +9,14 @@
   replays only from its page on: an ordinary one rewrites the last page; a backdated one
   replays every later page, so 100,000 later movements are ~200 page documents read and
   written, not 100,000 rows (measured: updating 100,000 rows one by one takes ~5 s here).
-  A page's entries are one JSON text in `stock_page_bodies` (same id, no indexed field),
+  A page's start state and entries are one JSON text in `stock_page_bodies` (id
+  `<company id>:<page id>`, so a read by id is a read in the company; no indexed field),
   rewritten by delete and insert: SQLite parses a document for every indexed column it
-  maintains and for every `$set`, and a 40 kB page cost ~10 ms a write that way on the
-  loaded machine (~0.5 ms as a plain insert). An ordinary movement, appended after the
-  last entry, is valued from the level's state alone and the page rewritten with it; the
-  page is replayed in full only when it splits.
+  maintains, for every `$set` and for a filter on a field, and a 40 kB page cost ~10 ms a
+  write that way on the loaded machine (~0.5 ms as a plain insert). The page document
+  itself (`stock_pages`: its pair and first key) changes only when its first entry does.
+  An ordinary movement, appended after the last entry, is valued from the level's state
+  alone and the page rewritten with it; the page is replayed in full only when it splits.
 - `stock_levels`: one document per item x warehouse: on hand, reserved, value, the current
   FIFO layers, the sequence that orders same-day movements, and the last page.
 - `stock_month_cells` / `stock_day_cells`: quantity and value moved per item x warehouse per
@@ -37,6 +39,7 @@ from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, DuplicateKeyError, declare
 
 PAGE_MAX = 500
+INDEXED = ("_id", "company_id", "item_id", "warehouse_id", "first_date", "first_seq")
 SCALE = 6  # quantities are stored in millionths
 
 declare(
@@ -86,16 +89,28 @@ def key(entry: v.Entry) -> tuple[str, int]:
     return entry[v.DATE], entry[v.SEQ]
 
 
+def body_id(ctx: Ctx, page_id: str) -> str:
+    """A page body's id carries its company: a body read by id is read in the company."""
+    return f"{ctx.company_id}:{page_id}"
+
+
+def body(ctx: Ctx, page: dict[str, Any]) -> dict[str, Any]:
+    text = orjson.dumps({"start": page["start"], "entries": page["entries"]}).decode()
+    return {"_id": body_id(ctx, page["_id"]), "body": text}
+
+
 async def loaded(ctx: Ctx, pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored pages with their entries (`entries`, decoded from their bodies)."""
-    ids = [p["_id"] for p in pages]
+    """Stored pages with their start state and entries (decoded from their bodies)."""
+    ids = [body_id(ctx, p["_id"]) for p in pages]
     bodies: dict[str, str] = {}
     for start in range(0, len(ids), 50):
-        found = await ctx.store.find(
-            "stock_page_bodies", ctx.scope(_id={"$in": ids[start : start + 50]})
-        )
+        found = await ctx.store.find("stock_page_bodies", {"_id": {"$in": ids[start : start + 50]}})
         bodies.update((b["_id"], b["body"]) for b in found)
-    return [{**p, "entries": orjson.loads(bodies[p["_id"]])} for p in pages]
+    out = []
+    for page, id in zip(pages, ids, strict=True):
+        decoded = orjson.loads(bodies[id])
+        out.append({**page, **decoded, "first": (page["first_date"], page["first_seq"])})
+    return out
 
 
 async def level(ctx: Ctx, item_id: str, warehouse_id: str) -> dict[str, Any]:
@@ -215,24 +230,21 @@ class Pages:
         store = self.ctx.store
         fresh = {id(p) for p in self.new}
         for page in self.pages:
-            body = {
-                "_id": page["_id"],
-                "company_id": self.ctx.company_id,
-                "body": orjson.dumps(page["entries"]).decode(),
-            }
-            index = {k: x for k, x in page.items() if k != "entries"}
+            written = body(self.ctx, page)
+            index = {k: x for k, x in page.items() if k in INDEXED}
             if id(page) in fresh:
                 await store.insert_one("stock_pages", index)
-                await store.insert_one("stock_page_bodies", body)
+                await store.insert_one("stock_page_bodies", written)
                 continue
-            fields = ("first_date", "first_seq", "start")
-            await store.update_one(
-                "stock_pages",
-                {**self.scope, "_id": page["_id"]},
-                {"$set": {k: page[k] for k in fields}},
-            )
-            await store.delete_many("stock_page_bodies", self.ctx.scope(_id=page["_id"]))
-            await store.insert_one("stock_page_bodies", body)
+            first = (page["first_date"], page["first_seq"])
+            if first != page.get("first"):
+                await store.update_one(
+                    "stock_pages",
+                    {**self.scope, "_id": page["_id"]},
+                    {"$set": {"first_date": first[0], "first_seq": first[1]}},
+                )
+            await store.delete_many("stock_page_bodies", {"_id": written["_id"]})
+            await store.insert_one("stock_page_bodies", written)
 
     @property
     def last(self) -> dict[str, Any]:

@@ -143,7 +143,9 @@ def replay(
     for entry in entries:
         kind = entry[KIND]
         if plain and kind == RECEIPT:
-            change = max(entry[FIXED], 0)
+            change = entry[FIXED]
+            if change < 0:
+                change = 0
             quantity += entry[QTY]
             value += change
         elif plain and kind == ISSUE:
