@@ -8,7 +8,9 @@ draft, sent or viewed and has no payments or credits; a posted one is re-posted 
 entry reversed on its own date, so each period shows the document once). A paid document
 cannot be edited; one with payments cannot be deleted. A document a sales or purchase order
 made (`order_id`) keeps that order's contact, currency and units (409
-`order_document_locked`); its prices, discounts and taxes may still change.
+`order_document_locked`); its prices, discounts and taxes may still change. One that no
+order made moves the stock of its tracked items when it posts, and back when cancelled,
+edited or deleted (`stock.py`); an order's own document moves none (the order did).
 """
 
 from __future__ import annotations
