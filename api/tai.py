@@ -1,6 +1,8 @@
 """Tai's spec paths that the declarations cannot mount themselves: the singular write paths
 (`POST /api/tai/bug`, `/api/tai/feature`, `/api/tai/sprint`), the `PATCH` updates and the
-feature's `link-bug`, CI's `POST /api/tai/e2e-fix`, and `POST /api/tai/message`.
+feature's `link-bug`, CI's `POST /api/tai/e2e-fix` (authenticated by a company CI token,
+`domain/tai/ci_tokens.py`, or a member's login: so it is on a router of its own, which
+checks the module itself), and `POST /api/tai/message`.
 
 Each is a thin alias over the declared resource's own operation (`domain/tai/*`): the same
 Create/Update models, hooks, lifecycle and errors as `POST /api/tai/bugs`, `PUT

@@ -118,3 +118,35 @@ async def test_with_no_future_sprint_work_goes_to_the_backlog(books: Account) ->
         e["type"] for e in data(await books.get("/api/tai/log", params={"sprint_id": only["id"]}))
     ]
     assert log == ["sprint.completed", "sprint.started", "sprint.created"]
+
+
+async def test_another_companys_sprint_is_out_of_reach(books: Account, owner: Account) -> None:
+    from tests.accounting.conftest import new_company
+
+    theirs = await new_company(owner)
+    their_sprint = await sprint(theirs, "Theirs")
+    expect_error(
+        await books.post("/api/tai/bug", json={"title": "x", "sprint_id": their_sprint["id"]}),
+        400,
+        "invalid_reference",
+    )
+    expect_error(await patch(books, their_sprint["id"], status="active"), 404, "not_found")
+    mine = await sprint(books, "Mine")
+    data(await patch(books, mine["id"], status="active"))
+    data(await patch(theirs, their_sprint["id"], status="active"))  # one active per company
+
+
+async def test_experts_one_per_domain(books: Account) -> None:
+    experts = data(await books.get("/api/tai/experts"))
+    assert [e["domain"] for e in experts] == [
+        "banking",
+        "crm",
+        "general",
+        "inventory",
+        "invoices",
+        "payroll",
+    ]
+    body = {"name": "Second invoicing expert", "domain": "invoices"}
+    expect_error(await books.post("/api/tai/experts", json=body), 409, "duplicate")
+    made = data(await books.post("/api/tai/experts", json={**body, "domain": "reports"}), 201)
+    assert made["tools"] == ["bugs", "features", "sprints", "roadmap", "log"]
