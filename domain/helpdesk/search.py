@@ -6,7 +6,7 @@ would use FTS5, MongoDB a text index; see the report of issue 15: the port shoul
 posting per (article, term) in `helpdesk_article_terms`, with the term's frequency and the
 article's length, written in the article's own transaction whenever a published article
 changes and removed when it is unpublished or deleted. A search reads, per query term, its
-`PER_TERM` postings of highest frequency in the company (an index read on (company, term,
+`PER_TERM` (100) postings of highest frequency in the company (an index read on (company, term,
 tf): a common word costs no more than a rare one; an article that holds a common word only
 once or twice may then be ranked on its other words alone) and ranks them by BM25 (k1 1.2,
 b 0.75; document frequency from the index count; the mean length is that of the articles
@@ -32,7 +32,7 @@ POSTINGS = "helpdesk_article_terms"
 TITLE_WEIGHT = 3
 K1, B = 1.2, 0.75
 MOST_TERMS = 16
-PER_TERM = 200
+PER_TERM = 100
 """Postings read per query term: its most frequent ones (an impact-ordered read)."""
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOP = frozenset(
