@@ -2,7 +2,9 @@
 // only: never in localStorage, sessionStorage or a cookie, so a reload signs out and no
 // other page or script of this origin can read it back from storage.
 
-const session = { token: null, companyId: null };
+// `epoch` changes with every sign-in and sign-out: an answer to a request of an earlier
+// session is dropped (ApiError "signed_out"), never shown to the next one.
+const session = { token: null, companyId: null, epoch: 0 };
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -18,6 +20,7 @@ export function signedIn() {
 
 export function setToken(token) {
   session.token = token;
+  session.epoch += 1;
 }
 
 export function setCompany(companyId) {
@@ -31,6 +34,7 @@ export function company() {
 export function signOut() {
   session.token = null;
   session.companyId = null;
+  session.epoch += 1;
 }
 
 /** The headers of an authenticated request in the chosen company. */
@@ -51,6 +55,8 @@ function url(path, query) {
 
 /** One request; answers the envelope's `data` (and `meta`), throws `ApiError` otherwise. */
 export async function call(method, path, { query, body, signal } = {}) {
+  const epoch = session.epoch;
+  if (!session.token && !path.startsWith("/api/auth/")) throw new ApiError(0, "signed_out", "signed out");
   const headers = { Accept: "application/json", ...authHeaders() };
   const init = { method, headers, signal };
   if (body !== undefined) {
@@ -59,6 +65,7 @@ export async function call(method, path, { query, body, signal } = {}) {
   }
   const response = await fetch(url(path, query), init);
   const text = await response.text();
+  if (epoch !== session.epoch) throw new ApiError(0, "signed_out", "signed out");
   let envelope = null;
   try {
     envelope = text ? JSON.parse(text) : null;

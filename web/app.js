@@ -2,8 +2,8 @@
 // books; start an AI insight and watch it stream; follow the company's jobs.
 
 import { ApiError, get, post, setCompany, setToken, signOut, signedIn } from "./api.js";
-import { $, el, notice } from "./dom.js";
-import { analyse, cancel } from "./insight.js";
+import { $, el, notice, problem } from "./dom.js";
+import { analyse, cancel, leave } from "./insight.js";
 import { load } from "./reports.js";
 
 function iso(d) {
@@ -58,9 +58,9 @@ async function refresh() {
   try {
     await load(period());
   } catch (error) {
-    notice(error.message);
+    problem(error);
   }
-  await jobs();
+  if (signedIn()) await jobs();
 }
 
 async function jobs() {
@@ -82,7 +82,7 @@ async function jobs() {
     if (!rows.length) body.append(el("tr", {}, el("td", { colSpan: 5, class: "empty" }, "No jobs yet")));
     $("#jobs-table").replaceChildren(head, body);
   } catch (error) {
-    notice(error.message);
+    problem(error);
   }
 }
 
@@ -108,7 +108,7 @@ async function submit(event, path) {
     form.reset();
     await enter(data.token, data.user, data.company?.id);
   } catch (error) {
-    notice(error instanceof ApiError ? error.message : "the server could not be reached");
+    problem(error instanceof ApiError ? error : null);
   } finally {
     button.disabled = false;
   }
@@ -133,6 +133,7 @@ function start() {
     } catch {
       // signing out locally is what matters; the token is dropped either way
     }
+    leave();
     signOut();
     showSignedOut();
   });
@@ -149,7 +150,7 @@ function start() {
     try {
       await post(`/api/jobs/${id}/cancel`);
     } catch (error) {
-      notice(error.message);
+      problem(error);
     }
     jobs();
   });

@@ -52,3 +52,9 @@ export function notice(message) {
   box.textContent = message || "";
   box.hidden = !message;
 }
+
+/** Shows what went wrong, unless it only is an answer for a session that has ended. */
+export function problem(error) {
+  if (error && error.code === "signed_out") return;
+  notice(error && error.message ? error.message : "the server could not be reached");
+}

@@ -4,7 +4,7 @@
 // provider and whether it is the offline one. Cancel posts `/api/jobs/{id}/cancel`.
 
 import { post } from "./api.js";
-import { $, el, notice } from "./dom.js";
+import { $, el, problem } from "./dom.js";
 import { follow } from "./stream.js";
 
 const AT_DATE = new Set(["balance_sheet", "aged_receivables", "aged_payables"]);
@@ -26,6 +26,7 @@ function pill(selector, text, cls) {
 
 function reset() {
   for (const id of ["#insight-steps", "#insight-facts", "#insight-narrative", "#insight-issues", "#event-log"]) $(id).replaceChildren();
+  delete $("#insight-narrative").dataset.replaced;
   $("#event-count").textContent = "0";
   pill("#insight-provider", "");
   pill("#insight-validation", "");
@@ -81,12 +82,19 @@ function draw(event, job) {
       }
       break;
     }
-    case "result":
-      $("#insight-narrative").textContent = data.summary;
+    case "result": {
+      // The tokens were the validated narrative already; the summary replaces them only if
+      // the stream's text differs (marked, so a reader can tell).
+      const narrative = $("#insight-narrative");
+      if (narrative.textContent.trim() !== data.summary.trim()) {
+        narrative.textContent = data.summary;
+        narrative.dataset.replaced = "true";
+      }
       provider(data.provider, data.model, data.offline);
       validation(data.validation.status, data.validation.issues);
       status("done");
       break;
+    }
     case "error":
       status(`failed: ${data.message || data.code || "the analysis failed"}`);
       break;
@@ -124,7 +132,7 @@ export async function analyse(report, period, onFinished) {
     await stream.done;
   } catch (error) {
     status("failed");
-    notice(error.message);
+    problem(error);
   } finally {
     $("#analyse-button").disabled = false;
     $("#cancel-button").disabled = true;
@@ -138,6 +146,12 @@ export async function cancel() {
   try {
     await post(`/api/jobs/${current.job.id}/cancel`);
   } catch (error) {
-    notice(error.message);
+    problem(error);
   }
+}
+
+/** Stops following the current analysis (signing out): the job itself goes on. */
+export function leave() {
+  if (current) current.stream.stop();
+  current = null;
 }

@@ -127,26 +127,40 @@ function renderAgeingChart(receivables, payables) {
   });
 }
 
-/** Loads and draws every report of the period; each panel as soon as its answer is in. */
+let generation = 0;
+
+/**
+ * Loads and draws every report of the period; each panel as soon as its answer is in. A
+ * later load (another period, another company) supersedes this one: answers that come back
+ * after it started are dropped, so a slow answer never draws over a newer one. Once every
+ * panel of the current load is drawn, `#dashboard[data-loaded]` says so.
+ */
 export async function load(period) {
+  const mine = ++generation;
+  const current = (draw) => (value) => (mine === generation ? draw(value) : undefined);
+  delete $("#dashboard").dataset.loaded;
   const { from, to, compare_from, compare_to } = period;
   const { shown, clipped } = months(from, to);
   $("#period-note").textContent = clipped ? `chart: the last ${MAX_MONTHS} months of the period` : "";
   const asOf = { as_of: to };
   const tasks = [
-    Promise.all(shown.map((m) => get("/api/reports/profit-and-loss", { from: m.from, to: m.to }))).then((r) =>
-      renderMonthly(shown.map((m) => m.label), r),
+    Promise.all(shown.map((m) => get("/api/reports/profit-and-loss", { from: m.from, to: m.to }))).then(
+      current((r) => renderMonthly(shown.map((m) => m.label), r)),
     ),
-    get("/api/reports/profit-and-loss", { from, to, compare_from, compare_to }).then(renderProfitAndLoss),
-    get("/api/reports/balance-sheet", asOf).then(renderBalanceSheet),
-    get("/api/reports/cash-flow", { from, to }).then(renderCashFlow),
-    Promise.all([get("/api/reports/aged-receivables", asOf), get("/api/reports/aged-payables", asOf)]).then(([r, p]) => {
-      renderAged("receivables", r);
-      renderAged("payables", p);
-      renderAgeingChart(r, p);
-    }),
+    get("/api/reports/profit-and-loss", { from, to, compare_from, compare_to }).then(current(renderProfitAndLoss)),
+    get("/api/reports/balance-sheet", asOf).then(current(renderBalanceSheet)),
+    get("/api/reports/cash-flow", { from, to }).then(current(renderCashFlow)),
+    Promise.all([get("/api/reports/aged-receivables", asOf), get("/api/reports/aged-payables", asOf)]).then(
+      current(([r, p]) => {
+        renderAged("receivables", r);
+        renderAged("payables", p);
+        renderAgeingChart(r, p);
+      }),
+    ),
   ];
   const outcomes = await Promise.allSettled(tasks);
+  if (mine !== generation) return;
+  $("#dashboard").dataset.loaded = String(mine);
   const failed = outcomes.find((o) => o.status === "rejected");
   if (failed) throw failed.reason;
 }
