@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint format setup bench clean
+.PHONY: run test lint format setup bench clean browser
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -18,7 +18,12 @@ setup: .venv/.synced
 run: setup
 	.venv/bin/python -m supervisor
 
-test: setup
+# Debian's chromium for tests/browser when missing and installable; never fails the build
+# (else one line says why, and those tests skip with the same reason).
+browser:
+	@bash tests/browser/install_chromium.sh
+
+test: setup browser
 	.venv/bin/python -m pytest
 
 lint: setup
