@@ -277,3 +277,16 @@ async def test_a_crash_mid_import_writes_nothing_and_the_retry_each_line_once(
     again = await sync.sync(ctx, conn["id"])
     assert again["added"] == 30 and again["replaced"] == 1
     assert len(await feed(books)) == 60
+
+
+async def test_a_connection_syncs_at_its_own_path(books: Account, mallory: Account) -> None:
+    conn = await connect(books, "sandbox", sandbox={"seed": "path", "batch": 3})
+    job = data(await books.post(f"{CONNECTIONS}/{conn['id']}/sync"))["job"]
+    assert job["status"] == "succeeded" and job["result"]["added"] == 3, job
+    expect_error(await books.post(f"{CONNECTIONS}/not-an-id/sync"), 400, "invalid_id")
+    theirs = await connect(mallory, "sandbox")
+    expect_error(await books.post(f"{CONNECTIONS}/{theirs['id']}/sync"), 404, "not_found")
+    file = await connect(books)
+    expect_error(await books.post(f"{CONNECTIONS}/{file['id']}/sync"), 409, "not_a_feed")
+    viewer = await books.client.post("/api/banking/feeds/connections/x/sync")
+    assert viewer.status_code == 401
