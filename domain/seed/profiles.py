@@ -71,6 +71,7 @@ CONSULTING = {
     "deals": 10,
 }
 RETAIL = {
+    "stocked_items": 20,
     "customers": 90,
     "suppliers": 10,
     "employees": 4,
@@ -81,6 +82,7 @@ RETAIL = {
     "credit_notes": 5,
 }
 WHOLESALE = {
+    "stocked_items": 40,
     "customers": 30,
     "suppliers": 12,
     "employees": 6,
@@ -93,6 +95,8 @@ WHOLESALE = {
     "deals": 15,
 }
 SAAS = {
+    "articles": 5,
+    "tickets": 20,
     "customers": 40,
     "suppliers": 6,
     "employees": 8,
@@ -136,7 +140,7 @@ PROFILES: tuple[Profile, ...] = (
         "Retail shop with POS",
         "A shop selling goods over the counter: many small invoices paid at once, a few suppliers.",
         ("invoicing", "pos", "inventory"),
-        ("invoices", "bills", "credit_notes", "currencies"),
+        ("invoices", "bills", "credit_notes", "currencies", "inventory"),
         ("shop", "store", "retail", "boutique", "till", "counter", "pos", "cafe", "bakery"),
         # medium: about 500 contacts, 300 items, 5,000 invoices (the benchmark)
         {
@@ -156,7 +160,7 @@ PROFILES: tuple[Profile, ...] = (
         "Wholesaler with inventory and orders",
         "A distributor buying in bulk from suppliers and selling on credit to businesses.",
         ("invoicing", "inventory", "orders", "crm"),
-        ("invoices", "bills", "estimates", "credit_notes", "currencies", "crm"),
+        ("invoices", "bills", "estimates", "credit_notes", "currencies", "crm", "inventory"),
         (
             "wholesale",
             "distributor",
@@ -175,8 +179,8 @@ PROFILES: tuple[Profile, ...] = (
         "saas",
         "SaaS start-up",
         "A software company invoicing subscriptions, with a sales pipeline and a small team.",
-        ("invoicing", "crm", "payroll", "tai"),
-        ("invoices", "bills", "credit_notes", "crm", "payroll"),
+        ("invoicing", "crm", "payroll", "helpdesk"),
+        ("invoices", "bills", "credit_notes", "crm", "payroll", "helpdesk"),
         (
             "saas",
             "software",

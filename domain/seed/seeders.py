@@ -7,12 +7,14 @@ paid in full or in part from the operating account, the rest left open (so the a
 something to show); bills likewise. Amounts are whole currency units times an item's price,
 so totals are exact at every precision.
 
-Areas without a seeder yet (their domain is not built): warehouses and stock, POS sessions,
-helpdesk tickets and articles, bank feed lines. Each adds its seeder here when it exists.
+Stocked goods are items of their own (tracking inventory), apart from the invoiced ones, so
+an invoice never waits on stock. Areas without a seeder yet: POS sessions and bank feed
+lines (each adds its seeder here).
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -317,6 +319,76 @@ async def crm(s: Seeding) -> int:
     return s.made
 
 
+async def inventory(s: Seeding) -> int:
+    """A demo depot, stocked goods (items that track inventory, apart from the invoiced
+    ones so a sale never waits on stock) and a completed opening count per item."""
+    depot = await s.make(
+        "depot",
+        "inventory/warehouses",
+        {
+            "code": f"DEMO-{hashlib.sha1(s.tag.encode()).hexdigest()[:6]}",
+            "name": f"Demo depot ({s.suffix()})",
+        },
+    )
+    for i in range(s.count("stocked_items")):
+        cost = Decimal(s.rng.randrange(2, 200))
+        item = await s.make(
+            f"stocked-{i}",
+            "items",
+            {
+                "name": f"Stocked {GOODS[i % len(GOODS)]} {i + 1}",
+                "sku": f"STK-{s.suffix()}-{i + 1}",
+                "sale_price": cost * 2,
+                "purchase_price": cost,
+                "track_inventory": True,
+                "unit": "piece",
+            },
+        )
+        await s.make(
+            f"count-{i}",
+            "inventory/adjustments",
+            {
+                "warehouse_id": depot,
+                "date": s.day(100),
+                "reason": "Opening stock count",
+                "status": "completed",
+                "lines": [
+                    {
+                        "item_id": item,
+                        "mode": "add",
+                        "quantity": s.rng.randint(5, 200),
+                        "unit_cost": cost,
+                    }
+                ],
+            },
+        )
+    return s.made
+
+
+TOPICS = ("log in", "export invoices", "change the VAT number", "add a user", "reset a password")
+
+
+async def helpdesk(s: Seeding) -> int:
+    for i, topic in enumerate(TOPICS[: s.count("articles")]):
+        body = {
+            "title": f"How do I {topic}?",
+            "body": f"Open **Settings** and follow the steps to {topic}.",
+            "tags": ["demo"],
+            "status": "published",
+        }
+        await s.make(f"article-{i}", "helpdesk/articles", body)
+    for i in range(s.count("tickets")):
+        body = {
+            "subject": f"Cannot {TOPICS[i % len(TOPICS)]} ({i + 1})",
+            "description": "Demo ticket from the seed conductor.",
+            "requester_email": f"user{i + 1}.{s.suffix()}@customers.example",
+            "priority": ("low", "medium", "high")[i % 3],
+            "channel": "email",
+        }
+        await s.make(f"ticket-{i}", "helpdesk/tickets", body)
+    return s.made
+
+
 SEEDERS: tuple[Seeder, ...] = (
     Seeder("taxes", "Taxes", ("taxes",), taxes),
     Seeder("currencies", "Currencies", ("currencies",), currencies),
@@ -361,4 +433,19 @@ SEEDERS: tuple[Seeder, ...] = (
         module="payroll",
     ),
     Seeder("crm", "CRM deals", ("crm/deals",), crm, module="crm"),
+    Seeder(
+        "inventory",
+        "Warehouses and stock",
+        ("inventory/warehouses", "inventory/adjustments"),
+        inventory,
+        requires=("items",),
+        module="inventory",
+    ),
+    Seeder(
+        "helpdesk",
+        "Helpdesk tickets and articles",
+        ("helpdesk/tickets", "helpdesk/articles"),
+        helpdesk,
+        module="helpdesk",
+    ),
 )

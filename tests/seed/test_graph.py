@@ -32,12 +32,14 @@ def test_the_order_puts_every_seeder_after_what_it_needs() -> None:
         "contacts",
         "crm",
         "currencies",
+        "helpdesk",
         "payroll",
         "projects",
         "taxes",
         "items",
         "bills",
         "estimates",
+        "inventory",
         "invoices",
         "credit_notes",
     ]
@@ -51,6 +53,7 @@ def test_edges_come_from_declarations_and_from_the_examples_references() -> None
     assert edges[("items", "taxes")] == "declared"
     assert edges[("credit_notes", "invoices")] == "declared"
     assert edges[("payroll", "contacts")] == "references payroll/departments -> contacts"
+    assert edges[("inventory", "items")] == "declared"
     assert ("taxes", "items") not in edges
 
 

@@ -138,6 +138,29 @@ async def test_applying_a_profile_seeds_balanced_books_in_order(
     assert await trial_balance(co) == balance
 
 
+async def test_stock_and_helpdesk_are_seeded_through_their_areas(
+    app: FastAPI, quiet: Settings, owner: Account
+) -> None:
+    co = await company(owner)
+    wholesale = (await apply(app, quiet, co, {**CONSULTING, "profile": "wholesale"}))["result"]
+    assert "inventory" in wholesale["plan"]
+    small = profiles.BY_KEY["wholesale"].counts("small")
+    adjustments = data(await co.get("/api/inventory/adjustments", params={"limit": 200}))
+    assert len(adjustments) == small["stocked_items"]
+    assert {a["status"] for a in adjustments} == {"completed"}
+    warehouses = data(await co.get("/api/inventory/warehouses", params={"search": "DEMO"}))
+    assert len(warehouses) == 1
+    saas = (await apply(app, quiet, co, {**CONSULTING, "profile": "saas"}))["result"]
+    assert "helpdesk" in saas["plan"]
+    small = profiles.BY_KEY["saas"].counts("small")
+    tickets = (await co.get("/api/helpdesk/tickets", params={"limit": 1})).json()["meta"]
+    assert tickets["total"] == small["tickets"]
+    articles = (await co.get("/api/helpdesk/articles", params={"limit": 1})).json()["meta"]
+    assert articles["total"] == small["articles"]
+    assert (await trial_balance(co))["balanced"] is True
+    await check_documents(app, co)
+
+
 async def test_the_same_seed_gives_the_same_books(
     app: FastAPI, quiet: Settings, owner: Account
 ) -> None:
@@ -277,7 +300,16 @@ async def test_profiles_need_the_tai_module(owner: Account) -> None:
 # --- recommend ----------------------------------------------------------------------------
 
 EMPTY = {
-    "modules": ["crm", "invoicing", "inventory", "orders", "payroll", "pos", "projects", "tai"],
+    "modules": [
+        "crm",
+        "helpdesk",
+        "invoicing",
+        "inventory",
+        "orders",
+        "payroll",
+        "pos",
+        "projects",
+    ],
     "counts": dict.fromkeys(recommend.AREAS, 0),
     "seeded_tags": [],
 }
