@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="Registrations per client address; default 20/hour (100000/hour when "
         "NUMBORS_ENV=test: a suite registers its accounts from one address).",
     )
+    job_dispatch_every_s: float | None = Field(
+        None,
+        description="How often an API enqueues stored jobs the queue lacks (the outbox); "
+        "default 30 (off when NUMBORS_ENV=test: suites keep jobs queued on purpose); 0: off.",
+    )
     hsts: bool = Field(
         False, description="TLS terminates in front of the API: send Strict-Transport-Security."
     )

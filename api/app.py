@@ -21,8 +21,9 @@ from api.mounting import mount
 from api.routing import index_routes
 from domain.auth.tokens import TokenConfig
 from domain.resources.registry import Registry, registry
+from memory.queue import DISPATCH_EVERY_S
 from memory.store import DocumentStore
-from services import for_api
+from services import Services, for_api
 from settings import Settings, configure_logging, get_settings
 
 
@@ -63,12 +64,18 @@ def create_app(
         app.state.services = services
         app.state.store, app.state.redis = services.store, services.redis
         flusher = asyncio.create_task(access_log.run())
+        every = settings.job_dispatch_every_s
+        if every is None:
+            every = 0 if settings.env == "test" else DISPATCH_EVERY_S
+        dispatcher = asyncio.create_task(dispatch(services, every)) if every else None
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in (flusher, dispatcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await services.close()
 
     app = FastAPI(
@@ -110,6 +117,17 @@ def create_app(
     )
     logging.getLogger("numbors").setLevel(settings.log_level.upper())
     return app
+
+
+async def dispatch(services: Services, every_s: float) -> None:
+    """The job outbox (`memory/queue.py`): at start-up, then every `every_s`."""
+    while True:
+        if services.queue is not None:
+            try:
+                await services.queue.dispatch_stranded(services.store)
+            except Exception as error:  # Valkey down: the next round tries again
+                logging.getLogger("numbors.jobs").warning("job dispatch failed: %r", error)
+        await asyncio.sleep(every_s)
 
 
 def app_factory() -> FastAPI:

@@ -10,6 +10,12 @@ retries; the caller then ends the stored record (`api/jobs.py`: failed, `queue_u
 so no record is left queued without an ARQ job. A record failed this way whose enqueue did
 reach Redis after all is never run: a worker claims only queued or running records.
 
+The job record is also the outbox: `dispatch_stranded` enqueues every record still queued
+DISPATCH_AFTER_S after its creation (the API died between the commit and the enqueue, or
+Valkey lost the job: its append-only file syncs once a second). ARQ enqueues an id at most
+once while its job or result exists, so running it on every API replica, at start-up and
+every DISPATCH_EVERY_S, never doubles a job.
+
 ARQ's Redis key layout (`arq.constants`: the in-progress key, the abort set) is used here and
 in the worker's seam (`workers/arq_seam.py`) only; `tests/jobs/test_arq_seam.py` pins it.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
@@ -26,9 +33,13 @@ from arq.utils import timestamp_ms
 from redis.exceptions import RedisError
 
 from memory.serialization import dumps, loads
+from memory.store import DocumentStore
 
 ENQUEUE_TIMEOUT_S = 2.0
 RETRY_AFTER_S = 5
+DISPATCH_AFTER_S = 10.0
+DISPATCH_EVERY_S = 30.0
+DISPATCH_BATCH = 500
 
 WAKE_KEY = "numbors:queue:wake"
 WAKE_CAP = 64
@@ -70,6 +81,32 @@ class JobQueue:
         with contextlib.suppress(TimeoutError, RedisError, OSError):
             async with asyncio.timeout(timeout_s):
                 await self.wake()
+
+    async def dispatch_stranded(
+        self, store: DocumentStore, older_than_s: float = DISPATCH_AFTER_S
+    ) -> int:
+        """Enqueue the queued records ARQ lacks; how many it enqueued."""
+        cutoff = (
+            (datetime.now(UTC) - timedelta(seconds=older_than_s))
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        stranded = await store.find(
+            "jobs",
+            {"status": "queued", "created_at": {"$lt": cutoff}},
+            sort=[("created_at", 1)],
+            limit=DISPATCH_BATCH,
+        )
+        enqueued = 0
+        for job in stranded:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT_S):
+                found = await self.pool.enqueue_job(
+                    TASK, job["_id"], _job_id=job["_id"], _queue_name=self.queue_name
+                )
+            enqueued += found is not None
+        if enqueued:
+            await self.wake()
+        return enqueued
 
     async def wake(self) -> None:
         async with self.pool.pipeline(transaction=False) as pipe:

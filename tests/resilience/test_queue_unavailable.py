@@ -15,6 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from domain import jobs
+from domain.context import Ctx
 from memory.queue import ENQUEUE_TIMEOUT_S
 from settings import Settings
 from tests.helpers import Account, data, expect_error, register
@@ -33,13 +35,18 @@ def valkey(tmp_path: Path) -> Iterator[ValkeyProcess]:
 
 
 @pytest.fixture
-async def account(settings: Settings, valkey: ValkeyProcess) -> AsyncIterator[Account]:
+async def application(settings: Settings, valkey: ValkeyProcess) -> AsyncIterator[FastAPI]:
     own = settings.model_copy(update={"redis_url": valkey.url, "queue_name": "numbors:q:down"})
-    application: FastAPI = create_app(own)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://down.test") as c:
-            yield await register(c, name="Queue Down", company_name="Queue Down Ltd")
+    app: FastAPI = create_app(own)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def account(application: FastAPI) -> AsyncIterator[Account]:
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://down.test") as c:
+        yield await register(c, name="Queue Down", company_name="Queue Down Ltd")
 
 
 async def submit_noop(account: Account) -> tuple[httpx.Response, float]:
@@ -87,3 +94,19 @@ async def test_valkey_paused_answers_503_within_the_bound(
         os.kill(valkey.process.pid, signal.SIGCONT)
     response, _ = await submit_noop(account)
     assert response.status_code == 202, "the queue did not come back with Valkey"
+
+
+async def test_the_record_is_the_outbox(application: FastAPI, account: Account) -> None:
+    """A record committed but never enqueued (the API died in between, or Valkey lost it) is
+    enqueued by the dispatcher, once however often it runs."""
+    services = application.state.services
+    ctx = Ctx(store=services.store, user_id=account.user_id, company_id=account.company_id,
+              role="owner")  # fmt: skip
+    stranded = await jobs.create_job(ctx, "noop", {})
+    queue = services.queue
+    assert await queue.pool.zscore(queue.queue_name, stranded["_id"]) is None
+    await queue.dispatch_stranded(services.store, older_than_s=60)  # too young for it
+    assert await queue.pool.zscore(queue.queue_name, stranded["_id"]) is None
+    assert await queue.dispatch_stranded(services.store, older_than_s=0) >= 1
+    assert await queue.pool.zscore(queue.queue_name, stranded["_id"]) is not None
+    assert await queue.dispatch_stranded(services.store, older_than_s=0) == 0  # ARQ has it
