@@ -28,11 +28,13 @@ import pytest
 from tests.accounting import books as bk
 from tests.ai.fake_llm import MODEL, FakeLLM, quote_facts
 from tests.browser.conftest import Tab
-from tests.browser.stack import CuttingProxy, release, stop
+from tests.browser.stack import CuttingProxy, release, stop, why_no_browser
 from tests.e2e.test_jobs_stack import Stack, stream_rows
 from tests.helpers import PASSWORD, Account, data, register
 
 pytestmark = pytest.mark.e2e
+if (reason := why_no_browser()) is not None:  # one skip line for the module, with the reason
+    pytest.skip(reason, allow_module_level=True)
 
 PERIOD = {
     "from": "2025-01-01",
