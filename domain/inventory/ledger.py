@@ -19,10 +19,13 @@
   alone and the page rewritten with it; the page is replayed in full only when it splits.
 - `stock_levels`: one document per item x warehouse: on hand, reserved, value, the current
   FIFO layers, the sequence that orders same-day movements, and the last page.
-- `stock_month_cells` / `stock_day_cells`: quantity and value moved per item x warehouse per
-  month and per day. The stock report as of a date sums the month cells before its month
-  and the day cells of its month (covering indexes: the sums read the index only), however
-  many movements there are; a revaluation adds its differences to the same cells.
+- `stock_year_cells`, `stock_month_cells`, `stock_dekad_cells` (days 1-10, 11-20, 21-end),
+  `stock_day_cells`: quantity and value moved per item x warehouse in each period. The
+  stock report as of a date adds the years before it, the months of its year before its
+  month (from the 7th month on: its year less the months from its month on), the dekads of
+  its month before its dekad and the days of its dekad up to it: at most ~15 cells per item
+  x warehouse (covering indexes: the sums read the index only), however many movements
+  there are; a revaluation adds its differences to the same cells.
 Quantities are integers in millionths of a unit, values integers in base minor units.
 """
 
@@ -74,7 +77,13 @@ declare(
         unique=(("company_id", "item_id", "warehouse_id"),),
     )
 )
-for _name, _key in (("stock_month_cells", "month"), ("stock_day_cells", "day")):
+CELLS = (
+    ("stock_year_cells", "year"),
+    ("stock_month_cells", "month"),
+    ("stock_dekad_cells", "dekad"),
+    ("stock_day_cells", "day"),
+)
+for _name, _key in CELLS:
     declare(
         CollectionSpec(
             _name,
@@ -254,16 +263,13 @@ class Pages:
 async def add_to_cells(
     ctx: Ctx, item_id: str, warehouse_id: str, moved: dict[str, list[int]]
 ) -> None:
-    """Add quantity and value moved per day to the day and month cells."""
-    months: dict[str, list[int]] = {}
-    for day, (quantity, value) in moved.items():
-        month = months.setdefault(day[:7], [0, 0])
-        month[0] += quantity
-        month[1] += value
-    for name, field, cells in (
-        ("stock_day_cells", "day", moved),
-        ("stock_month_cells", "month", months),
-    ):
+    """Add quantity and value moved per day to the cells of every period."""
+    for name, field in CELLS:
+        cells: dict[str, list[int]] = {}
+        for day, (quantity, value) in moved.items():
+            cell = cells.setdefault(PERIOD[field](day), [0, 0])
+            cell[0] += quantity
+            cell[1] += value
         for period, (quantity, value) in cells.items():
             if not quantity and not value:
                 continue
@@ -309,29 +315,44 @@ async def entries_by_id(
     return {e[v.ID]: e for page in await loaded(ctx, pages) for e in page["entries"]}
 
 
-def _month_start(day: str) -> str:
-    return day[:7] + "-01"
+def dekad(day: str) -> str:
+    """`2026-10-2` for 2026-10-11 to 2026-10-20 (the 21st to the month's end: `-3`)."""
+    return f"{day[:7]}-{min((int(day[8:10]) - 1) // 10, 2) + 1}"
+
+
+PERIOD = {
+    "year": lambda day: day[:4],
+    "month": lambda day: day[:7],
+    "dekad": dekad,
+    "day": lambda day: day,
+}
 
 
 async def moved_as_of(ctx: Ctx, date: str, **filter: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """Quantity and value on hand per item x warehouse at the end of `date`: the month
-    cells before its month plus the day cells of its month (two grouped sums over covering
-    indexes, whatever the number of movements)."""
+    """Quantity and value on hand per item x warehouse at the end of `date`, from the
+    cells (see the module's docstring): a few grouped sums over covering indexes."""
+    year, month, part = date[:4], date[:7], int(dekad(date)[-1])
+    parts: list[tuple[str, dict[str, Any], int]] = [
+        ("stock_year_cells", {"year": {"$lt": year}}, 1)
+    ]
+    if int(month[5:]) <= 6:
+        parts.append(("stock_month_cells", {"month": {"$gte": f"{year}-01", "$lt": month}}, 1))
+    else:
+        parts.append(("stock_year_cells", {"year": year}, 1))
+        parts.append(("stock_month_cells", {"month": {"$gte": month, "$lte": f"{year}-12"}}, -1))
+    if part > 1:
+        parts.append(
+            ("stock_dekad_cells", {"dekad": {"$gte": f"{month}-1", "$lt": f"{month}-{part}"}}, 1)
+        )
+    first_day = f"{month}-{(part - 1) * 10 + 1:02d}"
+    parts.append(("stock_day_cells", {"day": {"$gte": first_day, "$lte": date}}, 1))
     by, sums = ("item_id", "warehouse_id"), ("quantity", "value")
-    months = await ctx.store.sum_by(
-        "stock_month_cells", ctx.scope(month={"$lt": date[:7]}, **filter), by, sums
-    )
-    days = await ctx.store.sum_by(
-        "stock_day_cells",
-        ctx.scope(day={"$gte": _month_start(date), "$lte": date}, **filter),
-        by,
-        sums,
-    )
     out: dict[tuple[str, str], tuple[int, int]] = {}
-    for row in (*months, *days):
-        pair = (row["item_id"], row["warehouse_id"])
-        quantity, value = out.get(pair, (0, 0))
-        out[pair] = (quantity + int(row["quantity"]), value + int(row["value"]))
+    for collection, period, sign in parts:
+        for row in await ctx.store.sum_by(collection, ctx.scope(**period, **filter), by, sums):
+            pair = (row["item_id"], row["warehouse_id"])
+            quantity, value = out.get(pair, (0, 0))
+            out[pair] = (quantity + sign * int(row["quantity"]), value + sign * int(row["value"]))
     return out
 
 

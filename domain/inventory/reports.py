@@ -4,9 +4,10 @@
   warehouse, now (one document per item x warehouse: no sum over movements).
 - `inventory/stock-report`: quantity and value per item x warehouse at the end of a date,
   with the total value; read from month and day cells (`ledger.moved_as_of`), so its cost
-  does not grow with the number of movements. Its total equals the inventory account's
-  balance on that date when every movement posted (transfers move value between
-  warehouses, not out of inventory).
+  does not grow with the number of movements (as of a date after every movement, such as
+  today: from the levels, one document per item x warehouse). Its total equals the
+  inventory account's balance on that date when every movement posted (transfers move
+  value between warehouses, not out of inventory).
 - `inventory/ledger`: the movements in date order (of one item, one warehouse, a period),
   each with its quantity, unit cost, value change and the item x warehouse's running
   quantity and value after it, as revalued by any backdated movement.
@@ -184,7 +185,7 @@ async def stock_report(ctx: Ctx, q: AsOfQuery) -> dict[str, Any]:
     as_of = (q.as_of or datetime.now(UTC).date()).isoformat()
     currency = await base_currency(ctx)
     places = precision(currency)
-    moved = await ledger.moved_as_of(ctx, as_of, **filter)
+    moved = await _held_as_of(ctx, as_of, filter)
     held = sorted(pair for pair, (quantity, value) in moved.items() if quantity or value)
     items, warehouses = await _names(ctx, held)
     rows, total = [], 0
@@ -206,6 +207,17 @@ async def stock_report(ctx: Ctx, q: AsOfQuery) -> dict[str, Any]:
         "rows": rows,
         "total_value": float(from_minor(total, places)),
     }
+
+
+async def _held_as_of(
+    ctx: Ctx, as_of: str, filter: dict[str, str]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Nothing moved after the date (a report as of today): the levels are the answer;
+    else the cells."""
+    if await ctx.store.count("stock_moves", ctx.scope(date={"$gt": as_of}, **filter)):
+        return await ledger.moved_as_of(ctx, as_of, **filter)
+    found = await ctx.store.find("stock_levels", ctx.scope(**filter))
+    return {(d["item_id"], d["warehouse_id"]): (d["on_hand"], d["value"]) for d in found}
 
 
 async def stock_ledger(ctx: Ctx, q: LedgerQuery) -> dict[str, Any]:

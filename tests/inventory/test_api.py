@@ -278,3 +278,30 @@ async def test_another_companys_warehouses_and_items_are_out_of_reach(
     )
     expect_error(await books.get(f"{WH}/{theirs['id']}"), 404, "not_found")
     expect_error(await books.delete(f"/api/items/{item['id']}"), 409, "item_has_stock")
+
+
+async def test_stock_report_across_years_months_and_dekads(books: Account) -> None:
+    item = await tracked(books)
+    await stock_in(books, item["id"], 1, 1, date="2025-11-30")
+    await stock_in(books, item["id"], 2, 1, date="2026-07-05")
+    await stock_in(books, item["id"], 4, 1, date="2026-08-15")
+    await stock_in(books, item["id"], 8, 1, date="2026-08-25")
+    await stock_in(books, item["id"], 16, 1, date="2027-01-02")
+
+    async def quantity(day: str) -> float:
+        report = data(await books.get("/api/inventory/stock-report", params={"as_of": day}))
+        return sum(r["quantity"] for r in report["rows"] if r["item_id"] == item["id"])
+
+    expected = {
+        "2025-11-29": 0,
+        "2025-12-31": 1,
+        "2026-07-04": 1,
+        "2026-08-10": 3,
+        "2026-08-15": 7,
+        "2026-08-21": 7,
+        "2026-08-31": 15,
+        "2026-12-31": 15,
+        "2027-01-01": 15,
+        "2027-01-02": 31,
+    }
+    assert {day: await quantity(day) for day in expected} == expected

@@ -199,6 +199,18 @@ async def test_incremental_valuation_equals_a_recomputation(
     assert Decimal(str(balances.get("inventory", 0))) == Decimal(total) / 100
     report = data(await books.get("/api/inventory/stock-report", params={"as_of": "2030-12-31"}))
     assert Decimal(str(report["total_value"])) == Decimal(total) / 100
+    # as of a day in the middle (read from the cells): the reference of what was dated by then
+    mid = (START + timedelta(days=6)).isoformat()
+    before = reference.run(
+        [e if e.date <= mid else Op("receipt", 0, 0, Decimal(0), 99) for e in reference.accepted]
+    )
+    assert before is not None
+    report = data(await books.get("/api/inventory/stock-report", params={"as_of": mid}))
+    got = {r["warehouse_id"]: (r["quantity"], r["value"]) for r in report["rows"]}
+    for index, warehouse_id in enumerate(warehouses):
+        quantity, value, _ = before[index]
+        expected_row = (quantity, float(Decimal(value) / 100)) if quantity or value else None
+        assert got.get(warehouse_id) == expected_row, (mid, reference.accepted)
 
 
 async def _apply(ctx: Any, item_id: str, warehouses: list[str], op: Op, i: int) -> None:
