@@ -38,7 +38,7 @@ from domain.bankfeeds.reconcile import COLLECTION, OPEN_STATES
 from domain.bankfeeds.rules import Split, check_splits
 from domain.bankfeeds.statements import Entry
 from domain.context import Ctx
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, DomainError, Invalid
 from domain.fields import Amount, Day, Input, ObjectIdStr, Output, ShortText
 from domain.money import to_minor, to_number
 from domain.references import referenced
@@ -96,6 +96,7 @@ class CategorisationOut(Output):
     contact_id: str | None = None
     splits: list[dict[str, Any]] = []
     auto_create: bool = False
+    problem: str | None = Field(None, description="Why an auto-create rule did not record it")
 
 
 class LineFields(Declared):
@@ -183,9 +184,17 @@ class Evaluator:
         changes = self.evaluate(line)
         proposal = changes["categorisation"]
         if proposal and proposal["auto_create"] and not changes["suggestions"]:
-            ids = await reconcile.record(
-                ctx, line, proposal["category_id"], proposal["contact_id"], proposal["splits"]
-            )
+            contact = proposal["contact_id"]
+            try:
+                parts = await reconcile.plan(
+                    ctx, line, proposal["category_id"], contact, proposal["splits"]
+                )
+            except DomainError as error:
+                # the rule cannot record this line (its fixed split does not fit the amount,
+                # its category was disabled): it stays a proposal for a person to settle
+                changes["categorisation"] = {**proposal, "problem": error.message}
+                return changes
+            ids = await reconcile.write(ctx, line, parts, contact)
             changes.update(
                 status="reconciled",
                 transaction_ids=ids,

@@ -111,6 +111,36 @@ async def categorise(
     return await claim(ctx, line, {"transaction_ids": ids, "categorised_by": rule_id})
 
 
+Part = tuple[int, str | None, str | None]  # minor units, category, description
+
+
+async def plan(
+    ctx: Ctx,
+    line: dict[str, Any],
+    category_id: str | None,
+    contact_id: str | None,
+    splits: list[dict[str, Any]],
+) -> list[Part]:
+    """What recording the line would write, checked before anything is written: the split
+    (fixed amounts first, then percentages of the rest), each category of the line's kind,
+    the contact."""
+    kind = "income" if line["amount"] > 0 else "expense"
+    total = abs(line["amount"])
+    parts = allocate(total, splits, line["precision"]) if splits else [total]
+    chosen = splits or [{}]
+    out: list[Part] = []
+    for i, (part, split) in enumerate(zip(parts, chosen, strict=True)):
+        category = split.get("category_id") or category_id
+        if category:
+            field = f"splits.{i}.category_id" if splits else "category_id"
+            await referenced(ctx, "categories", category, field, "category", type=kind)
+        if part:
+            out.append((part, category, split.get("description")))
+    if contact_id:
+        await referenced(ctx, "contacts", contact_id, "contact_id", "contact")
+    return out
+
+
 async def record(
     ctx: Ctx,
     line: dict[str, Any],
@@ -118,15 +148,17 @@ async def record(
     contact_id: str | None,
     splits: list[dict[str, Any]],
 ) -> list[str]:
-    """The line's income or expense transactions; their ids."""
+    """The line's income or expense transactions (one per part of `plan`); their ids."""
+    parts = await plan(ctx, line, category_id, contact_id, splits)
+    return await write(ctx, line, parts, contact_id)
+
+
+async def write(
+    ctx: Ctx, line: dict[str, Any], parts: list[Part], contact_id: str | None
+) -> list[str]:
     kind = "income" if line["amount"] > 0 else "expense"
-    total = abs(line["amount"])
-    parts = allocate(total, splits, line["precision"]) if splits else [total]
-    categories = [s.get("category_id") or category_id for s in splits] if splits else [category_id]
     ids: list[str] = []
-    for i, (part, category) in enumerate(zip(parts, categories, strict=True)):
-        if part == 0:
-            continue
+    for part, category, description in parts:
         data = {
             **_base(line),
             "type": kind,
@@ -134,8 +166,8 @@ async def record(
             "category_id": category,
             "contact_id": contact_id,
         }
-        if splits and splits[i].get("description"):
-            data["description"] = splits[i]["description"]
+        if description:
+            data["description"] = description
         tx = await insert(ctx, TRANSACTIONS, {k: v for k, v in data.items() if v is not None})
         ids.append(tx["_id"])
     return ids

@@ -294,3 +294,23 @@ async def test_rules_refuse_what_cannot_work(books: Account) -> None:
     for body, code in cases:
         response = await books.post(RULES, json={"name": "x", **body})
         expect_error(response, 400, code)
+
+
+async def test_an_auto_rule_that_cannot_record_a_line_leaves_it_proposed(books: Account) -> None:
+    rent = await category(books)
+    await rule(
+        books,
+        conditions=[{"field": "description", "operator": "contains", "value": "rent"}],
+        direction="out",
+        splits=[{"category_id": rent["id"], "amount": 1500}],
+        auto_create=True,
+    )
+    conn = await connect(books, csv_mapping=MAPPING)
+    csv = "Date,Text,Amount\n2026-11-01,RENT NOV,-1500\n2026-12-01,RENT DEC,-1600\n"
+    job = await upload(books, conn["id"], csv, "csv")
+    assert (job["result"]["reconciled"], job["result"]["categorised"]) == (1, 1), job["result"]
+    november, december = await feed(books)
+    assert november["status"] == "reconciled" and len(november["transaction_ids"]) == 1
+    assert december["status"] == "categorised" and december["transaction_ids"] == []
+    assert "do not add up" in december["categorisation"]["problem"]
+    await assert_balanced(books)
