@@ -30,11 +30,12 @@ from api.responses import Envelope, EnvelopeResponse, errors, ok
 from api.routing import LeanRoute
 from domain import resources
 from domain.context import Ctx
+from domain.errors import Unavailable
 from domain.fields import QueryBool
 from domain.modules import licences
 from domain.resources import Resource
 from domain.resources.examples import openapi_example
-from domain.tai import bugs, chat, ci_tokens, features, sprints, triage
+from domain.tai import bugs, chat, ci_tokens, features, sprints, triage, webhooks
 
 gated = APIRouter(prefix=f"{PREFIX}/tai", dependencies=module_gate("tai"), route_class=LeanRoute)
 ci = APIRouter(prefix=f"{PREFIX}/tai", route_class=LeanRoute)
@@ -89,6 +90,18 @@ def _data(model: Any, **fields: Any) -> Any:
     return model.model_dump(mode="json", **fields)
 
 
+async def _send_webhooks(request: Request, ctx: Ctx) -> None:
+    """After an event's commit: enqueue the job that sends the company's pending webhook
+    deliveries (none registered: nothing). A queue that is down leaves them pending for the
+    next event; the change itself has committed, so the answer does not fail."""
+    if not await ctx.store.count(webhooks.DELIVERIES, ctx.scope(status="pending")):
+        return
+    try:
+        await jobs_api.run(request, ctx, webhooks.KIND, {}, wait=False)
+    except Unavailable:
+        return
+
+
 @gated.post(
     "/bug",
     status_code=201,
@@ -98,8 +111,9 @@ def _data(model: Any, **fields: Any) -> Any:
     response_model=Envelope[bugs.BUGS.read],  # type: ignore[name-defined]
     responses=errors(400, 401, 403, 409),
 )
-async def report_bug(body: BugCreate, ctx: CompanyCtx) -> EnvelopeResponse:
+async def report_bug(body: BugCreate, ctx: CompanyCtx, request: Request) -> EnvelopeResponse:
     created = await resources.create_document(ctx, bugs.BUGS, _data(body, exclude_none=True))
+    await _send_webhooks(request, ctx)
     return ok(created, status=201)
 
 
@@ -183,11 +197,14 @@ async def create_sprint(body: SprintCreate, ctx: CompanyCtx) -> EnvelopeResponse
     ),
 )
 async def update_sprint(
-    sprintId: SprintId, body: SprintUpdate, ctx: CompanyCtx
+    sprintId: SprintId, body: SprintUpdate, ctx: CompanyCtx, request: Request
 ) -> EnvelopeResponse:
     resources.check_id(sprints.SPRINTS, sprintId)
     changes = _data(body, exclude_unset=True)
-    return ok(await resources.update_document(ctx, sprints.SPRINTS, sprintId, changes))
+    updated = await resources.update_document(ctx, sprints.SPRINTS, sprintId, changes)
+    if changes.get("status") == "closed":
+        await _send_webhooks(request, ctx)
+    return ok(updated)
 
 
 MessageBody = Annotated[
@@ -296,7 +313,10 @@ async def e2e_fix(
 ) -> EnvelopeResponse:
     ctx = await _ci_or_member(request)
     resources.authorize(ctx, "member")
-    return ok(await triage.triage(ctx, body), status=201)
+    outcome = await triage.triage(ctx, body)
+    if outcome["created"] or outcome["regressed"]:
+        await _send_webhooks(request, ctx)
+    return ok(outcome, status=201)
 
 
 router = APIRouter()

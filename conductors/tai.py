@@ -7,19 +7,29 @@ conversation's checkpointer thread, `tai:<company id>:<thread id>`, so a thread 
 crosses companies and keeps its history between messages. Events: `progress` per step,
 `token` per validated piece of the answer (the runtime adds `result` or `error`). A model
 endpoint that stays unavailable becomes a `TransientError`, so the job is retried.
+
+Webhooks: the `tai.webhooks` job sends a company's pending deliveries (`domain.tai.webhooks`)
+signed as Standard Webhooks.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+import httpx
+import orjson
+from standardwebhooks import Webhook
 
 from agents import tai as agent
 from agents.models import ModelUnavailable
 from conductors.insights import checkpointer
 from domain.context import Ctx
 from domain.jobkit import JobRun, TransientError, handler
-from domain.tai import chat
+from domain.tai import chat, webhooks
 from services import Services
+
+WEBHOOK_TIMEOUT_S = 10.0
 
 
 class CompanyTracker:
@@ -55,3 +65,42 @@ async def message(run: JobRun[Services]) -> dict[str, Any]:
         raise TransientError(str(error)) from error
     await chat.answered(ctx, question, result)
     return result
+
+
+@handler(webhooks.KIND)
+async def deliver(run: JobRun[Services]) -> dict[str, Any]:
+    """Send the company's due webhook deliveries; any failed call makes the job retry (the
+    platform's backoff), the last try marks what still fails `failed`."""
+    company_id = run.job["company_id"]
+    due = await webhooks.pending(run.store, company_id)
+    sent = failed = 0
+    async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S) as http:
+        for row, endpoint in due:
+            body = orjson.dumps(row["payload"]).decode()
+            now = datetime.now(UTC)
+            signature = Webhook(endpoint["secret"]).sign(row["msg_id"], now, body)
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": row["msg_id"],
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": signature,
+            }
+            status: int | None = None
+            error: str | None = None
+            try:
+                answer = await http.post(endpoint["url"], content=body, headers=headers)
+                status = answer.status_code
+                if not 200 <= status < 300:
+                    error = answer.text[:300]
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            ok = error is None
+            await webhooks.attempted(
+                run.store, row, status_code=status, error=error, final=run.last_attempt
+            )
+            sent += ok
+            failed += not ok
+    await run.emit("progress", {"step": "delivered", "sent": sent, "failed": failed})
+    if failed:  # retried with the platform's backoff; on the last try the job fails
+        raise TransientError(f"{failed} webhook deliveries failed")
+    return {"sent": sent, "failed": failed}

@@ -7,8 +7,9 @@ a question asked and answered. Occurrences of a known failure are counted on the
 logged one by one (1,000 CI posts of one failure are one bug, not 1,000 events).
 
 Events are written in the transaction of the change they record, so the log never tells
-of a change that did not happen. Other areas (the bug-fix conductor) record theirs with
-`record`.
+of a change that did not happen; `bug.created`, `bug.regressed` and `sprint.completed` also
+write their webhook deliveries there (`webhooks.py`, an outbox). Other areas (the bug-fix
+conductor) record theirs with `record`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import Field
 
 from domain.context import Ctx
 from domain.resources import Declared, Resource, Server
+from domain.tai import webhooks
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -63,6 +65,10 @@ async def record(
     **data: Any,
 ) -> None:
     now = utcnow()
+    if type in webhooks.EVENTS:
+        refs = {"bug_id": bug_id, "feature_id": feature_id, "sprint_id": sprint_id}
+        payload = {"summary": summary, **{k: v for k, v in refs.items() if v}, **data}
+        await webhooks.queue(ctx, type, payload)
     await ctx.store.insert_one(
         COLLECTION,
         {
