@@ -19,6 +19,9 @@ The checks (each area adds its own as it is built):
   with the ledger: a payment whose stored amount differs from its own journal entry is
   repaired from that entry (the ledger is written once and never edited); otherwise the
   document's figures are repaired from its payments.
+- `on_hand_matches_ledger` (inventory, POS, orders): a stock level's on hand is the sum of
+  its movements, and what is reserved never exceeds it (reported, not repaired: a level
+  also holds its value and cost layers, which only the inventory area can re-derive).
 - `numbers_without_gaps` (invoicing): each document type's numbers under one prefix run
   without gaps (a gap is a lost or deleted document, or a numbering jump someone set:
   reported for review, never repaired).
@@ -278,6 +281,53 @@ async def numbers_without_gaps(ctx: Ctx) -> list[Violation]:
     return found
 
 
+# --- stock ---------------------------------------------------------------------------------
+
+
+async def on_hand_matches_ledger(ctx: Ctx) -> list[Violation]:
+    """Each stock level's on hand is the sum of its item x warehouse's movements (the
+    ledger's year cells), and reserves never exceed it. No automatic repair: a level holds
+    its value and cost layers too, which only the inventory area can re-derive."""
+    moved = {
+        (row["item_id"], row["warehouse_id"]): row["quantity"] or 0
+        for row in await ctx.store.sum_by(
+            "stock_year_cells", ctx.scope(), ["item_id", "warehouse_id"], ["quantity"]
+        )
+    }
+    found: list[Violation] = []
+    levels = await ctx.store.sum_by(
+        "stock_levels", ctx.scope(), ["_id", "item_id", "warehouse_id"], ["on_hand", "reserved"]
+    )
+    for lvl in levels:
+        ledger = moved.get((lvl["item_id"], lvl["warehouse_id"]), 0)
+        label = f"stock of item {lvl['item_id']} in warehouse {lvl['warehouse_id']}"
+        if lvl["on_hand"] != ledger:
+            found.append(
+                violation(
+                    "on_hand_matches_ledger",
+                    "stock_levels",
+                    lvl["_id"],
+                    label,
+                    f"{label}: on hand {lvl['on_hand']} but its movements sum to {ledger} (units)",
+                    ledger,
+                    lvl["on_hand"],
+                )
+            )
+        if lvl["reserved"] > lvl["on_hand"]:
+            found.append(
+                violation(
+                    "on_hand_matches_ledger",
+                    "stock_levels",
+                    lvl["_id"],
+                    label,
+                    f"{label}: {lvl['reserved']} reserved of {lvl['on_hand']} on hand (units)",
+                    lvl["on_hand"],
+                    lvl["reserved"],
+                )
+            )
+    return found
+
+
 INVOICING = ("invoicing", "invoices", "bills", "documents", "payments", "banking", "transactions")
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
@@ -293,6 +343,13 @@ INVARIANTS: tuple[Invariant, ...] = (
         INVOICING,
         ("paid", "payment", "payments", "due", "balance", "partial", "overpayment", "amount"),
         paid_matches_payments,
+    ),
+    Invariant(
+        "on_hand_matches_ledger",
+        "On hand equals the stock ledger, and reserved never exceeds it",
+        ("inventory", "stock", "warehouses", "pos", "orders"),
+        ("stock", "hand", "reserved", "inventory", "quantity", "warehouse", "level", "levels"),
+        on_hand_matches_ledger,
     ),
     Invariant(
         "numbers_without_gaps",

@@ -307,6 +307,37 @@ async def test_a_retried_run_resumes_after_its_last_finished_step(
     assert await store.count(runs.RUNS, {"_id": job["_id"]}) == 1
 
 
+async def test_a_stock_level_changed_behind_the_ledger_is_found(
+    app: FastAPI, quiet: Settings, owner: Account
+) -> None:
+    from conductors import seed  # noqa: F401  (registers the seed jobs' handlers)
+    from domain.seed.operations import APPLY
+
+    co = await company(owner)
+    seeded = await new_job(
+        app, co, APPLY, {"profile": "wholesale", "size": "small", "seed": 2, "as_of": "2026-11-30"}
+    )
+    outcome, job = await run(app, quiet, seeded)
+    assert outcome == "succeeded", job.get("error")
+    store = services_of(app).store
+    level = await store.find_one("stock_levels", {"company_id": co.company_id})
+    await store.update_one("stock_levels", {"_id": level["_id"]}, {"$inc": {"on_hand": 7}})
+    await bug(co, title="Stock on hand is off after a count", domain="inventory")
+    result = (await bugfix(app, quiet, co, "inventory"))["result"]
+    [check] = [i for i in result["invariants"] if i["key"] == "on_hand_matches_ledger"]
+    [found] = check["violations"]
+    assert (found["id"], found["expected"], found["found"]) == (
+        level["_id"],
+        level["on_hand"],
+        level["on_hand"] + 7,
+    )
+    [proposal] = result["proposals"]
+    assert proposal["reproduction"]["invariant"] == "on_hand_matches_ledger"
+    assert proposal["kind"] == "code_fix" and proposal["repair"] is None
+    assert proposal["validation"]["outcome"] == "reproduced"
+    assert result["counts"]["validated"] == 1 and result["counts"]["repairs"] == 0
+
+
 async def test_starting_a_run_checks_the_domain(owner: Account) -> None:
     co = await company(owner)
     expect_error(await co.post("/api/tai/bugfix/astrology"), 400, "unknown_domain")
