@@ -37,7 +37,7 @@ from langgraph.runtime import Runtime
 from agents import facts as F
 from agents.models import OFFLINE, ModelClient, ModelUnavailable, Prompt
 from agents.offline import TITLES
-from agents.validation import StreamGuard, outcome, validate
+from agents.validation import Scope, StreamGuard, outcome, scope_of, validate
 from memory.ids import utcnow
 
 log = logging.getLogger("numbors.agents")
@@ -194,7 +194,7 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
     async def token(text: str) -> None:
         await runtime.context.emit("token", {"text": text})
 
-    guard = StreamGuard(state["facts"], state["places"], _years(state["request"]), token)
+    guard = _guard(state, token)
     try:
         completion = await runtime.context.model.complete(prompt(state), guard.feed)
     except ModelUnavailable as error:
@@ -205,7 +205,7 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
         await runtime.context.emit(
             "progress", {"step": "model_failed", "error": str(error)[:500], "fallback": OFFLINE}
         )
-        guard = StreamGuard(state["facts"], state["places"], _years(state["request"]), token)
+        guard = _guard(state, token)
         completion = await fallback.complete(prompt(state), guard.feed)
         completion.notice = f"The model failed ({str(error)[:200]}); {completion.notice or ''}"
     await guard.close()
@@ -218,13 +218,23 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
     }
 
 
+def _guard(state: AnalysisState, token: Callable[[str], Awaitable[None]]) -> StreamGuard:
+    scope = scope_of(state["request"], state["findings"])
+    return StreamGuard(
+        state["facts"], state["places"], _years(state["request"]), token, scope=scope
+    )
+
+
 async def check(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
-    """Every figure of the narrative and the findings must be a computed fact."""
+    """Every figure of the narrative must be the fact its sentence names (a failing sentence
+    is replaced by its finding or dropped); the findings are checked the same way."""
     await _step(runtime, "validate")
     found, places, years = state["facts"], state["places"], _years(state["request"])
-    summary, issues = validate(state["narrative"], found, places, years)
+    scope = scope_of(state["request"], state["findings"])
+    summary, issues = validate(state["narrative"], found, places, years, scope=scope)
+    bare = Scope(scope.periods)
     for finding in state["findings"]:
-        _, more = validate(finding["text"], found, places, years)
+        _, more = validate(finding["text"], found, places, years, scope=bare)
         issues += [{**issue, "in": finding["title"]} for issue in more]
     result = {"status": outcome(issues), "issues": issues}
     await runtime.context.emit("progress", {"step": "validated", "validation": result["status"]})

@@ -66,13 +66,16 @@ class Facts:
         self.items: list[Fact] = []
         self.findings: list[Finding] = []
 
-    def money(self, key: str, label: str, value: Any) -> Fact:
-        return self._add(key, label, number(dec(value), self.places), "money")
+    def money(self, key: str, label: str, value: Any, entity: str | None = None) -> Fact:
+        return self._add(key, label, number(dec(value), self.places), "money", entity)
 
-    def percent(self, key: str, label: str, part: Decimal, whole: Decimal) -> Fact | None:
+    def percent(
+        self, key: str, label: str, part: Decimal, whole: Decimal, entity: str | None = None
+    ) -> Fact | None:
         if whole == 0:
             return None
-        return self._add(key, label, number(part * 100 / abs(whole), PERCENT_PLACES), "percent")
+        value = number(part * 100 / abs(whole), PERCENT_PLACES)
+        return self._add(key, label, value, "percent", entity)
 
     def ratio(self, key: str, label: str, part: Decimal, whole: Decimal) -> Fact | None:
         if whole == 0:
@@ -82,8 +85,12 @@ class Facts:
     def count(self, key: str, label: str, value: int) -> Fact:
         return self._add(key, label, int(value), "count")
 
-    def _add(self, key: str, label: str, value: float | int, unit: str) -> Fact:
-        fact = {"key": key, "label": label, "value": value, "unit": unit}
+    def _add(
+        self, key: str, label: str, value: float | int, unit: str, entity: str | None = None
+    ) -> Fact:
+        fact: Fact = {"key": key, "label": label, "value": value, "unit": unit}
+        if entity is not None:
+            fact["entity"] = entity  # the account, contact or item the fact is about
         self.items.append(fact)
         return fact
 
@@ -147,10 +154,10 @@ def _movers(
             changes.append((abs(delta), row["name"], row["amount"], before, delta))
     changes.sort(key=lambda c: (-c[0], c[1]))
     for i, (_, name, amount, before, delta) in enumerate(changes[:TOP], start=1):
-        now = f.money(f"{prefix}_mover_{i}", name, amount)
-        money = f.money(f"{prefix}_mover_{i}_change", f"Change in {name}", delta)
+        now = f.money(f"{prefix}_mover_{i}", name, amount, name)
+        money = f.money(f"{prefix}_mover_{i}_change", f"Change in {name}", delta, name)
         pct = f.percent(
-            f"{prefix}_mover_{i}_change_pct", f"Change in {name} (%)", delta, dec(before)
+            f"{prefix}_mover_{i}_change_pct", f"Change in {name} (%)", delta, dec(before), name
         )
         text = f"{name} {_direction(delta)} by {f.text(money, signed=False)}"
         text += f" ({f.text(pct, signed=False)})" if pct is not None else ""
@@ -171,12 +178,13 @@ def _largest(
         (r for r in rows if dec(r["amount"]) > 0), key=lambda r: (-dec(r["amount"]), r["name"])
     )
     for i, row in enumerate(ranked[:top], start=1):
-        amount = f.money(f"{prefix}_{i}", row["name"], row["amount"])
+        amount = f.money(f"{prefix}_{i}", row["name"], row["amount"], row["name"])
         share = f.percent(
             f"{prefix}_{i}_share_pct",
             f"{row['name']} share of {what}",
             dec(row["amount"]),
             dec(total),
+            row["name"],
         )
         text = f"{row['name']} accounts for {f.text(amount)}"
         text += f", {f.text(share)} of {what}." if share is not None else "."
@@ -355,12 +363,13 @@ def aged(report: dict[str, Any], previous: dict[str, Any] | None, f: Facts) -> N
         late.sort(key=lambda c: (-(dec(c["total"]) - dec(c["current"])), c["name"]))
         top = late[0]
         top_amount = dec(top["total"]) - dec(top["current"])
-        top_fact = f.money("top_overdue_contact", f"{top['name']} overdue", top_amount)
+        top_fact = f.money("top_overdue_contact", f"{top['name']} overdue", top_amount, top["name"])
         top_share = f.percent(
             "top_overdue_contact_share_pct",
             f"{top['name']} share of overdue",
             top_amount,
             overdue_amount,
+            top["name"],
         )
         text = f"{top['name']} holds {f.text(top_fact)} of the overdue balance"
         text += f", {f.text(top_share)} of it." if top_share is not None else "."

@@ -27,6 +27,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from agents.facts import DAY_WORDS, Fact, dec, format_number, quantize
+from agents.grounding import Grounder, Scope, ground, scope_of
+
+__all__ = ["FLAG", "Edit", "Scope", "StreamGuard", "apply", "check", "outcome", "plain_text"]
+__all__ += ["scope_of", "validate"]
+EMPTY = "the narrative is empty"
 
 FLAG = "[unverified figure]"
 WINDOW = 80
@@ -49,6 +54,7 @@ SCALES = {
 }
 SENTENCE_END = re.compile(r"[.!?;:]\s")
 WORD = re.compile(r"\S+")
+SENTENCE_DONE = re.compile(r"[.!?](?=\s)")
 TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
 
 
@@ -191,13 +197,31 @@ def apply(text: str, edits: list[Edit]) -> str:
 
 
 def validate(
-    text: str, facts: list[Fact], places: int, years: set[int] | None = None
+    text: str,
+    facts: list[Fact],
+    places: int,
+    years: set[int] | None = None,
+    *,
+    scope: Scope | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Check every figure of `text` against `facts`; answer the text to pass on (corrected
-    or flagged where needed) and the issues found."""
+    """Check every figure of `text` against `facts`; answer the text to pass on and the
+    issues found. With a `scope` (the report's periods and findings) the check is grounded
+    (`agents.grounding`: each figure bound to the fact its sentence names, a failing
+    sentence replaced or dropped, an empty text an issue); without one, per figure (a wrong
+    figure corrected to the fact its phrase names, or flagged)."""
     text = plain_text(text)
+    if scope is not None:
+        return grounded(text, facts, places, scope)
     edits = check(text, facts, places, years)
     return apply(text, edits), [edit.issue for edit in edits]
+
+
+def grounded(
+    text: str, facts: list[Fact], places: int, scope: Scope
+) -> tuple[str, list[dict[str, Any]]]:
+    if not text.strip():
+        return "", [{"status": "flagged", "reason": EMPTY}]
+    return ground(Grounder(facts, places, scope), text)
 
 
 class StreamGuard:
@@ -217,19 +241,39 @@ class StreamGuard:
         places: int,
         years: set[int] | None,
         sink: Callable[[str], Awaitable[None]],
+        *,
+        scope: Scope | None = None,
     ):
         self.facts, self.places, self.years, self.sink = facts, places, years, sink
         self.raw = ""
         self.sent = 0
+        # Grounded: whole sentences are released, each once checked (see `validate`).
+        self.grounder = Grounder(facts, places, scope) if scope is not None else None
+        self.done = 0
 
     async def feed(self, token: str) -> None:
         self.raw += token
+        if self.grounder is not None:
+            ends = [m.end() for m in SENTENCE_DONE.finditer(self.raw, self.done)]
+            if ends:
+                await self._sentences(ends[-1])
+            return
         starts = [m.start() for m in WORD.finditer(self.raw)]
         if len(starts) > self.HOLD:
             await self._release(starts[-self.HOLD])
 
     async def close(self) -> None:
+        if self.grounder is not None:
+            await self._sentences(len(self.raw))
+            return
         await self._release(len(self.raw))
+
+    async def _sentences(self, cut: int) -> None:
+        assert self.grounder is not None
+        text, _ = ground(self.grounder, plain_text(self.raw[self.done : cut]))
+        self.done = cut
+        if text:
+            await self.sink(text)
 
     async def _release(self, cut: int) -> None:
         raw = plain_text(self.raw)  # the same length: positions stay where they were
@@ -244,6 +288,8 @@ class StreamGuard:
 
 
 def outcome(issues: list[dict[str, Any]]) -> str:
-    if any(i["status"] == "flagged" for i in issues):
+    """`passed` only when nothing was found; `flagged` when something was flagged or
+    dropped; `corrected` when every issue was corrected or its sentence replaced."""
+    if any(i["status"] in ("flagged", "dropped") for i in issues):
         return "flagged"
     return "corrected" if issues else "passed"

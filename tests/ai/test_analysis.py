@@ -31,7 +31,6 @@ from fastapi import FastAPI
 from agents import analysis
 from agents import facts as F
 from agents.models import model_client
-from agents.validation import FLAG
 from conductors import insights as conductor
 from domain import insights, jobs
 from domain.context import Ctx
@@ -327,36 +326,43 @@ async def test_a_wrong_number_from_the_model_is_never_passed_on(
     app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
 ) -> None:
     fake.narrate = lambda body: (
-        "Net profit was 99,999.99 USD in January. Payroll costs reached 4,242.42 USD."
+        "Net profit was 99,999.99 USD in January. Payroll costs reached 4,242.42 USD. "
+        "Net profit was 700.00 USD."
     )
     job = await new_job(app, books, JANUARY)
     outcome, stored = await run(app, with_llm(offline, fake), job)
     assert outcome == "succeeded", stored
     insight = stored["result"]
     validation = insight["validation"]
+    # Each failing sentence is replaced whole by the finding for its facts, or dropped when
+    # that finding is already said; none is edited in place.
     assert validation["status"] == "flagged"
-    corrected, flagged = validation["issues"]
-    assert corrected["status"] == "corrected" and corrected["fact"] == "net_profit"
-    assert corrected["figure"] == "99,999.99" and corrected["replacement"] == "1,650.00"
-    assert flagged["status"] == "flagged" and flagged["figure"] == "4,242.42"
-    assert insight["summary"] == (
-        f"Net profit was 1,650.00 USD in January. Payroll costs reached {FLAG} USD."
-    )
+    first, second, third = validation["issues"]
+    assert first["status"] == "replaced"
+    assert first["sentence"] == "Net profit was 99,999.99 USD in January."
+    assert first["replacement"].startswith("Income of 2,900.00 USD against expenses of 1,250.00")
+    # The costs' finding (the period's result) is already said: the sentence goes.
+    assert second["status"] == "dropped" and "4,242.42" in second["sentence"]
+    assert third["status"] == "dropped" and "comparison period" in third["reasons"][0]
+    assert insight["summary"] == first["replacement"]
     tokens = "".join(d["text"] for t, d in await events_of(app, job["_id"]) if t == "token")
     assert tokens == insight["summary"]
-    assert "99,999.99" not in tokens and "4,242.42" not in tokens
+    assert "99,999.99" not in tokens and "4,242.42" not in tokens and "700.00" not in tokens
     [audit] = await services_of(app).store.find("insight_audit", {"job_id": job["_id"]})
     assert audit["validation"] == "flagged"
 
 
-async def test_a_lone_wrong_figure_is_corrected(
+async def test_a_sentence_with_a_wrong_figure_is_replaced_by_its_finding(
     app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
 ) -> None:
     fake.narrate = lambda body: "Total expenses came to 1,300.00 USD, a net margin of 60.0%."
     job = await new_job(app, books, JANUARY)
     insight = (await run(app, with_llm(offline, fake), job))[1]["result"]
     assert insight["validation"]["status"] == "corrected"
-    assert insight["summary"] == "Total expenses came to 1,250.00 USD, a net margin of 56.9%."
+    assert insight["summary"] == (
+        "Income of 2,900.00 USD against expenses of 1,250.00 USD left a net profit of "
+        "1,650.00 USD, a net margin of 56.9%."
+    )
 
 
 async def test_a_retried_job_resumes_after_its_last_finished_step(

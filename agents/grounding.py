@@ -1,0 +1,644 @@
+"""Grounded checking: every figure of a narrative bound to the fact its sentence names.
+
+The per-figure check (`validation.check`) asks only whether a number equals some fact; this
+one asks whether it is the value of the fact its words name. A narrative is read sentence by
+sentence (a sentence ends at `.`, `!` or `?` before a space, or at the end):
+
+- Mentions: the labels and synonyms of the facts' concepts (income / revenue / sales,
+  expenses / costs / spending, net profit / profit / net income / loss / result, margin,
+  overdue / past due / late, receivables / owed to us, payables / we owe, ...) and the names
+  the facts carry (`entity`: an account, contact or item). A fact answers to the concepts its
+  own label mentions, so new facts need no table. Names are masked first: "Studio 54" is a
+  name, not a figure.
+- Figures: digits (thousands separators, decimals, `%`, `k` / `m` / `bn` / "thousand"),
+  also when glued to letters, a currency code or markup (`USD1,200`, `1,200USD`), each end of
+  a range (`1,000-2,000`, "between 1,000 and 2,000"), and numbers in words ("twelve hundred";
+  a lone small number word counts only before a noun it counts: "two customers").
+- Binding: a figure belongs to the nearest mention before it in its sentence (else the first
+  one after it; a count to the noun after it; a sentence naming nothing continues the
+  previous one). It passes only when one fact of that mention states it, and that fact's kind
+  agrees with the words: a comparison fact (`previous_*`) needs comparison words ("previous",
+  "prior", "last period", "compared", "against"...), a change fact (`*_change*`) change
+  words, and direction words between the mention and the figure (rose / up / fell / down...)
+  and "loss" / "profit" must agree with the fact's sign.
+- Precision: an exact figure is the fact rounded to its written decimals (`1,235` states
+  1,234.50); an approximation ("about", "roughly", a `k` scale, a number in words) is the fact
+  rounded to its written significant digits: "about 1k" states 1,000 to 1,499 but not 600.
+- Dates (ISO, "5 January 2025", "January 2025", "January 5, 2025") must lie in (or, a month,
+  overlap) one of the report's periods; a bare year must be one of their years. Day counts
+  naming ageing buckets ("31 to 60 days", "ninety days") are not figures.
+- Claims of nothing ("nothing is overdue", "no expenses") fail when that concept's fact is
+  not zero.
+
+A failing sentence is never passed on and never edited in place: it is replaced by the
+grounded sentence for its facts (the finding, written from templates, whose facts its
+mentions name most), or dropped when there is none or that finding is already said; each is
+listed with its reasons. An empty narrative is an issue of its own.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from agents.facts import DAY_WORDS, dec, quantize
+
+Fact = dict[str, Any]
+
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "income": ("income", "incomes", "revenue", "revenues", "sales", "turnover", "takings"),
+    "expenses": (
+        "expenses",
+        "expense",
+        "costs",
+        "cost",
+        "spending",
+        "spend",
+        "spent",
+        "expenditure",
+        "outgoings",
+    ),
+    "profit": (
+        "net profit",
+        "profit",
+        "profits",
+        "net income",
+        "net loss",
+        "loss",
+        "losses",
+        "result",
+        "bottom line",
+        "earnings",
+    ),
+    "margin": ("net margin", "margin", "profit margin"),
+    "assets": ("assets", "asset"),
+    "liabilities": ("liabilities", "liability", "debts"),
+    "equity": ("equity", "net worth"),
+    "leverage": ("debt to equity", "debt-to-equity", "leverage", "gearing"),
+    "cash": ("cash", "opening cash", "closing cash", "cash balance", "bank balance"),
+    "net_change": ("net change", "net change in cash", "net cash flow", "net cash movement"),
+    "inflows": ("inflows", "inflow", "cash in", "money in", "receipts"),
+    "outflows": ("outflows", "outflow", "cash out", "money out"),
+    "open": ("open", "outstanding", "owed", "owes", "owe", "owing", "owed to us", "we owe"),
+    "receivables": ("receivables", "receivable", "owed to us", "debtors"),
+    "payables": ("payables", "payable", "we owe", "creditors"),
+    "overdue": ("overdue", "past due", "late", "in arrears"),
+    "customers": ("customers", "customer", "clients", "client"),
+    "suppliers": ("suppliers", "supplier", "vendors", "vendor"),
+}
+LOSS = re.compile(r"\b(?:loss|losses|deficit|negative|in the red)\b")
+PROFIT_WORD = re.compile(r"\b(?:profit|profits|net income|earnings|in the black)\b")
+UP = re.compile(
+    r"\b(?:rose|rise|rises|risen|rising|increase|increased|increases|grew|grow|grown|growth|"
+    r"up|higher|climbed|gained|jumped|more)\b"
+)
+DOWN = re.compile(
+    r"\b(?:fell|fall|falls|fallen|falling|decrease|decreased|decreases|declined|decline|"
+    r"dropped|drop|down|lower|shrank|shrunk|less|reduced)\b"
+)
+CHANGE_WORDS = re.compile(
+    r"\b(?:change|changed|changes|by|difference|moved|swing)\b|" + UP.pattern + "|" + DOWN.pattern
+)
+COMPARISON = re.compile(
+    r"\b(?:previous|previously|prior|last (?:period|month|quarter|year)|compared|comparison|"
+    r"against|versus|vs|before|earlier|preceding|from)\b"
+)
+APPROX = re.compile(
+    r"(?:\b(?:about|around|roughly|approximately|nearly|almost|circa|some|close to|"
+    r"just over|just under|an estimated)|~)\s*$"
+)
+NEGATION = re.compile(r"\b(?:no|nothing|none|zero|nil)\b")
+SENTENCE = re.compile(r"[.!?](?=\s)")
+CLAUSE = re.compile(r"[;:,](?=\s)|\s(?:while|whereas|but)\s")
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+Z?)?\b")
+MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name: i for i, name in enumerate(calendar.month_abbr) if name}
+MONTHS["Sept"] = 9
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+WORD_DATE = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?P<month>{_MONTH})\b\.?"
+    rf"(?:\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b,?)?(?:\s+(?P<year>\d{{4}})\b)?"
+)
+NUMBER = re.compile(
+    r"(?:(?<![\w.,])(?P<sign>[-\u2212+]))?(?<![\d.,])"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<scale>(?:k|K|bn|BN|m|M)(?![A-Za-z])|\s*(?:thousand|million|billion)\b)?"
+    r"(?P<pct>\s?%|\s*percent\b|\s*per\s+cent\b)?"
+)
+SCALES = {"k": 1000, "thousand": 1000, "m": 10**6, "million": 10**6, "bn": 10**9}
+SCALES["billion"] = 10**9
+DAYS_AFTER = re.compile(r"\s*(?:(?:-|\u2013|to|and)\s*\w+\s*)?\+?\s*days?\b")
+LIST_MARKER = re.compile(r"^(\s*)\d+[.)](?=\s)", re.MULTILINE)
+_UNIT_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
+UNITS = {w: i for i, w in enumerate(_UNIT_WORDS.split())}
+_TEN_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety"
+TENS = {w: 10 * i for i, w in enumerate(_TEN_WORDS.split(), start=2)}
+BIG = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_NUMWORD = "|".join(sorted([*UNITS, *TENS, *BIG], key=len, reverse=True))
+WORD_NUMBER = re.compile(
+    rf"\b(?:{_NUMWORD})(?:(?:\s+and\s+|[\s-]+)(?:{_NUMWORD}))*\b"
+    r"(?P<pct>\s*(?:percent|per cent|%))?",
+    re.IGNORECASE,
+)
+SMALL_WORDS = frozenset(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a grounded check needs beyond the facts: the report's periods (start, end as ISO
+    dates; a report at a date has start = end) and the findings that replace a failing
+    sentence."""
+
+    periods: tuple[tuple[str, str], ...] = ()
+    findings: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def years(self) -> set[int]:
+        return {int(d[:4]) for p in self.periods for d in p}
+
+
+def scope_of(request: dict[str, Any], findings: list[dict[str, Any]]) -> Scope:
+    """The periods of an analysis request (current and comparison)."""
+    periods = []
+    for start, end in (("from", "to"), ("compare_from", "compare_to")):
+        if request.get(end):
+            periods.append((str(request.get(start) or request[end]), str(request[end])))
+    return Scope(tuple(periods), tuple(findings))
+
+
+@dataclass
+class Mention:
+    start: int
+    end: int
+    concepts: frozenset[str]
+    entity: str | None
+    text: str
+
+
+@dataclass
+class Figure:
+    start: int
+    end: int
+    raw: str
+    value: Decimal
+    signed: bool
+    percent: bool
+    exact_places: int | None  # decimals written, or None for an approximation
+    significant: int
+    count_like: bool
+
+
+@dataclass
+class _Described:
+    fact: Fact
+    concepts: frozenset[str]
+    entity: str | None
+    kind: str  # level, previous, change
+
+
+class Grounder:
+    """Checks a narrative sentence by sentence; keeps what a later sentence depends on (the
+    last mention, the replacements already said), so a stream checks as the whole text."""
+
+    def __init__(self, facts: list[Fact], places: int, scope: Scope):
+        self.places, self.scope = places, scope
+        entities = {str(f["entity"]) for f in facts if f.get("entity")}
+        phrases: dict[str, tuple[set[str], str | None]] = {}
+        for concept, words in CONCEPTS.items():
+            for word in words:
+                phrases.setdefault(word, (set(), None))[0].add(concept)
+        for name in entities:
+            concepts, _ = phrases.get(name.lower(), (set(), None))
+            phrases[name.lower()] = (set(concepts), name)
+            # Names are read with their digits masked ("Studio 54" is no figure).
+            phrases[name.lower().translate(_DIGITS_OUT)] = (set(concepts), name)
+        self.phrases = phrases
+        alternatives = sorted(phrases, key=len, reverse=True)
+        self.mention_re = re.compile(
+            r"(?<![\w])(?:" + "|".join(re.escape(p) for p in alternatives) + r")(?![\w])",
+            re.IGNORECASE,
+        )
+        self.names = [n for n in entities if any(c.isdigit() for c in n)]
+        self.facts = [self._describe(f) for f in facts]
+        self.last: Mention | None = None
+        self.last_entities: set[str] = set()
+        self.said: set[str] = set()
+        self.emitted = False
+
+    def _describe(self, fact: Fact) -> _Described:
+        concepts: set[str] = set()
+        for m in self.mention_re.finditer(str(fact["label"])):
+            concepts |= self.phrases[m.group(0).lower()][0]
+        key = str(fact["key"])
+        kind = "previous" if key.startswith("previous_") else "level"
+        if "_change" in key:
+            kind = "change"
+        return _Described(fact, frozenset(concepts), fact.get("entity"), kind)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def mentions(self, text: str) -> list[Mention]:
+        found = []
+        for m in self.mention_re.finditer(text):
+            concepts, entity = self.phrases[m.group(0).lower()]
+            found.append(Mention(m.start(), m.end(), frozenset(concepts), entity, m.group(0)))
+        return found
+
+    def dates(self, text: str) -> tuple[str, list[str]]:
+        """The text with its dates blanked (positions kept) and the reasons for those that lie
+        outside the report's periods."""
+        problems: list[str] = []
+        periods = [
+            (date.fromisoformat(a[:10]), date.fromisoformat(b[:10])) for a, b in self.scope.periods
+        ]
+
+        def inside(first: date, last: date) -> bool:
+            return not periods or any(first <= end and last >= start for start, end in periods)
+
+        def iso(m: re.Match[str]) -> str:
+            try:
+                day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                problems.append(f"{m.group(0)} is not a date")
+                return " " * len(m.group(0))
+            if not inside(day, day):
+                problems.append(f"the date {m.group(0)} lies outside the report's periods")
+            return " " * len(m.group(0))
+
+        def words(m: re.Match[str]) -> str:
+            day_text, year_text = m.group("d1") or m.group("d2"), m.group("year")
+            if not day_text and not year_text:
+                return m.group(0)  # a month alone ("in January"), or "May" as a verb
+            month = MONTHS[m.group("month")]
+            years = [int(year_text)] if year_text else sorted(self.scope.years) or [2000]
+            ok = False
+            for year in years:
+                last_day = calendar.monthrange(year, month)[1]
+                if day_text:
+                    d = int(day_text)
+                    if not 1 <= d <= last_day:
+                        continue
+                    first = last = date(year, month, d)
+                else:
+                    first, last = date(year, month, 1), date(year, month, last_day)
+                ok = ok or inside(first, last)
+            if not ok:
+                problems.append(f"the date {m.group(0).strip()} lies outside the report's periods")
+            return " " * len(m.group(0))
+
+        text = ISO_DATE.sub(iso, text)
+        text = WORD_DATE.sub(words, text)
+        return text, problems
+
+    def figures(self, text: str, mentions: list[Mention]) -> list[Figure]:
+        found: list[Figure] = []
+        for m in NUMBER.finditer(text):
+            digits = m.group("num").replace(",", "")
+            scale_word = (m.group("scale") or "").strip().lower()
+            scale = Decimal(SCALES.get(scale_word, 1))
+            value = Decimal(digits) * scale
+            after = text[m.end() :]
+            plain = not m.group("pct") and scale == 1 and "." not in digits
+            if plain and DAYS_AFTER.match(after) and int(digits) in DAY_WORDS:
+                continue
+            if plain and "," not in m.group("num") and int(digits) in self.scope.years:
+                continue
+            sign = m.group("sign") or ""
+            if sign in ("-", "\u2212"):
+                value = -value
+            approximate = bool(APPROX.search(text[: m.start()])) or scale != 1
+            places = len(digits.partition(".")[2])
+            found.append(
+                Figure(
+                    m.start(),
+                    m.end(),
+                    m.group(0).strip(),
+                    value,
+                    bool(sign),
+                    bool(m.group("pct")),
+                    None if approximate else places,
+                    _significant(digits, approximate),
+                    plain,
+                )
+            )
+        starts = {m.start for m in mentions}
+        for m in WORD_NUMBER.finditer(text):
+            words = m.group(0).lower()
+            value = _words_value(re.sub(r"\s*(percent|per cent|%)$", "", words))
+            if value is None:
+                continue
+            after = text[m.end() :]
+            if DAYS_AFTER.match(after) and value in DAY_WORDS:
+                continue
+            if words.strip() in SMALL_WORDS:
+                # "one of", "three largest": a lone small word counts only before its noun.
+                nxt = re.match(r"\s+", after)
+                if not nxt or (m.end() + nxt.end()) not in starts:
+                    continue
+            digits = str(value)
+            found.append(
+                Figure(
+                    m.start(),
+                    m.end(),
+                    m.group(0).strip(),
+                    Decimal(value),
+                    False,
+                    bool(m.group("pct")),
+                    None,
+                    _significant(digits, True),
+                    not m.group("pct"),
+                )
+            )
+        return sorted(found, key=lambda f: f.start)
+
+    # --- checking --------------------------------------------------------------------------
+
+    def sentence(self, raw: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """The reasons `raw` (one sentence) fails, and its figures' bindings."""
+        text = LIST_MARKER.sub(
+            lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), raw
+        )
+        for name in self.names:
+            text = re.sub(
+                re.escape(name), lambda m: m.group(0).translate(_DIGITS_OUT), text, flags=re.I
+            )
+        text, problems = self.dates(text)
+        mentions = self.mentions(text)
+        lower = text.lower()
+        entities = {m.entity for m in mentions if m.entity} | self.last_entities
+        bindings = []
+        for figure in self.figures(text, mentions):
+            mention = self._bind(figure, mentions, text)
+            reason = self._check(figure, mention, mentions, lower, entities)
+            if reason:
+                problems.append(reason)
+            bindings.append({"figure": figure.raw, "mention": mention.text if mention else None})
+        problems += self._nothing(lower, mentions)
+        if mentions:
+            self.last = mentions[-1]
+        self.last_entities = {m.entity for m in mentions if m.entity}
+        return problems, bindings
+
+    def _bind(self, figure: Figure, mentions: list[Mention], text: str) -> Mention | None:
+        """The mention a figure belongs to: its clause's (the nearest before it, else the
+        first after it; a count's noun after it), else its sentence's, else the previous
+        sentence's last."""
+        starts = [0] + [m.end() for m in CLAUSE.finditer(text, 0, figure.start)]
+        ends = [m.start() for m in CLAUSE.finditer(text, figure.end)] + [len(text)]
+        lo, hi = starts[-1], ends[0]
+        before = [m for m in mentions if m.end <= figure.start]
+        after = [m for m in mentions if m.start >= figure.end]
+        if figure.count_like and after and after[0].concepts & {"customers", "suppliers"}:
+            return after[0]
+        for group in (
+            [m for m in before if m.start >= lo][-1:],
+            [m for m in after if m.end <= hi][:1],
+            before[-1:],
+            after[:1],
+        ):
+            if group:
+                return group[0]
+        if self.last is None:
+            return None
+        return Mention(0, 0, self.last.concepts, self.last.entity, self.last.text)
+
+    def _check(
+        self,
+        figure: Figure,
+        mention: Mention | None,
+        mentions: list[Mention],
+        lower: str,
+        entities: set[str | None],
+    ) -> str | None:
+        if mention is None:
+            return f"{figure.raw} names no fact"
+        candidates = [
+            d
+            for d in self.facts
+            if (d.concepts & mention.concepts or (mention.entity and d.entity == mention.entity))
+            and (not d.entity or d.entity in entities)
+        ]
+        candidates += self._named_before(figure, mentions)
+        stated = [d for d in candidates if _states(figure, d.fact)]
+        if not stated:
+            real = [d for d in self.facts if _states(figure, d.fact)]
+            if real:
+                return (
+                    f"{figure.raw} is {real[0].fact['label']}, not what "
+                    f"\u201c{mention.text}\u201d names"
+                )
+            return f"{figure.raw} is no fact of \u201c{mention.text}\u201d"
+        span = lower[min(mention.start, figure.start) : figure.end]
+        reasons = []
+        for d in stated:
+            reason = self._words_agree(figure, d, mention, lower, span)
+            if reason is None:
+                return None
+            reasons.append(reason)
+        return reasons[0]
+
+    def _named_before(self, figure: Figure, mentions: list[Mention]) -> list[_Described]:
+        """Facts of the last name before the figure when the words between name nothing
+        else ("Studio 54 owes 2,500" states the fact "Studio 54 overdue")."""
+        before = [m for m in mentions if m.end <= figure.start]
+        named = [i for i, m in enumerate(before) if m.entity]
+        if not named:
+            return []
+        at = named[-1]
+        entity = before[at].entity
+        between = (
+            set().union(*(m.concepts for m in before[at + 1 :])) if at + 1 < len(before) else set()
+        )
+        return [d for d in self.facts if d.entity == entity and between <= (d.concepts | {"open"})]
+
+    def _words_agree(
+        self, figure: Figure, d: _Described, mention: Mention, lower: str, span: str
+    ) -> str | None:
+        value = dec(d.fact["value"])
+        label = d.fact["label"]
+        if d.kind == "previous" and not COMPARISON.search(lower):
+            return f"{figure.raw} is {label} (the comparison period), stated as the current one"
+        if d.kind == "change" and not CHANGE_WORDS.search(lower):
+            return f"{figure.raw} is {label}, stated as a level"
+        if (
+            d.kind != "change"
+            and CHANGE_WORDS.search(span)
+            and re.search(r"\bby\s*$", span[: figure.start - min(mention.start, figure.start)])
+        ):
+            return f"{figure.raw} is {label}, stated as a change"
+        if d.kind == "change" and not figure.signed:
+            up, down = _last(UP, span), _last(DOWN, span)
+            if up > down and value < 0:
+                return f"{label} fell ({value}), not rose"
+            if down > up and value > 0:
+                return f"{label} rose ({value}), not fell"
+        if "profit" in d.concepts and d.kind != "change" and not figure.signed:
+            if LOSS.search(span) and value > 0:
+                return f"{label} is a profit ({value}), not a loss"
+            if value < 0 and not LOSS.search(span) and PROFIT_WORD.search(span):
+                return f"{label} is a loss ({value}), not a profit"
+        return None
+
+    def _nothing(self, lower: str, mentions: list[Mention]) -> list[str]:
+        problems = []
+        for neg in NEGATION.finditer(lower):
+            window = [m for m in mentions if 0 <= m.start - neg.end() <= 25]
+            for m in window[:1]:
+                levels = [
+                    d
+                    for d in self.facts
+                    if d.kind == "level"
+                    and d.fact["unit"] in ("money", "count")
+                    and d.concepts & m.concepts
+                    and not d.entity
+                ]
+                wrong = [d for d in levels if dec(d.fact["value"]) != 0]
+                if wrong:
+                    problems.append(
+                        f"says there is {neg.group(0)} {m.text}, but {wrong[0].fact['label']} "
+                        f"is {wrong[0].fact['value']}"
+                    )
+        return problems
+
+    # --- replacing -------------------------------------------------------------------------
+
+    def replacement(self, raw: str) -> str | None:
+        """The finding whose facts this sentence's mentions name most, if not yet said."""
+        mentions = self.mentions(raw)
+        concepts = set().union(*(m.concepts for m in mentions)) if mentions else set()
+        names = {m.entity for m in mentions if m.entity}
+        by_key = {d.fact["key"]: d for d in self.facts}
+        lower = raw.lower()
+        # Comparison and change facts count only for a sentence that compares or changes.
+        kinds = {"level"}
+        if COMPARISON.search(lower) or CHANGE_WORDS.search(lower):
+            kinds |= {"previous", "change"}
+        best, score = None, 0
+        for finding in self.scope.findings:
+            ds = [by_key[k] for k in finding["facts"] if k in by_key]
+            s = sum(
+                2 if d.entity and d.entity in names else 1
+                for d in ds
+                if d.kind in kinds and (d.concepts & concepts or (d.entity and d.entity in names))
+            )
+            if s > score:
+                best, score = finding, s
+        if best is None or best["text"] in self.said:
+            return None
+        return best["text"]
+
+
+_DIGITS_OUT = str.maketrans("0123456789", "##########")
+
+
+def _last(pattern: re.Pattern[str], text: str) -> int:
+    found = [m.start() for m in pattern.finditer(text)]
+    return found[-1] if found else -1
+
+
+def _significant(digits: str, approximate: bool) -> int:
+    body = digits.replace(".", "").lstrip("0")
+    if approximate and "." not in digits:
+        body = body.rstrip("0")
+    return max(1, len(body))
+
+
+def _words_value(words: str) -> int | None:
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", words):
+        if word == "and" or not word:
+            continue
+        if word in UNITS:
+            current += UNITS[word]
+        elif word in TENS:
+            current += TENS[word]
+        elif word == "hundred":
+            current = (current or 1) * 100
+        elif word in BIG:
+            total += (current or 1) * BIG[word]
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+def _round_significant(value: Decimal, digits: int) -> Decimal:
+    if value == 0:
+        return value
+    exponent = value.adjusted() - digits + 1
+    return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+
+
+def _states(figure: Figure, fact: Fact) -> bool:
+    unit = fact["unit"]
+    value = dec(fact["value"])
+    if figure.percent:
+        if unit == "ratio":
+            value *= 100
+        elif unit != "percent":
+            return False
+    elif unit == "percent" or (unit == "count" and not figure.count_like):
+        return False
+    targets = (value,) if figure.signed else (value, abs(value))
+    try:
+        for target in targets:
+            if figure.exact_places is not None:
+                if quantize(target, figure.exact_places) == figure.value:
+                    return True
+            elif _round_significant(target, figure.significant) == figure.value:
+                return True
+    except InvalidOperation:
+        return False
+    return False
+
+
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])(?=\s)")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, each with the whitespace before it; joined they are `text`."""
+    parts = SENTENCE_SPLIT.split(text)
+    return [p for p in parts if p]
+
+
+def ground(grounder: Grounder, text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Check the sentences of `text` (continuing `grounder`'s state): the text to pass on and
+    an issue per replaced or dropped sentence."""
+    out: list[str] = []
+    issues: list[dict[str, Any]] = []
+    for part in sentences(text):
+        lead = part[: len(part) - len(part.lstrip())]
+        body = part[len(lead) :]
+        if not body:
+            if grounder.emitted:
+                out.append(lead)
+            continue
+        problems, _ = grounder.sentence(body)
+        if problems:
+            new = grounder.replacement(body)
+            issue: dict[str, Any] = {
+                "status": "replaced" if new else "dropped",
+                "sentence": body,
+                "reasons": problems,
+            }
+            if new:
+                issue["replacement"] = new
+                grounder.said.add(new)
+                body = new
+            issues.append(issue)
+            if not new:
+                continue
+        else:
+            grounder.said.add(body)
+        out.append((lead if grounder.emitted else "") + body)
+        grounder.emitted = True
+    return "".join(out), issues
