@@ -45,7 +45,7 @@ NUMBERING_EXAMPLE = {"prefix": "INV-2026-", "next_number": 1001}
 )
 async def set_numbering(
     type: Annotated[
-        Literal["invoice", "bill", "estimate", "credit_note"],
+        Literal["invoice", "bill", "estimate", "credit_note", "sales_order", "purchase_order"],
         Path(description="The document type to number"),
     ],
     body: Annotated[NumberingIn, Body(openapi_examples={"invoices": {"value": NUMBERING_EXAMPLE}})],

@@ -189,3 +189,17 @@ async def test_cancel_keeps_what_was_delivered_and_it_can_still_be_invoiced(
     done = await confirmed_sale(books, services())
     await act(books, SALES, done["id"], "deliver")
     expect_error(await books.post(f"{SALES}/{done['id']}/cancel"), 409, "invalid_transition")
+
+
+async def test_order_numbers_follow_the_company_numbering(books: Account) -> None:
+    for kind, url, prefix in (
+        ("sales_order", SALES, "SO-2026-"),
+        ("purchase_order", "/api/purchases/orders", "PO-2026-"),
+    ):
+        body = {"prefix": prefix, "next_number": 100}
+        set_to = data(await books.put(f"/api/documents/numbering/{kind}", json=body))
+        assert (set_to["prefix"], set_to["next_number"]) == (prefix, 100)
+        contact = await bk.contact(books, "customer" if kind == "sales_order" else "supplier")
+        body = {"contact_id": contact["id"], "issued_at": "2026-11-02", "lines": services()}
+        made = data(await books.post(url, json=body), 201)
+        assert made["number"] == f"{prefix}00100"
