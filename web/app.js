@@ -99,6 +99,7 @@ function formValues(form) {
 
 async function submit(event, path) {
   event.preventDefault();
+  performance.mark("numbors:sign-in");
   const form = event.target;
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
@@ -156,6 +157,7 @@ function start() {
   });
   if (!signedIn()) showSignedOut();
   document.body.dataset.ready = "true";
+  performance.mark("numbors:ready");
 }
 
 start();

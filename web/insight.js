@@ -41,7 +41,7 @@ function step(text) {
 }
 
 function provider(name, model, offline) {
-  pill("#insight-provider", offline ? `${name} (offline, no language model)` : `${name} · ${model}`, offline ? "offline" : "online");
+  pill("#insight-provider", offline ? `${name} provider · no language model` : `${name} · ${model}`, offline ? "offline" : "online");
 }
 
 function validation(outcome, issues = []) {
@@ -111,6 +111,7 @@ export async function analyse(report, period, onFinished) {
   reset();
   delete $("#insight").dataset.finished;
   performance.clearMarks("numbors:first-token");
+  performance.clearMarks("numbors:analyse");
   performance.mark("numbors:analyse");
   status("starting");
   $("#analyse-button").disabled = true;

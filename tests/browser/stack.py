@@ -15,11 +15,16 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
+
 from supervisor import free_port, wait_http
+from tests.accounting import books as bk
 from tests.e2e.test_jobs_stack import SECRET, Stack, _stop
+from tests.helpers import Account, register
 from tests.servers import ValkeyProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,3 +202,28 @@ class CuttingProxy:
             client_w.close()
 
         await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+
+
+def email() -> str:
+    return f"browser-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def books(http: httpx.AsyncClient) -> Account:
+    """A company with a quarter of trade: invoices in January and March (one part paid), a
+    bill in February, an expense paid in cash, a bank account opened in December."""
+    owner = await register(http, name="Browser Owner", company_name="Browser Books", email=email())
+    acme = await bk.contact(owner, name="Acme")
+    globex = await bk.contact(owner, name="Globex")
+    supplier = await bk.contact(owner, type="supplier", name="Initech")
+    bank = await bk.bank(owner, "Checking", opening_balance=5000, opened_at="2024-12-01")
+    first = await bk.document(
+        owner, "invoice", acme["id"], [bk.line(2500)], "2025-01-05", "2025-01-20", status="sent"
+    )
+    await bk.pay(owner, first["id"], bank["id"], 1000, paid_at="2025-01-15")
+    await bk.document(
+        owner, "invoice", globex["id"], [bk.line(1200.5)], "2025-03-02", "2025-04-01", status="sent"
+    )
+    await bk.document(
+        owner, "bill", supplier["id"], [bk.line(700)], "2025-02-05", "2025-02-20", status="sent"
+    )
+    return owner

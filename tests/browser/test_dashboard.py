@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from typing import Any
 
 import httpx
@@ -28,9 +27,9 @@ import pytest
 from tests.accounting import books as bk
 from tests.ai.fake_llm import MODEL, FakeLLM, quote_facts
 from tests.browser.conftest import Tab
-from tests.browser.stack import CuttingProxy, release, stop, why_no_browser
+from tests.browser.stack import CuttingProxy, books, email, release, stop, why_no_browser
 from tests.e2e.test_jobs_stack import Stack, stream_rows
-from tests.helpers import PASSWORD, Account, data, register
+from tests.helpers import PASSWORD, Account, data
 
 pytestmark = pytest.mark.e2e
 if (reason := why_no_browser()) is not None:  # one skip line for the module, with the reason
@@ -44,31 +43,6 @@ PERIOD = {
 }
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 MONTHS = (("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31"))
-
-
-def email() -> str:
-    return f"browser-{uuid.uuid4().hex[:10]}@example.com"
-
-
-async def books(http: httpx.AsyncClient) -> Account:
-    """A company with a quarter of trade: invoices in January and March (one part paid), a
-    bill in February, an expense paid in cash, a bank account opened in December."""
-    owner = await register(http, name="Browser Owner", company_name="Browser Books", email=email())
-    acme = await bk.contact(owner, name="Acme")
-    globex = await bk.contact(owner, name="Globex")
-    supplier = await bk.contact(owner, type="supplier", name="Initech")
-    bank = await bk.bank(owner, "Checking", opening_balance=5000, opened_at="2024-12-01")
-    first = await bk.document(
-        owner, "invoice", acme["id"], [bk.line(2500)], "2025-01-05", "2025-01-20", status="sent"
-    )
-    await bk.pay(owner, first["id"], bank["id"], 1000, paid_at="2025-01-15")
-    await bk.document(
-        owner, "invoice", globex["id"], [bk.line(1200.5)], "2025-03-02", "2025-04-01", status="sent"
-    )
-    await bk.document(
-        owner, "bill", supplier["id"], [bk.line(700)], "2025-02-05", "2025-02-20", status="sent"
-    )
-    return owner
 
 
 async def sign_in(page: Any, base: str, address: str) -> None:
@@ -288,7 +262,7 @@ async def test_an_analysis_streams_to_its_end_on_the_page(
     assert await page.text_content("#insight-status") == "done"
     assert (await page.text_content("#insight-narrative")).strip() == result["summary"]
     assert await page.get_attribute("#insight-narrative", "data-replaced") is None
-    assert await page.text_content("#insight-provider") == "offline (offline, no language model)"
+    assert await page.text_content("#insight-provider") == "offline provider · no language model"
     assert await page.text_content("#insight-validation") == "validation passed"
     steps = await page.eval_on_selector_all("#insight-steps li", "ls => ls.map(l => l.textContent)")
     assert steps[0] == "started" and steps[-1] == "persist"
