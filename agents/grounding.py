@@ -147,6 +147,8 @@ WORD_NUMBER = re.compile(
     r"(?P<pct>\s*(?:percent|per cent|%))?",
     re.IGNORECASE,
 )
+NUMBER_WORDS = frozenset([*UNITS, *TENS, *BIG])
+WORDS = re.compile(r"[a-z]+")
 SMALL_WORDS = frozenset(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 )
@@ -203,6 +205,8 @@ class _Described:
     concepts: frozenset[str]
     entity: str | None
     kind: str  # level, previous, change
+    value: Decimal = Decimal(0)
+    unit: str = "money"
 
 
 class Grounder:
@@ -242,7 +246,10 @@ class Grounder:
         kind = "previous" if key.startswith("previous_") else "level"
         if "_change" in key:
             kind = "change"
-        return _Described(fact, frozenset(concepts), fact.get("entity"), kind)
+        value = dec(fact["value"])
+        return _Described(
+            fact, frozenset(concepts), fact.get("entity"), kind, value, str(fact["unit"])
+        )
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -331,6 +338,8 @@ class Grounder:
                 )
             )
         starts = {m.start for m in mentions}
+        if NUMBER_WORDS.isdisjoint(WORDS.findall(text.lower())):
+            return sorted(found, key=lambda f: f.start)
         for m in WORD_NUMBER.finditer(text):
             words = m.group(0).lower()
             value = _words_value(re.sub(r"\s*(percent|per cent|%)$", "", words))
@@ -428,12 +437,12 @@ class Grounder:
             and (not d.entity or d.entity in entities)
         ]
         candidates += self._named_before(figure, mentions)
-        stated = [d for d in candidates if _states(figure, d.fact)]
+        stated = [d for d in candidates if _states(figure, d)]
         if not stated:
-            real = [d for d in self.facts if _states(figure, d.fact)]
-            if real:
+            real = next((d for d in self.facts if _states(figure, d)), None)
+            if real is not None:
                 return (
-                    f"{figure.raw} is {real[0].fact['label']}, not what "
+                    f"{figure.raw} is {real.fact['label']}, not what "
                     f"\u201c{mention.text}\u201d names"
                 )
             return f"{figure.raw} is no fact of \u201c{mention.text}\u201d"
@@ -463,7 +472,7 @@ class Grounder:
     def _words_agree(
         self, figure: Figure, d: _Described, mention: Mention, lower: str, span: str
     ) -> str | None:
-        value = dec(d.fact["value"])
+        value = d.value
         label = d.fact["label"]
         if d.kind == "previous" and not COMPARISON.search(lower):
             return f"{figure.raw} is {label} (the comparison period), stated as the current one"
@@ -501,7 +510,7 @@ class Grounder:
                     and d.concepts & m.concepts
                     and not d.entity
                 ]
-                wrong = [d for d in levels if dec(d.fact["value"]) != 0]
+                wrong = [d for d in levels if d.value != 0]
                 if wrong:
                     problems.append(
                         f"says there is {neg.group(0)} {m.text}, but {wrong[0].fact['label']} "
@@ -578,9 +587,8 @@ def _round_significant(value: Decimal, digits: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
 
 
-def _states(figure: Figure, fact: Fact) -> bool:
-    unit = fact["unit"]
-    value = dec(fact["value"])
+def _states(figure: Figure, described: _Described) -> bool:
+    unit, value = described.unit, described.value
     if figure.percent:
         if unit == "ratio":
             value *= 100
@@ -588,6 +596,8 @@ def _states(figure: Figure, fact: Fact) -> bool:
             return False
     elif unit == "percent" or (unit == "count" and not figure.count_like):
         return False
+    if figure.exact_places is not None and abs(abs(value) - abs(figure.value)) > 1:
+        return False  # rounding to the written places moves a value by half a unit at most
     targets = (value,) if figure.signed else (value, abs(value))
     try:
         for target in targets:
