@@ -80,6 +80,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "equity": ("equity", "net worth"),
     "leverage": ("debt to equity", "debt-to-equity", "leverage", "gearing"),
     "cash": ("cash", "opening cash", "closing cash", "cash balance", "bank balance"),
+    "opening": ("opening cash", "opening balance", "opening"),
+    "closing": ("closing cash", "closing balance", "closing"),
     "net_change": ("net change", "net change in cash", "net cash flow", "net cash movement"),
     "inflows": ("inflows", "inflow", "cash in", "money in", "receipts"),
     "outflows": ("outflows", "outflow", "cash out", "money out"),
@@ -112,6 +114,9 @@ APPROX = re.compile(
     r"just over|just under|an estimated)|~)\s*$"
 )
 NEGATION = re.compile(r"\b(?:no|nothing|none|zero|nil)\b")
+# Words that tell facts of one concept apart: "opening cash" is not the closing one.
+QUALIFIERS = frozenset({"opening", "closing"})
+MONTH_ALONE = re.compile(rf"\b(?P<month>{'|'.join(calendar.month_name[1:])})\b")
 SENTENCE = re.compile(r"[.!?](?=\s)")
 CLAUSE = re.compile(r"[;:,](?=\s)|\s(?:while|whereas|but)\s")
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+Z?)?\b")
@@ -232,7 +237,22 @@ class Grounder:
             re.IGNORECASE,
         )
         self.names = [n for n in entities if any(c.isdigit() for c in n)]
+        self.keys = {str(f["key"]) for f in facts}
         self.facts = [self._describe(f) for f in facts]
+        # Each level fact's change against the comparison period, where there is one.
+        self.changes = {
+            str(d.fact["key"]).removesuffix("_change"): d.value
+            for d in self.facts
+            if d.kind == "change" and str(d.fact["key"]).endswith("_change")
+        }
+        current = self.scope.periods[:1]
+        self.compared_months = {
+            month
+            for month in range(1, 13)
+            for year in self.scope.years
+            if _month_in(year, month, self.scope.periods[1:])
+            and not _month_in(year, month, current)
+        }
         self.last: Mention | None = None
         self.last_entities: set[str] = set()
         self.said: set[str] = set()
@@ -244,8 +264,9 @@ class Grounder:
             concepts |= self.phrases[m.group(0).lower()][0]
         key = str(fact["key"])
         kind = "previous" if key.startswith("previous_") else "level"
-        if "_change" in key:
-            kind = "change"
+        base = key.removesuffix("_pct").removesuffix("_change")
+        if kind == "level" and base != key.removesuffix("_pct") and base in self.keys:
+            kind = "change"  # `<key>_change` and `<key>_change_pct` of a fact `<key>`
         value = dec(fact["value"])
         return _Described(
             fact, frozenset(concepts), fact.get("entity"), kind, value, str(fact["unit"])
@@ -435,6 +456,7 @@ class Grounder:
             for d in self.facts
             if (d.concepts & mention.concepts or (mention.entity and d.entity == mention.entity))
             and (not d.entity or d.entity in entities)
+            and mention.concepts & QUALIFIERS <= d.concepts
         ]
         candidates += self._named_before(figure, mentions)
         stated = [d for d in candidates if _states(figure, d)]
@@ -474,7 +496,7 @@ class Grounder:
     ) -> str | None:
         value = d.value
         label = d.fact["label"]
-        if d.kind == "previous" and not COMPARISON.search(lower):
+        if d.kind == "previous" and not (COMPARISON.search(lower) or self._compared_month(lower)):
             return f"{figure.raw} is {label} (the comparison period), stated as the current one"
         if d.kind == "change" and not CHANGE_WORDS.search(lower):
             return f"{figure.raw} is {label}, stated as a level"
@@ -484,6 +506,11 @@ class Grounder:
             and re.search(r"\bby\s*$", span[: figure.start - min(mention.start, figure.start)])
         ):
             return f"{figure.raw} is {label}, stated as a change"
+        change = self.changes.get(str(d.fact["key"]))
+        if d.kind != "change" and change is not None:
+            up, down = _last(UP, span), _last(DOWN, span)
+            if (up > down and change < 0) or (down > up and change > 0):
+                return f"{label} {'rose' if change > 0 else 'fell'}, the sentence says otherwise"
         if d.kind == "change" and not figure.signed:
             up, down = _last(UP, span), _last(DOWN, span)
             if up > down and value < 0:
@@ -496,6 +523,13 @@ class Grounder:
             if value < 0 and not LOSS.search(span) and PROFIT_WORD.search(span):
                 return f"{label} is a loss ({value}), not a profit"
         return None
+
+    def _compared_month(self, lower: str) -> bool:
+        """Whether the sentence names a month of the comparison period only ("December's")."""
+        return any(
+            MONTHS[m.group("month")] in self.compared_months
+            for m in MONTH_ALONE.finditer(lower.title())
+        )
 
     def _nothing(self, lower: str, mentions: list[Mention]) -> list[str]:
         problems = []
@@ -547,6 +581,15 @@ class Grounder:
 
 
 _DIGITS_OUT = str.maketrans("0123456789", "##########")
+
+
+def _month_in(year: int, month: int, periods: tuple[tuple[str, str], ...]) -> bool:
+    first = date(year, month, 1)
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return any(
+        first <= date.fromisoformat(end[:10]) and last >= date.fromisoformat(start[:10])
+        for start, end in periods
+    )
 
 
 def _last(pattern: re.Pattern[str], text: str) -> int:

@@ -97,4 +97,43 @@ INVENTED = [
     _f("aged", "empty", "   "),
 ]
 
-CASES = TRUTHFUL + INVENTED
+# Written after the validator, and run once before any change to it: 2 misses ("Income fell
+# to 2,900", the opening and closing cash swapped) and 2 false alarms ("December's 1,000" as
+# the comparison, the margin as a share "of its revenue"). The first three are fixed (the
+# direction of a level against its change fact, qualifiers that tell facts of one concept
+# apart, a month of the comparison period as a comparison word); the last is known.
+HELD_OUT = [
+    _t("pnl", "plain", "January income of 2,900.00 USD was nearly triple December's 1,000.00 USD."),
+    _t("pnl", "plain", "Expenses rose to 1,250.00 USD, up 316.7% on the prior month."),
+    _t("pnl", "plain", "Profit for the month came to 1,650 USD."),
+    _t("loss", "sign", "Spending of 1,800.00 USD exceeded income, leaving a loss of 800.00 USD."),
+    _t("loss", "plain", "Consulting brought in all of the 1,000.00 USD of revenue."),
+    _t("balance", "plain", "Equity of 8,550.00 USD funds 91.4% of total assets."),
+    _t("balance", "plain", "Checking holds 6,450.00 USD."),
+    _t("cash", "date in words", "Closing cash was 5,250.00 USD at 31 January 2025."),
+    _t("cash", "plain", "Rent paid of 450.00 USD was the only outflow."),
+    _t(
+        "aged",
+        "name with a number",
+        "Of the 2,900.00 USD in open receivables, Studio 54 owes 2,500.00 USD.",
+    ),
+    _t("aged", "plain", "Overdue receivables are 2,900.00 USD, all of the open balance."),
+    _f("pnl", "direction", "Income fell to 2,900.00 USD."),
+    _f("pnl", "wrong label", "Expenses of 1,650.00 USD were covered by income."),
+    _f("pnl", "wrong label", "Profit margin reached 190.0%."),
+    _f("loss", "sign", "The month closed 800.00 USD in the black."),
+    _f("balance", "wrong label", "Liabilities rose by 2,850.00 USD."),
+    _f("balance", "comparison as current", "Total equity was 5,700.00 USD at 31 January 2025."),
+    _f("cash", "direction", "Inflows were up 80.0% against December."),
+    _f("cash", "wrong label", "Opening cash of 5,250.00 USD fell to 4,700.00 USD."),
+    _f("aged", "wrong entity", "Globex owes 2,500.00 USD."),
+    _f("aged", "nothing overdue", "No customer is late paying."),
+    _f("aged", "approximation", "Around 2k of receivables is overdue."),
+    _f("pnl", "date outside", "Net profit was 1,650.00 USD in February 2025."),
+]
+# Known false alarm: a margin stated as a share "of its revenue" binds to revenue.
+KNOWN_FALSE_ALARMS = [_t("pnl", "plain", "The company kept 56.9% of its revenue as profit.")]
+
+CASES = TRUTHFUL + INVENTED + HELD_OUT
+TRUTHFUL = [c for c in CASES if c.truthful]
+INVENTED = [c for c in CASES if not c.truthful]

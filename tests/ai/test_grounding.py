@@ -13,11 +13,11 @@ import pytest
 
 from agents import offline
 from agents.analysis import _years
-from agents.grounding import Scope
+from agents.grounding import Scope, sentences
 from agents.models import OpenAICompatible, Prompt
 from agents.validation import StreamGuard, outcome, validate
 from tests.ai.books import PLACES, REPORTS, REQUESTS, facts, scope
-from tests.ai.corpus import CASES, INVENTED, TRUTHFUL, Case
+from tests.ai.corpus import CASES, INVENTED, KNOWN_FALSE_ALARMS, TRUTHFUL, Case
 from tests.ai.fake_llm import MODEL, FakeLLM, running
 
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -59,6 +59,12 @@ def test_no_truthful_narrative_is_flagged(case: Case) -> None:
     assert text == case.text.replace("<", "\u2039")
 
 
+@pytest.mark.xfail(strict=True, reason="a margin stated as a share of revenue binds to revenue")
+@pytest.mark.parametrize("case", KNOWN_FALSE_ALARMS, ids=lambda c: c.text[:40])
+def test_known_false_alarms(case: Case) -> None:
+    assert check(case)[1] == []
+
+
 @pytest.mark.parametrize("case", INVENTED, ids=lambda c: f"{c.book}:{c.kind}:{c.text[:30]}")
 def test_no_invented_narrative_passes(case: Case) -> None:
     text, issues = check(case)
@@ -70,7 +76,7 @@ def test_no_invented_narrative_passes(case: Case) -> None:
         if issue["status"] == "replaced":
             assert issue["replacement"] in grounded and issue["reasons"]
     # What is passed on is only grounded sentences: never the invented one, never garbled.
-    assert text == "" or text in grounded or all(s in grounded for s in text.split(". "))
+    assert all(part.strip() in grounded for part in sentences(text))
 
 
 def test_every_offline_narrative_and_finding_passes_for_every_report() -> None:
