@@ -73,12 +73,12 @@ async def start_run(
         QueryBool, Query(description="Wait (bounded) for the result; false answers 202 at once")
     ] = True,
     body: Annotated[
-        BugfixIn | None, Body(openapi_examples={"example": {"value": RUN_EXAMPLE}})
-    ] = None,
+        BugfixIn, Body(openapi_examples={"example": {"value": RUN_EXAMPLE}})
+    ] = BugfixIn(),
 ) -> EnvelopeResponse:
     authorize(ctx, "member")
     name = await runs.check_domain(ctx, domain)
-    job_input: dict[str, Any] = {"domain": name, "note": body.note if body else None}
+    job_input: dict[str, Any] = {"domain": name, "note": body.note}
     return await jobs_api.submit(request, ctx, runs.KIND, job_input, wait)
 
 
@@ -103,7 +103,7 @@ async def confirm(
     proposal_id: Annotated[str, id_path("proposal")],
     ctx: CompanyCtx,
     body: Annotated[
-        runs.ConfirmIn | None, Body(openapi_examples={"example": {"value": CONFIRM_EXAMPLE}})
-    ] = None,
+        runs.ConfirmIn, Body(openapi_examples={"example": {"value": CONFIRM_EXAMPLE}})
+    ] = runs.ConfirmIn(),
 ) -> EnvelopeResponse:
-    return ok(await runs.confirm_repair(ctx, id, proposal_id, body.note if body else None))
+    return ok(await runs.confirm_repair(ctx, id, proposal_id, body.note))

@@ -47,7 +47,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from api import json_body
-from api.deps import LEAN
+from api.deps import ID_PATTERN, LEAN
 
 Extractor = Callable[[Request], Awaitable[Any]]
 
@@ -130,7 +130,8 @@ def _plan(route: Any) -> Plan | None:
         depends.append((sub.name, lean))
     params: list[tuple[str, Extractor]] = []
     for field in dependant.path_params:
-        if type(field.field_info) is Path and field.field_info.annotation is str:
+        info = field.field_info
+        if type(info) is Path and info.annotation is str and _unchecked(info):
             params.append((field.name, _path(field.alias)))
         else:
             params.append((field.name, _scalar(field, _path_params)))
@@ -158,6 +159,12 @@ def _plan(route: Any) -> Plan | None:
         required = field.field_info.is_required()
         params.append((field.name, _body(model, not required, None if required else field.default)))
     return Plan(depends, params, dependant.request_param_name, route.body_field is not None)
+
+
+def _unchecked(info: Any) -> bool:
+    """A text path parameter taken as it comes: no constraint, or the id pattern, which the
+    domain checks itself (`check_id`: 400 naming the object) rather than FastAPI's field."""
+    return not info.metadata or [getattr(m, "pattern", None) for m in info.metadata] == [ID_PATTERN]
 
 
 def _path_params(request: Request) -> Any:
