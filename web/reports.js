@@ -143,19 +143,21 @@ export async function load(period) {
   const { shown, clipped } = months(from, to);
   $("#period-note").textContent = clipped ? `chart: the last ${MAX_MONTHS} months of the period` : "";
   const asOf = { as_of: to };
+  // The period's own reports first, the monthly chart's one-per-month requests last: the
+  // browser runs six requests at a time, and the tables should not queue behind the chart.
   const tasks = [
-    Promise.all(shown.map((m) => get("/api/reports/profit-and-loss", { from: m.from, to: m.to }))).then(
-      current((r) => renderMonthly(shown.map((m) => m.label), r)),
-    ),
     get("/api/reports/profit-and-loss", { from, to, compare_from, compare_to }).then(current(renderProfitAndLoss)),
-    get("/api/reports/balance-sheet", asOf).then(current(renderBalanceSheet)),
-    get("/api/reports/cash-flow", { from, to }).then(current(renderCashFlow)),
     Promise.all([get("/api/reports/aged-receivables", asOf), get("/api/reports/aged-payables", asOf)]).then(
       current(([r, p]) => {
         renderAged("receivables", r);
         renderAged("payables", p);
         renderAgeingChart(r, p);
       }),
+    ),
+    get("/api/reports/balance-sheet", asOf).then(current(renderBalanceSheet)),
+    get("/api/reports/cash-flow", { from, to }).then(current(renderCashFlow)),
+    Promise.all(shown.map((m) => get("/api/reports/profit-and-loss", { from: m.from, to: m.to }))).then(
+      current((r) => renderMonthly(shown.map((m) => m.label), r)),
     ),
   ];
   const outcomes = await Promise.allSettled(tasks);
