@@ -233,11 +233,11 @@ class Grounder:
         self.phrases = phrases
         alternatives = sorted(phrases, key=len, reverse=True)
         self.mention_re = re.compile(
-            r"(?<![\w])(?:" + "|".join(re.escape(p) for p in alternatives) + r")(?![\w])",
-            re.IGNORECASE,
+            r"(?<![\w])(?:" + "|".join(re.escape(p) for p in alternatives) + r")(?![\w])"
         )
         self.names = [n for n in entities if any(c.isdigit() for c in n)]
         self.keys = {str(f["key"]) for f in facts}
+        self.years = scope.years
         self.facts = [self._describe(f) for f in facts]
         # Each level fact's change against the comparison period, where there is one.
         self.changes = {
@@ -260,8 +260,8 @@ class Grounder:
 
     def _describe(self, fact: Fact) -> _Described:
         concepts: set[str] = set()
-        for m in self.mention_re.finditer(str(fact["label"])):
-            concepts |= self.phrases[m.group(0).lower()][0]
+        for m in self.mention_re.finditer(str(fact["label"]).lower()):
+            concepts |= self.phrases[m.group(0)][0]
         key = str(fact["key"])
         kind = "previous" if key.startswith("previous_") else "level"
         base = key.removesuffix("_pct").removesuffix("_change")
@@ -276,9 +276,12 @@ class Grounder:
 
     def mentions(self, text: str) -> list[Mention]:
         found = []
-        for m in self.mention_re.finditer(text):
-            concepts, entity = self.phrases[m.group(0).lower()]
-            found.append(Mention(m.start(), m.end(), frozenset(concepts), entity, m.group(0)))
+        # Read on the lowered text (same length: positions hold), faster than IGNORECASE.
+        for m in self.mention_re.finditer(text.lower()):
+            concepts, entity = self.phrases[m.group(0)]
+            found.append(
+                Mention(m.start(), m.end(), frozenset(concepts), entity, text[m.start() : m.end()])
+            )
         return found
 
     def dates(self, text: str) -> tuple[str, list[str]]:
@@ -334,16 +337,17 @@ class Grounder:
             scale_word = (m.group("scale") or "").strip().lower()
             scale = Decimal(SCALES.get(scale_word, 1))
             value = Decimal(digits) * scale
-            after = text[m.end() :]
             plain = not m.group("pct") and scale == 1 and "." not in digits
-            if plain and DAYS_AFTER.match(after) and int(digits) in DAY_WORDS:
+            if plain and int(digits) in DAY_WORDS and DAYS_AFTER.match(text, m.end()):
                 continue
-            if plain and "," not in m.group("num") and int(digits) in self.scope.years:
+            if plain and "," not in m.group("num") and int(digits) in self.years:
                 continue
             sign = m.group("sign") or ""
             if sign in ("-", "\u2212"):
                 value = -value
-            approximate = bool(APPROX.search(text[: m.start()])) or scale != 1
+            approximate = scale != 1 or bool(
+                APPROX.search(text[max(0, m.start() - 16) : m.start()])
+            )
             places = len(digits.partition(".")[2])
             found.append(
                 Figure(
