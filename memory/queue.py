@@ -12,7 +12,8 @@ reach Redis after all is never run: a worker claims only queued or running recor
 
 The job record is also the outbox: `dispatch_stranded` enqueues every record still queued
 DISPATCH_AFTER_S after its creation (the API died between the commit and the enqueue, or
-Valkey lost the job: its append-only file syncs once a second). ARQ enqueues an id at most
+Valkey lost the job: its append-only file syncs once a second), and releases one a worker
+took and died with before claiming its record (Valkey killed under it). ARQ enqueues an id at most
 once while its job or result exists, so running it on every API replica, at start-up and
 every DISPATCH_EVERY_S, never doubles a job.
 
@@ -103,6 +104,12 @@ class JobQueue:
                 found = await self.pool.enqueue_job(
                     TASK, job["_id"], _job_id=job["_id"], _queue_name=self.queue_name
                 )
+                if found is None and await self.pool.exists(in_progress_key_prefix + job["_id"]):
+                    # taken by a worker that died before it claimed the record (a live one
+                    # claims within milliseconds): let it be picked again now rather than
+                    # when ARQ's in-progress key expires (the job timeout)
+                    await self.release(job["_id"])
+                    found = True
             enqueued += found is not None
         if enqueued:
             await self.wake()

@@ -475,3 +475,50 @@ def test_sigterm_from_timeout_stops_everything(platform: Platform) -> None:
     assert "numbors: stopping" in platform.stdout(), platform.output()
     assert "Traceback" not in platform.stderr(), platform.output()
     platform.assert_nothing_left()
+
+
+def test_jobs_survive_valkey_killed_during_enqueues(platform: Platform) -> None:
+    """Valkey SIGKILLed while jobs are submitted: each answer is 202 or 503 queue_unavailable
+    (within a bounded time), and once the supervisor has Valkey back every record reaches a
+    final state (the outbox re-enqueues what Valkey lost) in bounded time."""
+    platform.start()
+    platform.wait_ready()
+    with httpx.Client(base_url=platform.url, timeout=10) as http:
+        body = {"email": unique_email("outage"), "password": PASSWORD, "name": "Outage"}
+        auth = bearer(ok(http.post("/api/auth/register", json=body), 201)["token"])
+        ids: list[str] = []
+        statuses: list[int] = []
+        valkey = child_pid(platform, "valkey-server")
+        for n in range(30):
+            if n == 10:
+                os.kill(valkey, signal.SIGKILL)
+            started = time.monotonic()
+            answer = http.post(
+                "/api/jobs",
+                json={"kind": "sleep", "input": {"seconds": 0.05}},
+                params={"wait": "false"},
+                headers=auth,
+            )
+            assert time.monotonic() - started < 8, "enqueue waited without bound"
+            statuses.append(answer.status_code)
+            if answer.status_code == 202:
+                ids.append(answer.json()["data"]["job"]["id"])
+            else:
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["error"]["code"] == "queue_unavailable"
+                assert answer.headers["Retry-After"].isdigit()
+                ids.append(answer.json()["error"]["details"][0]["job_id"])
+        assert 503 in statuses and statuses[:10] == [202] * 10, statuses
+        wait_logged(platform, "valkey restarted")
+        deadline = time.monotonic() + 120
+        pending: dict[str, Any] = dict.fromkeys(ids)
+        while pending and time.monotonic() < deadline:
+            for job_id in list(pending):
+                job = ok(http.get(f"/api/jobs/{job_id}", headers=auth))
+                pending[job_id] = job
+                if job["status"] in ("succeeded", "failed", "cancelled"):
+                    del pending[job_id]
+            time.sleep(1)
+        assert not pending, f"records never reached a final state: {pending}"
+    platform.seen |= descendants(platform.process.pid)
+    platform.stop(signal.SIGTERM, children_failed=True)
