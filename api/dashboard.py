@@ -12,8 +12,9 @@ reads job events over `fetch` (EventSource cannot send the Authorization header)
 with `Last-Event-ID` itself.
 
 Every answer here carries a Content-Security-Policy that allows nothing inline (scripts,
-styles and connections from this origin only, no frames, no plugins), `nosniff`, and no
-referrer. The routes are not under `/api`, so they are not in the OpenAPI document.
+styles and connections from this origin only, no frames, no plugins); the middleware adds
+`nosniff`, no referrer and no framing to it, as to every answer. The routes are not under
+`/api`, so they are not in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -67,12 +68,8 @@ def _load(directory: Path) -> dict[str, Asset]:
 
 
 FILES = _load(WEB)
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+# nosniff, no referrer and no framing come with every answer (api/middleware.py).
+HEADERS = {"Content-Security-Policy": CSP, "Cross-Origin-Opener-Policy": "same-origin"}
 
 
 def _answer(request: Request, asset: Asset, cache: str) -> Response:
