@@ -1,4 +1,4 @@
-"""Abuse limits of the public chat: moving windows (the `limits` library, as the login
+"""Abuse limits of the public chat: moving windows (`memory/limits.py`, as the login
 throttle) kept in Redis so every API replica shares them (in the process without Redis).
 
 Every chat message counts against its client address and, once it has one, its session
@@ -11,21 +11,10 @@ every company's support.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
-import time
 from dataclasses import dataclass
-from typing import Any
-
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from domain.errors import RateLimited
-
-log = logging.getLogger("numbors.support")
-STORAGE_TIMEOUT_S = 0.5
+from memory.limits import RateLimitItem, Windows, parse
 
 
 @dataclass(frozen=True)
@@ -38,16 +27,7 @@ class Policy:
 
 class ChatLimits:
     def __init__(self, redis_url: str | None, policy: Policy, prefix: str = "numbors:support"):
-        storage: Storage = (
-            RedisStorage(
-                redis_url.replace("redis://", "async+redis://", 1),
-                implementation="redispy",
-                key_prefix=prefix,
-            )
-            if redis_url
-            else MemoryStorage()
-        )
-        self.limiter = MovingWindowRateLimiter(storage)
+        self.windows = Windows(redis_url, prefix, "support chat limits")
         self.per_address = parse(policy.per_address)
         self.per_session = [parse(policy.per_session), parse(policy.per_session_daily)]
         self.reads = parse(policy.reads_per_address)
@@ -60,32 +40,19 @@ class ChatLimits:
         if session_id:
             checks += [(item, "chat:session", session_id) for item in self.per_session]
         for item, kind, key in checks:
-            if await self._guarded(self.limiter.hit(item, kind, key)) is False:
+            if not await self.windows.hit(item, kind, key):
                 raise await self._refusal(item, kind, key)
 
     async def opened(self, session_id: str) -> None:
         """Count a session's first message (sent before it had an id) against it."""
         for item in self.per_session:
-            await self._guarded(self.limiter.hit(item, "chat:session", session_id))
+            await self.windows.hit(item, "chat:session", session_id)
 
     async def read(self, address: str | None) -> None:
-        if (
-            address
-            and await self._guarded(self.limiter.hit(self.reads, "read:ip", address)) is False
-        ):
+        if address and not await self.windows.hit(self.reads, "read:ip", address):
             raise await self._refusal(self.reads, "read:ip", address)
 
     async def _refusal(self, item: RateLimitItem, kind: str, key: str) -> RateLimited:
-        stats = await self._guarded(self.limiter.get_window_stats(item, kind, key))
-        reset = stats.reset_time if stats is not None else time.time() + item.get_expiry()
-        wait = max(1, math.ceil(reset - time.time()))
+        wait = await self.windows.wait_s(item, kind, key)
         who = "this address" if kind.endswith(":ip") else "this chat"
         return RateLimited(f"too many messages from {who}; try again in {wait} s", retry_after=wait)
-
-    async def _guarded(self, call: Any) -> Any:
-        try:
-            async with asyncio.timeout(STORAGE_TIMEOUT_S):
-                return await call
-        except Exception as error:  # fail open: see the module docstring
-            log.warning("support chat limits skipped: their storage failed: %r", error)
-            return None
