@@ -34,6 +34,11 @@ A failing sentence is never passed on and never edited in place: it is replaced 
 grounded sentence for its facts (the finding, written from templates, whose facts its
 mentions name most), or dropped when there is none or that finding is already said; each is
 listed with its reasons. An empty narrative is an issue of its own.
+
+Known limits (a parser, not the structured path): figures listed after two labels ("income
+and expenses were 2,900 and 1,250") bind to the nearer label and fail; a share stated "of
+revenue" binds to revenue, not the margin; a name the facts do not carry ("Initech") is not
+itself an error, only the figure it is given is checked.
 """
 
 from __future__ import annotations
