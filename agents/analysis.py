@@ -371,5 +371,8 @@ async def run(
             await deps.emit("progress", {"step": "resumed", "at": snapshot.next[0]})
         elif snapshot.values.get("insight"):
             return snapshot.values["insight"]
-    final = await graph.ainvoke(start, config, context=deps)  # type: ignore[arg-type]
+    # "sync": each step's checkpoint is written before the next step starts, so a worker
+    # killed mid-step resumes after the last finished one (LangGraph's default writes it
+    # while the next step runs, and a SIGKILL could lose it).
+    final = await graph.ainvoke(start, config, context=deps, durability="sync")  # type: ignore[arg-type]
     return final["insight"]
