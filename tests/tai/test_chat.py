@@ -5,6 +5,7 @@ cross companies."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -166,7 +167,8 @@ async def test_the_model_path_never_passes_a_wrong_figure_or_id(
     assert result["provider"] == "openai-compatible" and result["offline"] is False
     answer = result["answer"]
     assert answer.startswith(f'There are 3 open bugs. Bug {crash} "Checkout 500 on 3 items"')
-    assert "17" not in answer and "0123456789abcdef01234567" not in answer
+    # the wrong count is gone (a bug's random hex id may well contain the digits "17")
+    assert not re.search(r"\b17\b", answer) and "0123456789abcdef01234567" not in answer
     assert "[unknown id]" in answer
     assert result["validation"]["status"] in ("corrected", "flagged")
     assert "".join(d["text"] for t, d in events if t == "token") == answer
