@@ -374,5 +374,6 @@ async def run(
     # "sync": each step's checkpoint is written before the next step starts, so a worker
     # killed mid-step resumes after the last finished one (LangGraph's default writes it
     # while the next step runs, and a SIGKILL could lose it).
-    final = await graph.ainvoke(start, config, context=deps, durability="sync")  # type: ignore[arg-type]
+    durability = "sync" if checkpointer is not None else None
+    final = await graph.ainvoke(start, config, context=deps, durability=durability)  # type: ignore[arg-type]
     return final["insight"]
