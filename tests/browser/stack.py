@@ -16,16 +16,14 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
-from supervisor import free_port, wait_http
 from tests.accounting import books as bk
-from tests.e2e.test_jobs_stack import SECRET, Stack, _stop
+from tests.e2e.test_jobs_stack import Stack, _stop, api_stack
 from tests.helpers import Account, register
-from tests.servers import ValkeyProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,37 +54,10 @@ def launch_args() -> list[str]:
     return ["--no-sandbox"] if os.geteuid() == 0 else []
 
 
-@contextlib.contextmanager
-def platform(directory: Path, **env: str) -> Iterator[Stack]:
-    """Valkey, one API process (`make run`'s uvicorn flags) on `directory`; workers are
-    started with `Stack.start_worker` (its `env` may be changed first)."""
-    valkey = ValkeyProcess(directory)
-    port = free_port()
-    full = {k: v for k, v in os.environ.items() if not k.startswith("NUMBORS_")}
-    full |= {
-        "NUMBORS_REDIS_URL": valkey.url,
-        "NUMBORS_VAR_DIR": str(directory / "var"),
-        "NUMBORS_JWT_SECRET": SECRET,
-        "NUMBORS_PORT": str(port),
-        "PYTHONPATH": str(ROOT),
-        **env,
-    }
-    args = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_factory"]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    args += ["--timeout-graceful-shutdown", "2"]
-    with open(directory / "api.log", "ab") as log:
-        api = subprocess.Popen(
-            args, cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    running = Stack(directory, valkey, api, port, full, [])
-    try:
-        wait_http(f"{running.url}/api/health", api)
-        yield running
-    finally:
-        for worker in running.workers:
-            _stop(worker)
-        _stop(api)
-        valkey.stop()
+def platform(directory: Path, **env: str) -> contextlib.AbstractContextManager[Stack]:
+    """The e2e suite's Valkey and API process (`tests/e2e/test_jobs_stack.py`), stopping
+    fast; workers are started with `Stack.start_worker` (its `env` may be changed first)."""
+    return api_stack(directory, graceful_s=2, **env)
 
 
 # A worker process that imports everything first, then waits for a line on stdin before it

@@ -169,27 +169,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    valkey = ValkeyProcess(tmp_path)
-    var = tmp_path / "var"
+@contextlib.contextmanager
+def api_stack(directory: Path, *, graceful_s: int = 5, **env: str) -> Iterator[Stack]:
+    """Valkey and one API process (`make run`'s uvicorn flags) on `directory`, with `env`
+    added; workers are started with `Stack.start_worker`."""
+    valkey = ValkeyProcess(directory)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBORS_")}
-    env |= {
+    full = {k: v for k, v in os.environ.items() if not k.startswith("NUMBORS_")}
+    full |= {
         "NUMBORS_REDIS_URL": valkey.url,
-        "NUMBORS_VAR_DIR": str(var),
+        "NUMBORS_VAR_DIR": str(directory / "var"),
         "NUMBORS_JWT_SECRET": SECRET,
         "NUMBORS_PORT": str(port),
         "PYTHONPATH": str(ROOT),
+        **env,
     }
     args = [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_factory"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    args += ["--timeout-graceful-shutdown", "5"]
-    with open(tmp_path / "api.log", "ab") as log:
+    args += ["--timeout-graceful-shutdown", str(graceful_s)]
+    with open(directory / "api.log", "ab") as log:
         api = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    running = Stack(tmp_path, valkey, api, port, env, [])
+    running = Stack(directory, valkey, api, port, full, [])
     try:
         wait_http(f"{running.url}/api/health", api)
         yield running
@@ -198,6 +200,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             _stop(worker)
         _stop(api)
         valkey.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with api_stack(tmp_path) as running:
+        yield running
 
 
 @contextlib.asynccontextmanager
