@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -11,7 +11,7 @@ from domain.errors import Conflict, Invalid
 from domain.inventory import stock
 from tests.accounting import books as bk
 from tests.helpers import Account
-from tests.inventory.support import D, ctx_of, source, tracked
+from tests.inventory.support import D, ctx_of, race, source, tracked
 
 SALE = {"type": "sales_order", "id": "0000000000000000000000a1"}
 OTHER = {"type": "sales_order", "id": "0000000000000000000000a2"}
@@ -121,23 +121,11 @@ async def test_twenty_concurrent_deliveries_of_the_last_five(app: FastAPI, books
         source=source(),
     )
 
-    async def deliver(i: int) -> bool:
-        try:
-            await stock.move(
-                ctx,
-                item_id=item["id"],
-                warehouse_id=None,
-                quantity=D(-1),
-                date="2026-03-02",
-                source={"type": "sales_order", "id": f"{i:024x}"},
-            )
-        except Conflict as error:
-            assert error.code == "insufficient_stock"
-            return False
-        return True
+    async def deliver(order: dict[str, str]) -> Any:
+        common = {"item_id": item["id"], "warehouse_id": None, "date": "2026-03-02"}
+        return await stock.move(ctx, **common, quantity=D(-1), source=order)
 
-    results = await asyncio.gather(*(deliver(i) for i in range(20)))
-    assert sum(results) == 5
+    assert await race(20, deliver) == 5
     (level,) = await stock.levels(ctx, item["id"])
     assert (level["on_hand"], level["value"]) == (0, 0)
 
@@ -180,20 +168,11 @@ async def test_concurrent_reservations_of_the_last_units(app: FastAPI, books: Ac
         source=source(),
     )
 
-    async def hold(i: int) -> bool:
-        try:
-            await stock.reserve(
-                ctx,
-                item_id=item["id"],
-                warehouse_id=None,
-                quantity=D(1),
-                source={"type": "sales_order", "id": f"{i:024x}"},
-            )
-        except Conflict:
-            return False
-        return True
+    async def hold(order: dict[str, str]) -> Any:
+        common = {"item_id": item["id"], "warehouse_id": None}
+        return await stock.reserve(ctx, **common, quantity=D(1), source=order)
 
-    assert sum(await asyncio.gather(*(hold(i) for i in range(20)))) == 5
+    assert await race(20, hold) == 5
 
 
 async def test_reverse_source_at_cost_and_its_postings(app: FastAPI, books: Account) -> None:
