@@ -53,6 +53,7 @@ from domain.orders.lines import (
     q,
 )
 from memory.ids import new_id, utcnow
+from memory.store import CollectionSpec
 
 DEFAULT_TERM_DAYS = 30
 CONTENT = ("contact_id", "issued_at", "currency", "rate", "category_id", "lines")
@@ -88,6 +89,26 @@ class DocumentIn(Input):
     )
     lines: list[LineQuantity] | None = Field(
         None, min_length=1, max_length=500, description="Default: everything left to document"
+    )
+
+
+def order_collection(name: str) -> CollectionSpec:
+    """A sales or purchase order collection: indexed for every declared filter and sort,
+    numbers unique per company."""
+    return CollectionSpec(
+        name,
+        fields=("company_id", "status", "number", "contact_id", "warehouse_id", "issued_at"),
+        indexes=(
+            ("company_id", "issued_at"),
+            ("company_id", "status", "issued_at"),
+            ("company_id", "contact_id"),
+            ("company_id", "warehouse_id"),
+            ("company_id", "number"),
+            ("company_id", "total"),
+            ("company_id", "created_at"),
+            ("company_id", "updated_at"),
+        ),
+        unique=(("company_id", "number"),),
     )
 
 

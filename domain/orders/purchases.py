@@ -35,41 +35,23 @@ from domain.documents.posting import category_account
 from domain.fields import Day, ObjectIdStr
 from domain.money import convert_minor
 from domain.orders import stocking
-from domain.orders.flow import DocumentIn, MoveIn, MovementOut, OrderDocumentOut, OrderFlow, today
+from domain.orders.flow import (
+    DocumentIn,
+    MoveIn,
+    MovementOut,
+    OrderDocumentOut,
+    OrderFlow,
+    order_collection,
+    today,
+)
 from domain.orders.lines import OrderLineIn, PurchaseLineOut, part_net, pick, q
 from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
-from memory.store import CollectionSpec, declare
+from memory.store import declare
 
 Status = Literal["draft", "confirmed", "partly_received", "received", "completed", "cancelled"]
 OPEN = ("confirmed", "partly_received")
 
-declare(
-    CollectionSpec(
-        "purchase_orders",
-        fields=(
-            "company_id",
-            "status",
-            "number",
-            "contact_id",
-            "warehouse_id",
-            "issued_at",
-            "total",
-            "created_at",
-            "updated_at",
-        ),
-        indexes=(
-            ("company_id", "issued_at"),
-            ("company_id", "status", "issued_at"),
-            ("company_id", "contact_id"),
-            ("company_id", "warehouse_id"),
-            ("company_id", "number"),
-            ("company_id", "total"),
-            ("company_id", "created_at"),
-            ("company_id", "updated_at"),
-        ),
-        unique=(("company_id", "number"),),
-    )
-)
+declare(order_collection("purchase_orders"))
 
 
 class PurchaseOrderFields(ContentFields):

@@ -33,41 +33,23 @@ from domain.documents.forms import ContentFields
 from domain.documents.lines import Lines
 from domain.fields import Day, ObjectIdStr
 from domain.orders import stocking
-from domain.orders.flow import DocumentIn, MoveIn, MovementOut, OrderDocumentOut, OrderFlow, today
+from domain.orders.flow import (
+    DocumentIn,
+    MoveIn,
+    MovementOut,
+    OrderDocumentOut,
+    OrderFlow,
+    order_collection,
+    today,
+)
 from domain.orders.lines import OrderLineIn, SalesLineOut, pick, q
 from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
-from memory.store import CollectionSpec, declare
+from memory.store import declare
 
 Status = Literal["draft", "confirmed", "partly_delivered", "delivered", "completed", "cancelled"]
 OPEN = ("confirmed", "partly_delivered")
 
-declare(
-    CollectionSpec(
-        "sales_orders",
-        fields=(
-            "company_id",
-            "status",
-            "number",
-            "contact_id",
-            "warehouse_id",
-            "issued_at",
-            "total",
-            "created_at",
-            "updated_at",
-        ),
-        indexes=(
-            ("company_id", "issued_at"),
-            ("company_id", "status", "issued_at"),
-            ("company_id", "contact_id"),
-            ("company_id", "warehouse_id"),
-            ("company_id", "number"),
-            ("company_id", "total"),
-            ("company_id", "created_at"),
-            ("company_id", "updated_at"),
-        ),
-        unique=(("company_id", "number"),),
-    )
-)
+declare(order_collection("sales_orders"))
 
 
 class SalesOrderFields(ContentFields):
