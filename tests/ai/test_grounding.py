@@ -160,3 +160,33 @@ async def test_the_corpus_through_the_openai_client(llm: FakeLLM) -> None:
     finally:
         await client.close()
     assert misses == [] and false_alarms == []
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "about ",
+        "About ",
+        "roughly  ",
+        "just over ",
+        "some",
+        "handsome ",
+        "~",
+        "~ ",
+        "an estimated ",
+        "stated  nearly\n",
+        "_about ",
+        "xabout ",
+        "it was close to ",
+        "well over ",
+        "",
+    ],
+)
+def test_the_fast_approximation_test_is_the_regex(before: str) -> None:
+    """`_approximate` (the fast way) answers what `APPROX` (the definition) does."""
+    from agents.grounding import APPROX, _approximate
+
+    for lead in ("", "Net profit was ", "x" * 20 + " "):
+        text = lead + before + "1,650"
+        at = len(text) - len("1,650")
+        assert _approximate(text, at) == bool(APPROX.search(text[max(0, at - 16) : at])), text
