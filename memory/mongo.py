@@ -3,6 +3,11 @@
 Filters and updates pass through unchanged (the port is MongoDB's own language). `_id` is
 kept as the 24-hex string so both adapters hand out the same ids. Multi-document
 transactions need a replica set, which docker-compose.yml provides.
+
+A declared `TextIndex` is the collection's one text index (named `text`, English stemming
+and stop words, the fields' weights; rebuilt when the declaration changes; MongoDB indexes
+the documents already there). `search_text` is a `$text` query of the words alone, each one
+plain (no quotes, no `-`), with the key pins as equality conditions, sorted by `textScore`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
@@ -27,12 +32,20 @@ from memory.store import (
     QueryError,
     Sort,
     StoreBusyError,
+    TextHit,
+    TextIndex,
     Update,
     spec_for,
+    text_pins,
+    text_words,
     tie_break,
 )
 
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+TEXT_INDEX = "text"
+SCORE = "_text_score"
+"""Where a found document carries its text score until it is answered (then removed)."""
+INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 FIELD_OPERATORS = frozenset(
     ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$options")
 )
@@ -60,8 +73,27 @@ class MongoStore(DocumentStore):
                 await self._db[name].create_index(
                     [(k, ASCENDING) for k in keys], unique=True, partialFilterExpression=partial
                 )
+            if spec.text is not None:
+                await self._text_index(name, spec.text)
             self._ready.add(name)
         return self._db[name]
+
+    async def _text_index(self, name: str, text: TextIndex) -> None:
+        """The collection's text index as declared; one declared otherwise is replaced."""
+        options: dict[str, Any] = {
+            "name": TEXT_INDEX,
+            "weights": dict(zip(text.fields, text.weights, strict=True)),
+            "default_language": "english",
+            "language_override": "_text_language",  # not a document's own `language`
+        }
+        keys = [(f, TEXT) for f in text.fields]
+        try:
+            await self._db[name].create_index(keys, **options)
+        except OperationFailure as error:
+            if error.code not in INDEX_CONFLICTS:
+                raise
+            await self._db[name].drop_index(TEXT_INDEX)
+            await self._db[name].create_index(keys, **options)
 
     def _kw(self) -> dict[str, Any]:
         session = self._session.get()
@@ -177,6 +209,23 @@ class MongoStore(DocumentStore):
             values["count"] = row["count"]
             out.append(values)
         return out
+
+    async def search_text(
+        self, collection: str, text: str, filter: Filter | None = None, *, limit: int = 10
+    ) -> list[TextHit]:
+        pins = text_pins(spec_for(collection), filter)
+        words = text_words(text)
+        if not words or limit <= 0:
+            return []
+        coll = await self._coll(collection)
+        cursor = coll.find(
+            {"$text": {"$search": " ".join(words)}, **pins},
+            {SCORE: {"$meta": "textScore"}},
+            sort=[(SCORE, {"$meta": "textScore"}), ("_id", ASCENDING)],
+            limit=limit,
+            **self._kw(),
+        )
+        return [TextHit(doc, float(doc.pop(SCORE))) async for doc in cursor]
 
     async def next_value(self, counter: str, *, start: int = 1) -> int:
         counters = self._db["_counters"]

@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 import orjson
 
 from memory.ids import new_id
+from memory.sqlite_text import TextTable, hits
 from memory.store import (
     CollectionSpec,
     Doc,
@@ -64,6 +65,7 @@ from memory.store import (
     QueryError,
     Sort,
     StoreBusyError,
+    TextHit,
     Update,
     spec_for,
     tie_break,
@@ -472,6 +474,8 @@ class SQLiteStore(DocumentStore):
             name = f"{'ux' if unique else 'ix'}_{table}_{'_'.join(columns)}"
             kind = "UNIQUE INDEX" if unique else "INDEX"
             self._ddl(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
+        if spec.text is not None:  # FTS5 and its triggers (memory/sqlite_text.py)
+            TextTable(spec, _json_path).ensure(self._writer, self._ddl)
         return _Compiler(spec)
 
     def _ddl(self, sql: str, done_if: str | None = None) -> None:
@@ -672,6 +676,23 @@ class SQLiteStore(DocumentStore):
                 values["count"] = row[-1]
                 out.append(values)
             return out
+
+        return run(self._writer) if self._in_tx.get() else await self._pool.run(run)
+
+    async def search_text(
+        self, collection: str, text: str, filter: Filter | None = None, *, limit: int = 10
+    ) -> list[TextHit]:
+        """FTS5 (memory/sqlite_text.py); a search may scan, so it runs on the reader pool."""
+        compiler = self._compiler(collection)
+        if compiler.spec.text is None:
+            raise QueryError(f"{collection} has no text index")
+        query = TextTable(compiler.spec, _json_path).query(text, filter, limit, compiler.where)
+        if query is None:
+            return []
+        sql, params = query
+
+        def run(conn: sqlite3.Connection) -> list[TextHit]:
+            return hits(conn.execute(sql, params))
 
         return run(self._writer) if self._in_tx.get() else await self._pool.run(run)
 

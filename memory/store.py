@@ -7,11 +7,14 @@ Documents are plain JSON values (str, int, float, bool, None, list, dict); `_id`
 as ISO 8601 text, so both adapters compare and sum them the same way.
 
 A collection is declared once with `CollectionSpec`: the fields it filters, sorts and
-groups on (SQLite makes them indexed generated columns) and its unique keys.
+groups on (SQLite makes them indexed generated columns), its unique keys and optionally a
+full-text index (`TextIndex`; SQLite FTS5, a MongoDB text index), searched by
+`search_text`.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -52,13 +55,71 @@ class QueryError(StoreError, ValueError):
 
 
 @dataclass(frozen=True)
+class TextIndex:
+    """A collection's full-text index: the text fields searched (dotted paths), each with its
+    weight (an integer, 1 by default; a word in a field of weight 3 counts three times), and
+    the keys a search may pin by equality (`company_id` for tenancy, a status, a locale).
+    Keys hold scalars (text, integers, booleans or null)."""
+
+    fields: tuple[str, ...]
+    weights: tuple[int, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise ValueError("a text index needs at least one field")
+        if not self.weights:
+            object.__setattr__(self, "weights", (1,) * len(self.fields))
+        if len(self.weights) != len(self.fields) or min(self.weights) < 1:
+            raise ValueError("one positive integer weight per text field")
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """A document found by `search_text` and its relevance (higher is better)."""
+
+    doc: Doc
+    score: float
+
+
+TEXT_MOST_WORDS = 32
+"""Words of a text search beyond this many are ignored (they bound a query's cost)."""
+_WORD = re.compile(r"[^\W_]+")
+TextKey = str | int | bool | None
+
+
+def text_words(text: str) -> list[str]:
+    """The words a text search looks for: runs of letters and digits (any script),
+    lower-cased, each once, at most `TEXT_MOST_WORDS`. Nothing else of the text reaches an
+    index's query language, so quotes, `*`, `-`, `NEAR`, `OR` or parentheses typed by a
+    user are plain words or nothing."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:TEXT_MOST_WORDS]
+
+
+def text_pins(spec: CollectionSpec, filter: Filter | None) -> dict[str, TextKey]:
+    """A text search's filter, checked: equality on keys of the collection's text index."""
+    if spec.text is None:
+        raise QueryError(f"{spec.name} has no text index")
+    pins: dict[str, TextKey] = {}
+    for key, value in (filter or {}).items():
+        if key not in spec.text.keys:
+            raise QueryError(f"{key!r} is not a key of the text index of {spec.name}")
+        if value is not None and not isinstance(value, (str, int, bool)):
+            raise QueryError("a text search pins its keys by equality on a scalar")
+        pins[key] = value
+    return pins
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
-    """A collection's indexed fields, composite indexes and unique keys (dotted paths)."""
+    """A collection's indexed fields, composite indexes and unique keys (dotted paths), and
+    its full-text index if it has one."""
 
     name: str
     fields: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()
+    text: TextIndex | None = None
     all_fields: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +186,16 @@ class DocumentStore(ABC):
     ) -> list[Doc]:
         """Grouped sums: one row per distinct `by` tuple with each `sums` field totalled,
         plus `count`. Keys are the dotted paths themselves."""
+
+    @abstractmethod
+    async def search_text(
+        self, collection: str, text: str, filter: Filter | None = None, *, limit: int = 10
+    ) -> list[TextHit]:
+        """The documents whose text fields (the collection's `TextIndex`) hold any word of
+        `text` (`text_words`), best first, at most `limit`, each with its score (ties in a
+        stable order). `filter` pins keys of the index by equality: `{"company_id": c}` keeps a
+        search in one company. Words are stemmed as the index's language does (English).
+        No word: no documents."""
 
     @abstractmethod
     async def next_value(self, counter: str, *, start: int = 1) -> int:
