@@ -4,11 +4,15 @@
 
 Numbers come from the computation nodes, never from the model: `compute_facts` derives every
 figure the analysis may state from the accounting domain's own report functions; `narrate`
-asks the model (or the offline provider) for prose and streams its tokens as events;
-`validate` checks every figure of that prose against the facts and corrects or flags any that
-is not one, so a wrong number is never passed on (the streamed tokens are released through
-the same check, a few words behind the model); `persist` stores the insight and its audit
-row once per job.
+asks the model (or the offline provider) for the narrative and streams it as `token` events.
+Where the client supports structured output (`ModelClient.structured`), the model answers
+sentences citing fact keys with placeholders for the figures (`agents.claims`): the server
+renders the figures, checks each sentence as its JSON object completes and streams it
+rendered; otherwise (or when the endpoint refuses `response_format` with a 400, after which
+the client stays in prose) it writes prose, which `validate` checks figure by figure against
+the facts it names (`agents.grounding`; the streamed tokens are released through the same
+check, a sentence at a time). A failing sentence is replaced by its finding or dropped, and
+listed; `persist` stores the insight and its audit row once per job.
 
 State is plain JSON (no Decimal, no objects) so LangGraph's checkpointer can store it after
 every node: run with `thread_id` = the job id, a retried job resumes after its last finished
@@ -35,9 +39,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents import facts as F
-from agents.models import OFFLINE, ModelClient, ModelUnavailable, Prompt
+from agents.claims import ClaimStream, response_format
+from agents.models import (
+    OFFLINE,
+    Completion,
+    ModelClient,
+    ModelUnavailable,
+    Prompt,
+    StructuredOutputRefused,
+)
 from agents.offline import TITLES
-from agents.validation import Scope, StreamGuard, outcome, scope_of, validate
+from agents.validation import EMPTY, Scope, StreamGuard, outcome, scope_of, validate
 from memory.ids import utcnow
 
 log = logging.getLogger("numbors.agents")
@@ -97,6 +109,8 @@ class AnalysisState(TypedDict, total=False):
     memory: list[dict[str, Any]]
     memory_status: str
     narrative: str
+    structured: bool
+    claim_issues: list[dict[str, Any]]
     provider: str
     model: str
     usage: dict[str, Any]
@@ -194,9 +208,16 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
     async def token(text: str) -> None:
         await runtime.context.emit("token", {"text": text})
 
-    guard = _guard(state, token)
+    model = runtime.context.model
     try:
-        completion = await runtime.context.model.complete(prompt(state), guard.feed)
+        if model.structured:
+            try:
+                return await _structured(state, model, token)
+            except StructuredOutputRefused as error:
+                # The endpoint has no structured output: prose from now on for this client.
+                log.warning("structured output refused (%s); narrating in prose", error)
+                model.structured = False
+        return await _prose(state, model, token)
     except ModelUnavailable as error:
         fallback = runtime.context.fallback
         if fallback is None:
@@ -205,12 +226,42 @@ async def narrate(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState
         await runtime.context.emit(
             "progress", {"step": "model_failed", "error": str(error)[:500], "fallback": OFFLINE}
         )
-        guard = _guard(state, token)
-        completion = await fallback.complete(prompt(state), guard.feed)
-        completion.notice = f"The model failed ({str(error)[:200]}); {completion.notice or ''}"
+        result = await _prose(state, fallback, token)
+        result["notice"] = f"The model failed ({str(error)[:200]}); {result['notice'] or ''}"
+        return result
+
+
+async def _prose(
+    state: AnalysisState, model: ModelClient, token: Callable[[str], Awaitable[None]]
+) -> AnalysisState:
+    """Prose, streamed through the grounded parser a sentence at a time (`validate` checks
+    the whole text again)."""
+    guard = _guard(state, token)
+    completion = await model.complete(prompt(state), guard.feed)
     await guard.close()
+    return {**_completed(completion), "narrative": completion.text, "structured": False}
+
+
+async def _structured(
+    state: AnalysisState, model: ModelClient, token: Callable[[str], Awaitable[None]]
+) -> AnalysisState:
+    """Sentences citing fact keys, each checked and rendered as its JSON object arrives."""
+    scope = scope_of(state["request"], state["findings"])
+    stream = ClaimStream(state["facts"], state["currency"], state["places"], scope, token)
+    completion = await model.complete(prompt(state, structured=True), stream.feed)
+    if not completion.structured:
+        raise ModelUnavailable("the model answered prose to a structured request")
+    text, issues = await stream.close()
     return {
-        "narrative": completion.text,
+        **_completed(completion),
+        "narrative": text,
+        "structured": True,
+        "claim_issues": issues,
+    }
+
+
+def _completed(completion: Completion) -> AnalysisState:
+    return {
         "provider": completion.provider,
         "model": completion.model,
         "usage": completion.usage.as_dict(),
@@ -231,7 +282,13 @@ async def check(state: AnalysisState, runtime: Runtime[Deps]) -> AnalysisState:
     await _step(runtime, "validate")
     found, places, years = state["facts"], state["places"], _years(state["request"])
     scope = scope_of(state["request"], state["findings"])
-    summary, issues = validate(state["narrative"], found, places, years, scope=scope)
+    structured = bool(state.get("structured"))
+    if structured:  # checked sentence by sentence as it streamed (`agents.claims`)
+        summary, issues = state["narrative"], list(state.get("claim_issues", []))
+        if not summary.strip():
+            issues.append({"status": "flagged", "reason": EMPTY})
+    else:
+        summary, issues = validate(state["narrative"], found, places, years, scope=scope)
     bare = Scope(scope.periods)
     for finding in state["findings"]:
         _, more = validate(finding["text"], found, places, years, scope=bare)
@@ -313,7 +370,25 @@ currency code). Never compute, estimate or round a figure yourself.
 - Three to six sentences, no headings, no lists."""
 
 
-def prompt(state: AnalysisState) -> Prompt:
+SYSTEM_STRUCTURED = """You are the financial analyst of Numbors, an accounting platform. You \
+write a short plain-text summary of one financial report for the company's managers, as JSON: \
+{"sentences": [{"text": ..., "facts": [...]}]}.
+Rules:
+- Never type a figure, a date or any other number. Where a sentence states a figure, write the \
+placeholder of its fact, its key in braces: "Total income was {total_income}." The figure is \
+filled in as listed under FACTS, with its sign; write {key:abs} for the figure without its \
+sign ("expenses fell by {total_expenses_change:abs}").
+- List in "facts" the key of every fact the sentence places or relies on; use only keys \
+listed under FACTS.
+- Name each figure by what it is: its label, the comparison period for a previous figure, \
+the direction of a change as its sign says.
+- MEMORY is background about the company: use it for judgement, never quote numbers from it.
+- Three to six sentences, no headings, no lists."""
+
+
+def prompt(state: AnalysisState, structured: bool = False) -> Prompt:
+    """The narrating request; `structured` asks for sentences citing fact keys (the facts
+    are listed by key) with the `response_format` of `agents.claims`."""
     req = state["request"]
     subject = {k: req.get(k) for k in ("report", "from", "to", "compare_from", "compare_to")}
     title = TITLES[req["report"]]
@@ -327,18 +402,24 @@ def prompt(state: AnalysisState) -> Prompt:
             else f"COMPARED WITH: {req['compare_to']}"
         )
     lines.append("FACTS:")
-    lines += [f"- {fact['label']}: {_text(state, fact)}" for fact in state["facts"]]
+    if structured:
+        lines += [
+            f"- {{{fact['key']}}} {fact['label']}: {_text(state, fact)}" for fact in state["facts"]
+        ]
+    else:
+        lines += [f"- {fact['label']}: {_text(state, fact)}" for fact in state["facts"]]
     lines.append("FINDINGS:")
     lines += [f"- {finding['text']}" for finding in state["findings"]]
     if state.get("memory"):
         lines.append("MEMORY:")
         lines += [f"- {m['namespace']}/{m['key']}: {m['value']}" for m in state["memory"]]
     return Prompt(
-        system=SYSTEM,
+        system=SYSTEM_STRUCTURED if structured else SYSTEM,
         user="\n".join(lines),
         facts=state["facts"],
         findings=state["findings"],
         subject=subject,
+        response_format=response_format(state["facts"]) if structured else None,
     )
 
 

@@ -35,6 +35,12 @@ grounded sentence for its facts (the finding, written from templates, whose fact
 mentions name most), or dropped when there is none or that finding is already said; each is
 listed with its reasons. An empty narrative is an issue of its own.
 
+Structured claims (`Grounder.claim`, used by `agents.claims`): a sentence whose figures are
+placeholders of the fact keys it cites is checked against those facts themselves: no
+binding by proximity decides which fact a figure is, only whether the words around it name
+that fact and agree with it (the same label, kind, direction and sign checks), and any
+figure the model typed itself fails.
+
 Known limits (a parser, not the structured path): figures listed after two labels ("income
 and expenses were 2,900 and 1,250") bind to the nearer label and fail; a share stated "of
 revenue" binds to revenue, not the margin; a name the facts do not carry ("Initech") is not
@@ -52,7 +58,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from agents.facts import DAY_WORDS, dec, quantize
+from agents.facts import DAY_WORDS, dec, quantize, render
 
 Fact = dict[str, Any]
 
@@ -130,6 +136,7 @@ NEGATION = re.compile(r"\b(?:no|nothing|none|zero|nil)\b")
 # Words that tell facts of one concept apart: "opening cash" is not the closing one.
 QUALIFIERS = frozenset({"opening", "closing"})
 MONTH_ALONE = re.compile(rf"\b(?P<month>{'|'.join(calendar.month_name[1:])})\b")
+PLACEHOLDER = re.compile(r"\{(?P<key>[A-Za-z0-9_.-]+)(?P<abs>:abs)?\}")
 SENTENCE = re.compile(r"[.!?](?=\s)")
 CLAUSE = re.compile(r"[;:,](?=\s)|\s(?:while|whereas|but)\s")
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+Z?)?\b")
@@ -583,6 +590,107 @@ class Grounder:
                         f"is {wrong[0].fact['value']}"
                     )
         return problems
+
+    # --- structured claims -----------------------------------------------------------------
+
+    def claim(self, text: str, cited: list[str], currency: str) -> tuple[str, list[str]]:
+        """One structured sentence: `text` with `{key}` (or `{key:abs}`, without the sign)
+        placeholders and the fact keys it cites. Answers the sentence with every placeholder
+        rendered from its fact (as the offline provider writes it) and the reasons it fails:
+        a cited or placed key that is no fact, a figure or a date outside the report's periods
+        typed by the model itself, and, for each placed fact, words that name another fact
+        or disagree with it (comparison, change, direction, sign), as the parser checks them,
+        but against the cited fact only."""
+        problems = [f"cites {key!r}, which is no fact" for key in cited if key not in self.by_key]
+        pieces: list[str] = []
+        placed: list[tuple[_Described, int, int, bool]] = []
+        at = 0
+        for m in PLACEHOLDER.finditer(text):
+            pieces.append(text[at : m.start()])
+            described = self.by_key.get(m.group("key"))
+            if described is None:
+                if m.group("key") not in cited:
+                    problems.append(f"places {m.group('key')!r}, which is no fact")
+                pieces.append(m.group(0))
+            else:
+                start = sum(map(len, pieces))
+                shown = render(described.fact, currency, self.places, not m.group("abs"))
+                pieces.append(shown)
+                placed.append((described, start, start + len(shown), bool(m.group("abs"))))
+            at = m.end()
+        pieces.append(text[at:])
+        rendered = "".join(pieces)
+        # What the model typed itself: the sentence with the rendered figures blanked.
+        typed = list(rendered)
+        for _, start, end, _ in placed:
+            typed[start:end] = " " * (end - start)
+        own = "".join(typed)
+        for name in self.names:
+            own = name.sub(_masked_digits, own)
+        own, dated = self.dates(own)
+        problems += dated
+        mentions = self.mentions(own)
+        problems += [
+            f"types the figure {f.raw} itself instead of citing its fact"
+            for f in self.figures(own, mentions)
+        ]
+        lower = own.lower()
+        clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(own)]
+        clauses.append((len(own), len(own)))
+        for described, start, end, unsigned in placed:
+            reason = self._placed(described, start, end, unsigned, mentions, clauses, lower)
+            if reason:
+                problems.append(reason)
+        problems += self._nothing(lower, mentions)
+        if mentions:
+            self.last = mentions[-1]
+        self.last_entities = {m.entity for m in mentions if m.entity}
+        return rendered, problems
+
+    def _placed(
+        self,
+        d: _Described,
+        start: int,
+        end: int,
+        unsigned: bool,
+        mentions: list[Mention],
+        clauses: list[tuple[int, int]],
+        lower: str,
+    ) -> str | None:
+        """Whether the words around a placed fact agree with it (see `claim`)."""
+        key, label = d.fact["key"], d.fact["label"]
+        value = abs(d.value) if unsigned else d.value
+        # A change's direction is read from the words whatever its sign.
+        signed = d.kind != "change" and value < 0
+        figure = Figure(start, end, key, value, signed, d.unit == "percent", self.places, 1, False)
+        mention = self._bind(figure, mentions, clauses) if mentions else None
+        entities = {m.entity for m in mentions if m.entity} | self.last_entities
+        if d.entity and d.entity not in entities:
+            return f"{{{key}}} is {label}, but the sentence does not name {d.entity}"
+        if mention is not None:
+            named = (
+                d.concepts & mention.concepts
+                or (mention.entity is not None and d.entity == mention.entity)
+                or d in self._named_before(figure, mentions)
+            )
+            if not named or not mention.concepts & QUALIFIERS <= d.concepts:
+                return f"{{{key}}} is {label}, not what \u201c{mention.text}\u201d names"
+        anchor = mention or Mention(start, start, frozenset(), None, "")
+        span = lower[min(anchor.start, start) : end]
+        reason = self._words_agree(figure, d, anchor, lower, span)
+        return reason and reason.replace(figure.raw, f"{{{key}}}", 1)
+
+    def replacement_for(self, keys: list[str]) -> str | None:
+        """The finding that shares most of these fact keys, if not yet said."""
+        wanted = set(keys)
+        best, score = None, 0
+        for finding, ds in self.finding_facts:
+            s = sum(1 for d in ds if d.fact["key"] in wanted)
+            if s > score:
+                best, score = finding, s
+        if best is None or best["text"] in self.said:
+            return None
+        return best["text"]
 
     # --- replacing -------------------------------------------------------------------------
 

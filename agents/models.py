@@ -11,6 +11,11 @@ A completion that is no narrative is a failure of the model too, raised as
 `ModelUnavailable`: a stream that breaks off or sends a chunk that is not what the API
 defines (malformed JSON, a missing field), an empty or whitespace-only answer (tool calls
 or refusals carry no text), and one cut off by the token limit (`finish_reason` "length").
+Structured output: a `Prompt` with a `response_format` (a JSON schema, `agents.claims`) is
+sent with it when the client's `structured` is on (`NUMBORS_AI_STRUCTURED_OUTPUT`); the
+answer must then be JSON (malformed JSON is `ModelUnavailable`). An endpoint that answers
+400 to such a request raises `StructuredOutputRefused` (a `ModelError`): the caller turns
+`structured` off for this client and asks again in prose.
 Usage is what the endpoint reports in its final stream chunk (`stream_options.include_usage`).
 
 A process builds one client at start-up (`services.Services.model`) and every job shares it:
@@ -19,6 +24,7 @@ A process builds one client at start-up (`services.Services.model`) and every jo
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +48,11 @@ class ModelUnavailable(Exception):
 
 class ModelError(Exception):
     """The endpoint refused the request for a reason a retry will not fix."""
+
+
+class StructuredOutputRefused(ModelError):
+    """The endpoint answered 400 to a request with a `response_format`: it has no
+    structured output (or not this kind)."""
 
 
 @dataclass
@@ -73,6 +84,8 @@ class Prompt:
     facts: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     subject: dict[str, Any] = field(default_factory=dict)
+    # Asks for structured output (an OpenAI `response_format`) where the client supports it.
+    response_format: dict[str, Any] | None = None
 
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
@@ -86,12 +99,14 @@ class Completion:
     usage: Usage
     duration_ms: int
     notice: str | None = None
+    structured: bool = False  # the text is the JSON a `response_format` asked for
 
 
 class ModelClient(Protocol):
     provider: str
     model: str
     offline: bool
+    structured: bool  # sends a prompt's `response_format` (see the module's docstring)
 
     async def complete(self, prompt: Prompt, on_token: TokenSink | None = None) -> Completion: ...
 
@@ -119,8 +134,10 @@ class OpenAICompatible:
         max_retries: int = 2,
         max_tokens: int | None = None,
         temperature: float = 0.0,
+        structured: bool = True,
     ):
         self.base_url = base_url
+        self.structured = structured
         self.model = model
         self.max_tokens = max_tokens
         self.temperature = temperature
@@ -140,6 +157,9 @@ class OpenAICompatible:
         options: dict[str, Any] = {}
         if self.max_tokens:
             options["max_tokens"] = self.max_tokens
+        structured = self.structured and prompt.response_format is not None
+        if structured:
+            options["response_format"] = prompt.response_format
         try:
             stream = await self.client.chat.completions.create(
                 model=self.model,
@@ -168,6 +188,8 @@ class OpenAICompatible:
             raise ModelUnavailable(f"the model endpoint did not answer: {error}") from error
         except openai.APIStatusError as error:
             message = f"the model endpoint answered {error.status_code}: {error.message}"
+            if structured and error.status_code == 400:
+                raise StructuredOutputRefused(message) from error
             if error.status_code in TRANSIENT_STATUS or error.status_code >= 500:
                 raise ModelUnavailable(message) from error
             raise ModelError(message) from error
@@ -186,12 +208,20 @@ class OpenAICompatible:
             raise ModelUnavailable(
                 "the model's answer was cut off by the token limit (NUMBORS_LLM_MAX_TOKENS)"
             )
+        if structured:
+            try:
+                json.loads(text)
+            except ValueError as error:
+                raise ModelUnavailable(
+                    f"the model answered malformed JSON ({str(error)[:200]})"
+                ) from error
         return Completion(
             text=text,
             provider=self.provider,
             model=self.model,
             usage=usage,
             duration_ms=int((time.monotonic() - started) * 1000),
+            structured=structured,
         )
 
     async def probe(self) -> bool:
@@ -237,4 +267,5 @@ def model_client(settings: Settings) -> ModelClient:
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         max_tokens=settings.llm_max_tokens,
+        structured=settings.ai_structured_output,
     )

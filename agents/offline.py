@@ -61,6 +61,7 @@ class OfflineProvider:
     provider = OFFLINE
     model = MODEL
     offline = True
+    structured = False  # writes prose from the findings; a `response_format` is ignored
 
     async def complete(self, prompt: Prompt, on_token: TokenSink | None = None) -> Completion:
         started = time.monotonic()

@@ -6,7 +6,9 @@
   (target under 1 ms), median of repeated runs.
 - End to end: the analysis graph (`agents.analysis.run`) over the corpus's January profit
   and loss, narrated through the real `openai` client by the local fake server
-  (`tests/ai/fake_llm.py`), ports bound to in-memory books and records: ms per analysis.
+  (`tests/ai/fake_llm.py`), ports bound to in-memory books and records: ms per analysis,
+  in prose (the corpus's narratives, checked by the grounded parser) and structured (the
+  same number of sentences citing fact keys, rendered and checked by `agents.claims`).
 
 The machine is shared (2 cores, ~9 people): figures carry the load average of the run.
 """
@@ -34,21 +36,23 @@ from tests.ai.fake_llm import MODEL, running
 
 RESULTS = ROOT / "bench" / "results" / "validation.json"
 OLD_COMMIT = "f51a323"
+# The grounded validator before its profiling pass (the same checks, slower).
+GROUNDED_COMMIT = "092441f"
 ROUNDS = 30
 ANALYSES = 20
 
 
-def old_validator() -> Any:
+def old_module(commit: str, path: str, name: str) -> Any:
     source = subprocess.run(
-        ["git", "show", f"{OLD_COMMIT}:agents/validation.py"],
+        ["git", "show", f"{commit}:{path}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    module = types.ModuleType("old_validation")
-    sys.modules["old_validation"] = module
-    exec(compile(source, "old_validation", "exec"), module.__dict__)
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(compile(source, name, "exec"), module.__dict__)
     return module
 
 
@@ -90,7 +94,17 @@ class Records:
         return insight
 
 
-async def end_to_end() -> dict[str, Any]:
+STRUCTURED = [
+    {"text": "Total income was {total_income} in January.", "facts": ["total_income"]},
+    {
+        "text": "Net profit rose by {net_profit_change} to {net_profit} against December.",
+        "facts": ["net_profit_change", "net_profit"],
+    },
+    {"text": "The net margin was {net_margin_pct}.", "facts": ["net_margin_pct"]},
+]
+
+
+async def end_to_end(structured: bool) -> dict[str, Any]:
     async def emit(kind: str, data: Any) -> None:
         return None
 
@@ -98,9 +112,12 @@ async def end_to_end() -> dict[str, Any]:
         return None
 
     narrative = " ".join(c.text for c in CASES if c.book == "pnl" and c.text.strip())
+    count = len([c for c in CASES if c.book == "pnl" and c.text.strip()])
+    claims = {"sentences": (STRUCTURED * count)[:count]}
     async with running() as fake:
         fake.narrate = lambda body: narrative
-        client = OpenAICompatible(fake.base_url, MODEL, max_retries=0)
+        fake.claims = lambda body: claims
+        client = OpenAICompatible(fake.base_url, MODEL, max_retries=0, structured=structured)
         timings, statuses = [], set()
         try:
             for i in range(ANALYSES):
@@ -113,8 +130,9 @@ async def end_to_end() -> dict[str, Any]:
         finally:
             await client.close()
     return {
+        "mode": "structured" if structured else "prose",
         "analyses": ANALYSES,
-        "narrative_chars": len(narrative),
+        "narrative_chars": len(narrative) if not structured else len(str(claims)),
         "ms_p50": round(median(timings), 2),
         "ms_max": round(max(timings), 2),
         "validation": sorted(statuses),
@@ -123,22 +141,28 @@ async def end_to_end() -> dict[str, Any]:
 
 def main() -> None:
     git = git_state()
-    old = old_validator()
+    old = old_module(OLD_COMMIT, "agents/validation.py", "old_validation")
+    slow = old_module(GROUNDED_COMMIT, "agents/grounding.py", "old_grounding")
     years = analysis._years(REQUESTS["pnl"])
     scopes = {book: scope(book) for book in REPORTS}
     result: dict[str, Any] = {
         "note": (
             "Shared 2-core machine under load from other engineers (load average in "
             "`loadavg`): absolute figures are pessimistic. `before` is the per-figure "
-            f"validator at {OLD_COMMIT}, `after` the grounded one, over the same texts."
+            f"validator at {OLD_COMMIT}, `grounded_at_{GROUNDED_COMMIT}` the grounded one "
+            "before its profiling pass, `after` the grounded one now, over the same texts."
         ),
         "loadavg": loadavg(),
         "validator": {
             "target_ms_per_1000_chars": 1.0,
             "before": per_kchars(lambda t, f, b: old.validate(t, f, PLACES, years)),
+            f"grounded_at_{GROUNDED_COMMIT}": per_kchars(
+                lambda t, f, b: slow.ground(slow.Grounder(f, PLACES, scopes[b]), V.plain_text(t))
+            ),
             "after": per_kchars(lambda t, f, b: V.validate(t, f, PLACES, None, scope=scopes[b])),
         },
-        "end_to_end": asyncio.run(end_to_end()),
+        "end_to_end": asyncio.run(end_to_end(False)),
+        "end_to_end_structured": asyncio.run(end_to_end(True)),
         "pid": os.getpid(),
     }
     for key, value in result.items():

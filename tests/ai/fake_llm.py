@@ -9,6 +9,13 @@ verbatim) and can make the next requests fail (`fail_next`: 429 or 5xx, with a s
 `retry-after-ms` so the client's retries are quick), or make the next streamed answers
 broken (`break_next`: "malformed" sends a chunk that is not JSON mid-way, "empty" no
 content, "truncated" stops at the token limit). Every request is recorded.
+
+Structured output: a request with a `response_format` of type `json_schema` is answered by
+`claims` (a function of the request answering the JSON object, or a string sent as is, to
+send malformed JSON), serialised and streamed in small chunks that cut through strings and
+keys, as a model's tokens do; by default it cites the first facts of the prompt by key
+(`quote_claims`). With `structured = False` the server answers such a request 400, as an
+endpoint without structured output does.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from tests.jobs.support import serve
 
 MODEL = "fake-model-1"
 FACT_LINE = re.compile(r"^- (?P<label>[^:\n]+): (?P<value>.+)$", re.MULTILINE)
+KEYED_FACT = re.compile(r"^- \{(?P<key>\w+)\} (?P<label>[^:\n]+): ", re.MULTILINE)
+JSON_CHUNK = 7
 CHUNK = re.compile(r"\S+\s*")
 
 
@@ -40,9 +49,24 @@ def quote_facts(body: dict[str, Any], count: int = 2) -> str:
     return " ".join(f"{label} was {value}." for label, value in facts) or "Nothing to report."
 
 
+def quote_claims(body: dict[str, Any], count: int = 2) -> dict[str, Any]:
+    """A truthful structured narrative: the first facts of the prompt, cited by key."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    facts = KEYED_FACT.findall(user)[:count]
+    return {
+        "sentences": [{"text": f"{label} was {{{key}}}.", "facts": [key]} for key, label in facts]
+    }
+
+
+def structured(body: dict[str, Any]) -> bool:
+    return (body.get("response_format") or {}).get("type") == "json_schema"
+
+
 @dataclass
 class FakeLLM:
     narrate: Callable[[dict[str, Any]], str] = quote_facts
+    claims: Callable[[dict[str, Any]], Any] = quote_claims
+    structured: bool = True
     failures: list[int] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -79,12 +103,29 @@ class FakeLLM:
                 status_code=status,
                 headers={"retry-after-ms": "10"},
             )
-        text = self.narrate(body)
+        chunks = None
+        if structured(body):
+            if not self.structured:
+                return JSONResponse(
+                    {
+                        "error": {
+                            "message": "response_format json_schema is not supported",
+                            "type": "invalid_request_error",
+                            "code": None,
+                        }
+                    },
+                    status_code=400,
+                )
+            answer = self.claims(body)
+            text = answer if isinstance(answer, str) else json.dumps(answer)
+            chunks = [text[i : i + JSON_CHUNK] for i in range(0, len(text), JSON_CHUNK)]
+        else:
+            text = self.narrate(body)
         usage = (body.get("stream_options") or {}).get("include_usage", False)
         if not body.get("stream"):
             return JSONResponse(_completion(body, text))
         fault = self.faults.pop(0) if self.faults else None
-        stream = _stream(body, text, usage, fault)
+        stream = _stream(body, text, usage, fault, chunks)
         return StreamingResponse(stream, media_type="text/event-stream")
 
 
@@ -104,10 +145,14 @@ def _tokens(text: str) -> list[str]:
 
 
 async def _stream(
-    body: dict[str, Any], text: str, usage: bool, fault: str | None = None
+    body: dict[str, Any],
+    text: str,
+    usage: bool,
+    fault: str | None = None,
+    chunks: list[str] | None = None,
 ) -> AsyncIterator[str]:
     yield _chunk(body, choices=[{"index": 0, "delta": {"role": "assistant"}}])
-    tokens = [] if fault == "empty" else _tokens(text)
+    tokens = [] if fault == "empty" else chunks if chunks is not None else _tokens(text)
     for i, token in enumerate(tokens):
         if fault == "malformed" and i == len(tokens) // 2:
             yield 'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "x"\n\n'

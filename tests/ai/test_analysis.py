@@ -112,12 +112,14 @@ async def llm() -> AsyncIterator[FakeLLM]:
 
 @pytest.fixture
 def fake(llm: FakeLLM) -> FakeLLM:
-    from tests.ai.fake_llm import quote_facts
+    from tests.ai.fake_llm import quote_claims, quote_facts
 
     llm.requests.clear()
     llm.failures.clear()
     llm.faults.clear()
     llm.narrate = quote_facts
+    llm.claims = quote_claims
+    llm.structured = True
     return llm
 
 
@@ -182,9 +184,10 @@ async def events_of(app: FastAPI, job_id: str) -> list[tuple[str, Any]]:
 
 
 def with_llm(settings: Settings, fake: FakeLLM, **more: Any) -> Settings:
-    return settings.model_copy(
-        update={"llm_base_url": fake.base_url, "llm_model": MODEL, "llm_max_retries": 0, **more}
-    )
+    """The fake endpoint, in prose (the parser's path) unless `ai_structured_output=True`."""
+    update = {"llm_base_url": fake.base_url, "llm_model": MODEL, "llm_max_retries": 0}
+    update["ai_structured_output"] = False
+    return settings.model_copy(update={**update, **more})
 
 
 def fact(insight: Doc, key: str) -> Doc:
