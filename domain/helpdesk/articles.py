@@ -1,11 +1,12 @@
 """Knowledge-base articles: title, body (markdown), category, tags, locale, draft or
 published, helpful votes.
 
-Only published articles are searchable (`GET /api/helpdesk/articles/search?q=`, ranked;
-`search.py`) and only they answer the public support chat. Publishing, editing a published
-article, unpublishing and deleting keep the search index in step inside the same
-transaction. `?search=` on the list is a plain substring filter over titles (drafts too),
-for the editors' own list.
+Only published articles are searchable (`GET /api/helpdesk/articles/search?q=`, ranked by
+the store's text index over title and body; `search.py`) and only they answer the public
+support chat. The store keeps that index in step with every write (create, edit, publish,
+unpublish, delete) inside the write's transaction; a search pins the company and the
+published status in the index query itself. `?search=` on the list is a plain substring
+filter over titles (drafts too), for the editors' own list.
 
 Votes (`vote`: helpful or not) count on published articles; `helpful_count` and
 `not_helpful_count` are atomic counters.
@@ -25,7 +26,7 @@ from domain.helpdesk.common import MODULE, TAG
 from domain.references import referenced
 from domain.resources import Action, Declared, Hooks, Lifecycle, Report, Resource, Server
 from memory.ids import utcnow
-from memory.store import CollectionSpec, declare
+from memory.store import CollectionSpec, TextIndex, declare
 
 declare(
     CollectionSpec(
@@ -41,6 +42,11 @@ declare(
             ("company_id", "published_at"),
             ("company_id", "created_at"),
             ("company_id", "updated_at"),
+        ),
+        text=TextIndex(
+            fields=("title", "body"),
+            weights=(search.TITLE_WEIGHT, 1),
+            keys=("company_id", "status", "locale"),
         ),
     )
 )
@@ -87,23 +93,10 @@ async def _before_update(
     return await _category(ctx, changes)
 
 
-async def _reindex(ctx: Ctx, doc: dict[str, Any]) -> None:
-    await search.index(ctx, doc)
-
-
 async def _published(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
-    updated = await ctx.store.update_one(
+    await ctx.store.update_one(
         "helpdesk_articles", ctx.scope(_id=doc["_id"]), {"$set": {"published_at": utcnow()}}
     )
-    await search.index(ctx, updated or doc)
-
-
-async def _unpublished(ctx: Ctx, doc: dict[str, Any], previous: str) -> None:
-    await search.unindex(ctx, doc["_id"])
-
-
-async def _deleted(ctx: Ctx, doc: dict[str, Any]) -> None:
-    await search.unindex(ctx, doc["_id"])
 
 
 class VoteIn(Input):
@@ -135,17 +128,11 @@ ARTICLES = Resource(
     sort=("title", "helpful_count", "published_at", "created_at", "updated_at"),
     default_sort="-updated_at",
     date_field="created_at",
-    hooks=Hooks(
-        before_create=_before_create,
-        after_create=_reindex,
-        before_update=_before_update,
-        after_update=_reindex,
-        before_delete=_deleted,
-    ),
+    hooks=Hooks(before_create=_before_create, before_update=_before_update),
     lifecycle=Lifecycle(
         states=("draft", "published"),
         initial=("draft", "published"),
-        on_enter={"published": _published, "draft": _unpublished},
+        on_enter={"published": _published},
     ),
     actions=(
         Action("publish", "Publish an article", from_states=("draft",), to="published"),
@@ -181,7 +168,7 @@ class SearchQuery(BaseModel):
 
 class SearchHit(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    score: float = Field(description="BM25 relevance; higher is better")
+    score: float = Field(description="Relevance (bm25 in the embedded store); higher is better")
     snippet: str
     article: ARTICLES.read  # type: ignore[name-defined]
 
@@ -193,17 +180,12 @@ class SearchOut(BaseModel):
 
 
 async def found(ctx: Ctx, text: str, locale: str | None, limit: int) -> list[dict[str, Any]]:
-    """The published articles matching `text`, best first, each with its score."""
-    hits = await search.search(ctx, text, locale=locale, limit=limit)
-    if not hits:
-        return []
-    docs = await ctx.store.find(
-        "helpdesk_articles", ctx.scope(_id={"$in": [h.article_id for h in hits]})
+    """The published articles of the company matching `text`, best first, with their score."""
+    pins: dict[str, Any] = {"status": "published", **({"locale": locale} if locale else {})}
+    hits = await ctx.store.search_text(
+        "helpdesk_articles", search.query(text), ctx.scope(**pins), limit=limit
     )
-    # Filtered here, not in the query: with it the store would walk the (company, status)
-    # index over every published article instead of reading ten rows by id.
-    by_id = {d["_id"]: d for d in docs if d["status"] == "published"}
-    return [{**by_id[h.article_id], "score": h.score} for h in hits if h.article_id in by_id]
+    return [{**hit.doc, "score": hit.score} for hit in hits]
 
 
 async def run_search(ctx: Ctx, q: SearchQuery) -> dict[str, Any]:

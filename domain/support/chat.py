@@ -10,8 +10,8 @@ grounded in, and the escalation of a session to a helpdesk ticket.
   messages; the answer names the one it answers (`reply_to`), and a retried answer job
   finds the answer it already stored instead of writing another.
 - Retrieval: the question's best published articles of the session's company (ranked search,
-  `domain/helpdesk/search.py`), at most `MOST_ARTICLES`, each with its best passages. No
-  other company's article can be retrieved: the postings are read in the company.
+  `articles.found`: the store's text index), at most `MOST_ARTICLES`, each with its best
+  passages. No other company's article can be retrieved: the index query pins the company.
 - Escalation turns a session into a ticket of the same company (channel chat, the
   requester's email if given, the transcript as description, the category's defaults and
   the SLA applied as for any ticket). It happens once: the session is marked inside the
