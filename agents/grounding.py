@@ -280,6 +280,7 @@ class Grounder:
         }
         self.compared_months = _compared_months(scope.periods)
         self.last: Mention | None = None
+        self.read: tuple[str, list[Mention]] | None = None  # the last sentence's mentions
         self.last_entities: set[str] = set()
         self.said: set[str] = set()
         self.emitted = False
@@ -364,38 +365,38 @@ class Grounder:
     def figures(self, text: str, mentions: list[Mention]) -> list[Figure]:
         found: list[Figure] = []
         for m in NUMBER.finditer(text):
-            digits = m.group("num").replace(",", "")
-            scale_word = m.group("scale")
+            whole_match, sign, num, scale_word, pct = m.group(0, "sign", "num", "scale", "pct")
+            digits = num.replace(",", "")
             scale = SCALES.get(scale_word.strip().lower(), 1) if scale_word else 1
             value = Decimal(digits) * scale if scale != 1 else Decimal(digits)
-            plain = not m.group("pct") and scale == 1 and "." not in digits
+            plain = not pct and scale == 1 and "." not in digits
             if plain:
                 whole = int(digits)
                 if whole in DAY_WORDS and DAYS_AFTER.match(text, m.end()):
                     continue
-                if whole in self.years and "," not in m.group("num"):
+                if whole in self.years and "," not in num:
                     continue
-            sign = m.group("sign") or ""
             if sign in ("-", "\u2212"):
                 value = -value
-            approximate = scale != 1 or _approximate(text, m.start())
+            start = m.start()
+            approximate = scale != 1 or _approximate(text, start)
             places = len(digits.partition(".")[2])
             found.append(
                 Figure(
-                    m.start(),
+                    start,
                     m.end(),
-                    m.group(0).strip(),
+                    whole_match.strip(),
                     value,
                     bool(sign),
-                    bool(m.group("pct")),
+                    bool(pct),
                     None if approximate else places,
                     _significant(digits, approximate),
                     plain,
                 )
             )
-        starts = {m.start for m in mentions}
         if NUMBER_WORDS.isdisjoint(WORDS.findall(text.lower())):
-            return sorted(found, key=lambda f: f.start)
+            return found  # in the order of the text already
+        starts = {m.start for m in mentions}
         for m in WORD_NUMBER.finditer(text):
             words = m.group(0).lower()
             value = _words_value(re.sub(r"\s*(percent|per cent|%)$", "", words))
@@ -429,13 +430,17 @@ class Grounder:
 
     def sentence(self, raw: str) -> tuple[list[str], list[dict[str, Any]]]:
         """The reasons `raw` (one sentence) fails, and its figures' bindings."""
-        text = LIST_MARKER.sub(
-            lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), raw
-        )
+        text = raw
+        if "\n" in raw or raw.lstrip()[:1].isdigit():  # a list marker starts a line
+            text = LIST_MARKER.sub(
+                lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), raw
+            )
         for name in self.names:
             text = name.sub(_masked_digits, text)
         text, problems = self.dates(text)
         mentions = self.mentions(text)
+        # Unmasked, the sentence names the same: `replacement` may read these again.
+        self.read = (raw, mentions) if text == raw else None
         lower = text.lower()
         entities = {m.entity for m in mentions if m.entity} | self.last_entities
         bindings = []
@@ -490,12 +495,14 @@ class Grounder:
     ) -> str | None:
         if mention is None:
             return f"{figure.raw} names no fact"
+        named, entity = mention.concepts, mention.entity
+        qualified = named & QUALIFIERS
         candidates = [
             d
             for d in self.facts
-            if (d.concepts & mention.concepts or (mention.entity and d.entity == mention.entity))
+            if (not d.concepts.isdisjoint(named) or (entity and d.entity == entity))
             and (not d.entity or d.entity in entities)
-            and mention.concepts & QUALIFIERS <= d.concepts
+            and qualified <= d.concepts
         ]
         candidates += self._named_before(figure, mentions)
         stated = [d for d in candidates if _states(figure, d)]
@@ -696,8 +703,9 @@ class Grounder:
 
     def replacement(self, raw: str) -> str | None:
         """The finding whose facts this sentence's mentions name most, if not yet said."""
-        mentions = self.mentions(raw)
-        concepts = set().union(*(m.concepts for m in mentions)) if mentions else set()
+        read = self.read
+        mentions = read[1] if read is not None and read[0] == raw else self.mentions(raw)
+        concepts = frozenset().union(*(m.concepts for m in mentions))
         names = {m.entity for m in mentions if m.entity}
         lower = raw.lower()
         # Comparison and change facts count only for a sentence that compares or changes.
@@ -706,11 +714,14 @@ class Grounder:
             kinds |= {"previous", "change"}
         best, score = None, 0
         for finding, ds in self.finding_facts:
-            s = sum(
-                2 if d.entity and d.entity in names else 1
-                for d in ds
-                if d.kind in kinds and (d.concepts & concepts or (d.entity and d.entity in names))
-            )
+            s = 0
+            for d in ds:
+                if d.kind not in kinds:
+                    continue
+                if d.entity and d.entity in names:
+                    s += 2
+                elif not d.concepts.isdisjoint(concepts):
+                    s += 1
             if s > score:
                 best, score = finding, s
         if best is None or best["text"] in self.said:
