@@ -678,3 +678,36 @@ async def test_the_audit_lists_every_run_of_the_company(
     theirs = data(await mallory.get("/api/ai-insights/audit", params={"limit": 200}))
     assert all(r["job_id"] != job["_id"] for r in theirs)
     assert all(r["company_id"] == mallory.company_id for r in theirs)
+
+
+async def test_the_structured_path_through_the_job_runtime(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    """`NUMBORS_AI_STRUCTURED_OUTPUT` on: the model cites fact keys, the server renders the
+    figures; a malformed JSON answer is a model failure the job retries."""
+    from arq import Retry
+
+    from tests.ai.fake_llm import quote_claims
+
+    own = with_llm(offline, fake, ai_structured_output=True)
+    answers: list[Any] = ['{"sentences": [{"text": "Total income was {total_']
+
+    def claims(body: Doc) -> Any:
+        return answers.pop(0) if answers else quote_claims(body)
+
+    fake.claims = claims
+    job = await new_job(app, books, JANUARY)
+    with pytest.raises(Retry):
+        await run(app, own, job)
+    outcome, stored = await run(app, own, job)
+    assert outcome == "succeeded", stored
+    insight = stored["result"]
+    assert insight["summary"] == "Total income was 2,900.00 USD. Total expenses was 1,250.00 USD."
+    assert insight["validation"] == {"status": "passed", "issues": []}
+    [error] = stored["attempt_errors"]
+    assert error["type"] == "TransientError" and "malformed JSON" in error["message"]
+    assert stored["error"] is None
+    assert all("response_format" in r["body"] for r in fake.requests)
+    tokens = [d["text"] for t, d in await events_of(app, job["_id"]) if t == "token"]
+    # The retry narrates afresh: its two rendered sentences end the stream.
+    assert "".join(tokens[-2:]) == insight["summary"]
