@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 import orjson
 
 from memory.ids import new_id
-from memory.sqlite_text import TextTable, hits
+from memory.sqlite_text import TextTable
 from memory.store import (
     CollectionSpec,
     Doc,
@@ -577,6 +577,10 @@ class SQLiteStore(DocumentStore):
         stored = [doc if "_id" in doc else {"_id": new_id(), **doc} for doc in docs]
         rows = [(d["_id"], orjson.dumps(d).decode()) for d in stored]
         sql = f"INSERT INTO {collection} (id, doc) VALUES (?, ?)"
+        if self._in_tx.get():  # the caller's transaction: no context of our own to enter
+            for row in rows:
+                self._write(collection, sql, row)
+            return stored
         if len(rows) == 1 and self._write_alone(collection, sql, rows[0]) is not None:
             return stored
         async with self.transaction():
@@ -628,6 +632,9 @@ class SQLiteStore(DocumentStore):
             f"(SELECT id FROM {collection} WHERE {where} ORDER BY id LIMIT 1) RETURNING doc"
         )
         args = [*update_params, *params]
+        if self._in_tx.get():
+            row = self._write(collection, sql, args).fetchone()
+            return orjson.loads(row[0]) if row else None
         rows = self._write_alone(collection, sql, args)
         if rows is not None:
             return orjson.loads(rows[0][0]) if rows else None
@@ -686,15 +693,10 @@ class SQLiteStore(DocumentStore):
         compiler = self._compiler(collection)
         if compiler.spec.text is None:
             raise QueryError(f"{collection} has no text index")
-        query = TextTable(compiler.spec, _json_path).query(text, filter, limit, compiler.where)
-        if query is None:
+        search = TextTable(compiler.spec, _json_path).plan(text, filter, limit, compiler.where)
+        if search is None:
             return []
-        sql, params = query
-
-        def run(conn: sqlite3.Connection) -> list[TextHit]:
-            return hits(conn.execute(sql, params))
-
-        return run(self._writer) if self._in_tx.get() else await self._pool.run(run)
+        return search.run(self._writer) if self._in_tx.get() else await self._pool.run(search.run)
 
     async def next_value(self, counter: str, *, start: int = 1) -> int:
         sql = (

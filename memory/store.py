@@ -54,12 +54,16 @@ class QueryError(StoreError, ValueError):
     """A filter, update or path the port does not speak."""
 
 
+TEXT_MOST_KEYS = 4
+"""Keys of a text index at most (SQLite indexes every combination of their values)."""
+
+
 @dataclass(frozen=True)
 class TextIndex:
     """A collection's full-text index: the text fields searched (dotted paths), each with its
     weight (an integer, 1 by default; a word in a field of weight 3 counts three times), and
     the keys a search may pin by equality (`company_id` for tenancy, a status, a locale).
-    Keys hold scalars (text, integers, booleans or null)."""
+    Keys hold scalars (text, integers, booleans or null); at most `TEXT_MOST_KEYS`."""
 
     fields: tuple[str, ...]
     weights: tuple[int, ...] = ()
@@ -72,6 +76,8 @@ class TextIndex:
             object.__setattr__(self, "weights", (1,) * len(self.fields))
         if len(self.weights) != len(self.fields) or min(self.weights) < 1:
             raise ValueError("one positive integer weight per text field")
+        if len(self.keys) > TEXT_MOST_KEYS:
+            raise ValueError(f"a text index has at most {TEXT_MOST_KEYS} keys")
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,18 @@ async def test_words_are_stemmed_and_case_and_accents_folded(store: DocumentStor
     assert await search(store, "cafe") == ["Café opening"]
 
 
+async def test_a_word_in_most_documents_still_matches(store: DocumentStore) -> None:
+    for n in range(9):
+        await add(store, f"Invoice {n}", f"Every invoice, number {n}.")
+    await add(store, "Invoice VAT", "An invoice with VAT.")
+    assert (await search(store, "vat invoice"))[0] == "Invoice VAT"
+    hits = await store.search_text(ARTICLES, "vat invoice", {"company_id": "c1"}, limit=1)
+    assert titles(hits) == ["Invoice VAT"]
+    every = await search(store, "invoice vat")
+    assert every[0] == "Invoice VAT" and len(every) == 10
+    assert sorted(every[1:]) == [f"Invoice {n}" for n in range(9)]
+
+
 async def test_limit_keeps_the_best(store: DocumentStore) -> None:
     await library(store)
     hits = await store.search_text(ARTICLES, "refund password", {"company_id": "c1"}, limit=1)
@@ -362,6 +374,8 @@ def test_a_text_index_declaration_is_checked() -> None:
         TextIndex(fields=("title", "body"), weights=(3,))
     with pytest.raises(ValueError):
         TextIndex(fields=("title",), weights=(0,))
+    with pytest.raises(ValueError):
+        TextIndex(fields=("title",), keys=("a", "b", "c", "d", "e"))
     assert TextIndex(fields=("title", "body")).weights == (1, 1)
 
 
