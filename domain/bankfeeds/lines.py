@@ -13,8 +13,8 @@ States: `new` (nothing found), `suggested` (open invoices or bills it may pay, b
 
 - `accept`: pay the document named (or the best suggestion; or, with none, record the rule's
   categorisation);
-- `categorise`: record it as income or expense (category, contact, splits), defaulting to
-  the rule's proposal;
+- `categorise`: record it as income or expense (category, contact, tax, splits), defaulting
+  to the rule's proposal;
 - `ignore`; `undo` (from reconciled: what was recorded is reversed; from ignored), after
   which the line is evaluated again;
 - `apply-rules` (collection): evaluate every open line again against today's rules and open
@@ -94,6 +94,7 @@ class CategorisationOut(Output):
     rule_name: str
     category_id: str | None = None
     contact_id: str | None = None
+    tax_id: str | None = None
     splits: list[dict[str, Any]] = []
     auto_create: bool = False
     problem: str | None = Field(None, description="Why an auto-create rule did not record it")
@@ -187,7 +188,12 @@ class Evaluator:
             contact = proposal["contact_id"]
             try:
                 parts = await reconcile.plan(
-                    ctx, line, proposal["category_id"], contact, proposal["splits"]
+                    ctx,
+                    line,
+                    proposal["category_id"],
+                    contact,
+                    proposal["splits"],
+                    proposal.get("tax_id"),
                 )
             except DomainError as error:
                 # the rule cannot record this line (its fixed split does not fit the amount,
@@ -252,6 +258,9 @@ class CategoriseIn(Input):
         None, description="Default: the rule's, else the default"
     )
     contact_id: ObjectIdStr | None = None
+    tax_id: ObjectIdStr | None = Field(
+        None, description="A tax carved out of the amount; default: the rule's"
+    )
     splits: list[Split] | None = Field(None, max_length=20, description="Default: the rule's")
 
 
@@ -270,6 +279,7 @@ async def _accept(ctx: Ctx, line: dict[str, Any], body: AcceptIn | None) -> dict
             proposal["contact_id"],
             proposal["splits"],
             proposal["rule_id"],
+            proposal.get("tax_id"),
         )
     raise Conflict(
         "nothing to accept: this line has no suggestion; name a document_id or categorise it",
@@ -289,7 +299,10 @@ async def _categorise(ctx: Ctx, line: dict[str, Any], body: CategoriseIn | None)
     )
     category = body.category_id or proposal.get("category_id")
     contact = body.contact_id or proposal.get("contact_id")
-    return await reconcile.categorise(ctx, line, category, contact, splits, proposal.get("rule_id"))
+    tax = body.tax_id or proposal.get("tax_id")
+    return await reconcile.categorise(
+        ctx, line, category, contact, splits, proposal.get("rule_id"), tax
+    )
 
 
 async def _ignore(ctx: Ctx, line: dict[str, Any], body: Any) -> dict[str, Any]:

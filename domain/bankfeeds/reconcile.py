@@ -4,6 +4,10 @@ document's paid and due, its status and the ledger move exactly as for any payme
 undoing either (`transactions.undo`: entries reversed on their own date, the document given
 back what it was paid).
 
+A tax on a categorisation (the line's, or a split's) is the transaction's `tax_id`: the
+transaction carves it out of its (gross) amount and posts it, and undo reverses that entry
+whole, so the split is never computed twice.
+
 A line is reconciled at most once: the move to `reconciled` is a conditional update on the
 line's open states inside the action's transaction, so of two concurrent accepts one wins
 and the other is a 409.
@@ -103,15 +107,16 @@ async def categorise(
     contact_id: str | None,
     splits: list[dict[str, Any]],
     rule_id: str | None = None,
+    tax_id: str | None = None,
 ) -> dict[str, Any]:
     """Record the line as income (money in) or expense (out): one transaction, or one per
     split (fixed amounts first, then percentages of the rest). `claim` last, so a refused
     transaction leaves the line open."""
-    ids = await record(ctx, line, category_id, contact_id, splits)
+    ids = await record(ctx, line, category_id, contact_id, splits, tax_id)
     return await claim(ctx, line, {"transaction_ids": ids, "categorised_by": rule_id})
 
 
-Part = tuple[int, str | None, str | None]  # minor units, category, description
+Part = tuple[int, str | None, str | None, str | None]  # minor units, category, description, tax
 
 
 async def plan(
@@ -120,10 +125,11 @@ async def plan(
     category_id: str | None,
     contact_id: str | None,
     splits: list[dict[str, Any]],
+    tax_id: str | None = None,
 ) -> list[Part]:
     """What recording the line would write, checked before anything is written: the split
-    (fixed amounts first, then percentages of the rest), each category of the line's kind,
-    the contact."""
+    (fixed amounts first, then percentages of the rest), each category of the line's kind
+    and each tax (a split's, else `tax_id`), the contact."""
     kind = "income" if line["amount"] > 0 else "expense"
     total = abs(line["amount"])
     parts = allocate(total, splits, line["precision"]) if splits else [total]
@@ -134,8 +140,11 @@ async def plan(
         if category:
             field = f"splits.{i}.category_id" if splits else "category_id"
             await referenced(ctx, "categories", category, field, "category", type=kind)
+        tax = split.get("tax_id") or tax_id
+        if tax:
+            await transactions.bank_tax(ctx, tax, f"splits.{i}.tax_id" if splits else "tax_id")
         if part:
-            out.append((part, category, split.get("description")))
+            out.append((part, category, split.get("description"), tax))
     if contact_id:
         await referenced(ctx, "contacts", contact_id, "contact_id", "contact")
     return out
@@ -147,9 +156,10 @@ async def record(
     category_id: str | None,
     contact_id: str | None,
     splits: list[dict[str, Any]],
+    tax_id: str | None = None,
 ) -> list[str]:
     """The line's income or expense transactions (one per part of `plan`); their ids."""
-    parts = await plan(ctx, line, category_id, contact_id, splits)
+    parts = await plan(ctx, line, category_id, contact_id, splits, tax_id)
     return await write(ctx, line, parts, contact_id)
 
 
@@ -158,13 +168,14 @@ async def write(
 ) -> list[str]:
     kind = "income" if line["amount"] > 0 else "expense"
     ids: list[str] = []
-    for part, category, description in parts:
+    for part, category, description, tax in parts:
         data = {
             **_base(line),
             "type": kind,
             "amount": str(from_minor(part, line["precision"])),
             "category_id": category,
             "contact_id": contact_id,
+            "tax_id": tax,
         }
         if description:
             data["description"] = description

@@ -7,14 +7,17 @@ a direction (money in, out, or either); one account or every account. Rules are 
 `priority` (lower first, then oldest): the first that matches wins, so restrictive rules go
 first. A rule needs at least one condition or amount bound.
 
-What it does: categorise (category, contact), or split the line across categories (fixed
-amounts first, then percentages of what is left, totalling 100%), and either only suggest
+What it does: categorise (category, contact, tax), or split the line across categories
+(fixed amounts first, then percentages of what is left, totalling 100%; each split its own
+category and tax, defaulting to the rule's), and either only suggest
 it (the line reads `categorised`, a person accepts it) or create the transaction at once
 (`auto_create`, QuickBooks' auto-add: the line is reconciled on import). A rule that sets a
 category needs a direction: in posts to an income category, out to an expense one.
 
 Rules run on import and on demand (`POST /api/banking/feeds/apply-rules`) on the lines not
-yet reconciled or ignored. Tax on a categorised line is not built (transactions carry none).
+yet reconciled or ignored. A tax is carved out of the line's (gross) amount by the
+transaction it records (`banking/transactions.py`: output tax on income, input tax on
+expense), so a rule may name only a tax that can be (a rate, not fixed or withholding).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from domain.banking import transactions
 from domain.context import Ctx
 from domain.errors import Invalid
 from domain.fields import Amount, Input, Name, ObjectIdStr, ShortText, StrictBool, StrictInt
@@ -64,6 +68,7 @@ class Split(Input):
     amount: Amount | None = Field(None, gt=0, le=MAX, decimal_places=4)
     percent: Amount | None = Field(None, gt=0, le=100, decimal_places=4)
     description: ShortText | None = None
+    tax_id: ObjectIdStr | None = Field(None, description="Default: the rule's tax")
 
     @model_validator(mode="after")
     def _one(self) -> Split:
@@ -99,6 +104,7 @@ class RuleFields(Declared):
     amount_max: Amount | None = Field(None, ge=0, le=MAX, decimal_places=4)
     category_id: ObjectIdStr | None = None
     contact_id: ObjectIdStr | None = None
+    tax_id: ObjectIdStr | None = Field(None, description="A tax carved out of the amount")
     splits: list[Split] = Field(default_factory=list, max_length=20)
     auto_create: StrictBool = Field(
         False, description="Create the transaction on import; false only suggests it"
@@ -137,6 +143,12 @@ async def _validate(ctx: Ctx, rule: dict[str, Any]) -> None:
     for field, category in categories:
         if category:
             await referenced(ctx, "categories", category, field, "category", type=kind)
+    taxes = [("tax_id", rule.get("tax_id"))] + [
+        (f"splits.{i}.tax_id", s.get("tax_id")) for i, s in enumerate(splits)
+    ]
+    for field, tax in taxes:
+        if tax:
+            await transactions.bank_tax(ctx, tax, field)
 
 
 async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +287,7 @@ def proposal(rule: dict[str, Any]) -> dict[str, Any]:
         "rule_name": rule["name"],
         "category_id": rule.get("category_id"),
         "contact_id": rule.get("contact_id"),
+        "tax_id": rule.get("tax_id"),
         "splits": rule.get("splits") or [],
         "auto_create": bool(rule.get("auto_create")),
     }

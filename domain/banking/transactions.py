@@ -14,6 +14,14 @@ another rate books (total x new rate) - (total x document rate), each side round
 (the bank's base amount and the receivable as booked). Partial payments clear their share
 at the document's rate; the one that settles the document clears what is left, so any
 rounding of the shares ends there, as an exchange difference of at most a unit per share.
+
+Tax (`tax_id`, income and expense only; a payment carries its document's taxes): the amount
+is what the account moved, so the tax is carved out of it as an inclusive tax of its rate
+(`documents.totals`, as a document line carves one out), whether the tax is inclusive or
+normal (the same rate on the net the amount includes). The entry splits as a document's does
+(`posting.base_components`: the bank side the amount converted once, the tax converted on
+its own, the category the rest): income credits tax payable (output tax), expense debits tax
+receivable (input tax). Fixed and withholding taxes do not apply to a bank amount (400).
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from domain.accounting import journal
 from domain.accounting.chart import system_account
 from domain.context import Ctx
 from domain.currencies import base_currency, rate_of
-from domain.documents.posting import post_document
+from domain.documents.posting import base_components, post_document
+from domain.documents.totals import Line, Tax, line_totals
 from domain.errors import Conflict, Invalid
 from domain.fields import Amount, Day, LongText, ObjectIdStr, Rate, ShortText
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
@@ -89,6 +98,12 @@ class TransactionFields(Declared):
     description: LongText | None = None
     reference: ShortText | None = None
     payment_method: ShortText | None = None
+    tax_id: ObjectIdStr | None = Field(
+        None,
+        description="A tax carved out of the amount (gross): output tax on income, input tax "
+        "on expense; not with document_id",
+    )
+    tax_amount: Server[float | None] = Field(None, description="The tax in the amount")
     currency: Server[str]
     amount_base: Server[float]
     base_currency: Server[str]
@@ -121,6 +136,11 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         "ledger_account_id": account["ledger_account_id"],
     }
     if data.get("document_id"):
+        if data.get("tax_id"):
+            raise Invalid(
+                "tax_id: a payment carries its document's taxes",
+                details=[{"field": "tax_id", "message": "not with document_id"}],
+            )
         return await _payment(ctx, tx)
     if not data.get("type"):
         raise Invalid(
@@ -138,7 +158,31 @@ async def _before_create(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         tx["category_id"] = category["_id"] if category else None
     if data.get("contact_id"):
         await referenced(ctx, "contacts", data["contact_id"], "contact_id", "contact")
+    if data.get("tax_id"):
+        tax = await bank_tax(ctx, data["tax_id"], "tax_id")
+        tx["tax_amount"] = tax_in(amount, tax, places)
+        tx["tax_name"] = tax["name"]
     return tx
+
+
+BANK_TAX_TYPES = ("normal", "inclusive", "compound")
+
+
+async def bank_tax(ctx: Ctx, tax_id: Any, field: str) -> dict[str, Any]:
+    """A tax that can be carved out of a bank amount: this company's, enabled, a rate (a
+    fixed or withholding tax is a 400 naming `field`)."""
+    return await referenced(ctx, "taxes", tax_id, field, "tax", type=BANK_TAX_TYPES)
+
+
+def tax_in(gross: int, tax: dict[str, Any], places: int) -> int:
+    """The tax included in `gross` (minor units) at the tax's rate, rounded as a document
+    line with that inclusive tax rounds it."""
+    line = Line(
+        quantity=Decimal(1),
+        price=Decimal(gross).scaleb(-places),
+        taxes=(Tax(tax["_id"], "inclusive", Decimal(str(tax["rate"]))),),
+    )
+    return line_totals(line, places).taxes[tax["_id"]]
 
 
 async def _payment(ctx: Ctx, tx: dict[str, Any]) -> dict[str, Any]:
@@ -236,10 +280,28 @@ async def _after_create(ctx: Ctx, tx: dict[str, Any]) -> None:
     category = await ctx.store.find_one("categories", ctx.scope(_id=tx["category_id"]))
     key = "sales" if tx["type"] == "income" else "expenses"
     counter = (category or {}).get("ledger_account_id") or (await system_account(ctx, key))["_id"]
+    net, tax = tx["amount_base"], 0
+    if tx.get("tax_id"):
+        # split as a document of the same total and tax would be (one conversion each)
+        amounts = base_components(
+            {
+                "rate": tx["rate"],
+                "precision": tx["precision"],
+                "base_precision": tx["base_precision"],
+                "total": tx["amount"],
+                "taxes": [{"id": tx["tax_id"], "amount": tx["tax_amount"]}],
+            }
+        )
+        net, tax = amounts.net, amounts.taxes[tx["tax_id"]]
+    name = tx.get("tax_name")
     if tx["type"] == "income":
-        draft.debit(bank, tx["amount_base"]).credit(counter, tx["amount_base"])
+        draft.debit(bank, tx["amount_base"]).credit(counter, net)
+        if tax:
+            draft.credit((await system_account(ctx, "tax_payable"))["_id"], tax, name)
     else:
-        draft.debit(counter, tx["amount_base"]).credit(bank, tx["amount_base"])
+        draft.debit(counter, net).credit(bank, tx["amount_base"])
+        if tax:
+            draft.debit((await system_account(ctx, "tax_receivable"))["_id"], tax, name)
     await journal.post(ctx, draft)
 
 
@@ -269,7 +331,10 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
     }
     if "applied" in out:
         out["applied"] = to_number(doc["applied"], doc.get("document_precision", doc["precision"]))
+    if out.get("tax_amount") is not None:
+        out["tax_amount"] = to_number(doc["tax_amount"], doc["precision"])
     for key in (
+        "tax_name",
         "precision",
         "base_precision",
         "cleared_base",
