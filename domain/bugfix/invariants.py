@@ -18,13 +18,22 @@ The checks (each area adds its own as it is built):
   applied, and `due` its total less paid and credited. Localised to the row that disagrees
   with the ledger: a payment whose stored amount differs from its own journal entry is
   repaired from that entry (the ledger is written once and never edited); otherwise the
-  document's figures are repaired from its payments.
+  document's figures are repaired from its payments. A POS session's invoices are settled by
+  the session's close, not by payments: for them only `due` is checked.
 - `on_hand_matches_ledger` (inventory, POS, orders): a stock level's on hand is the sum of
   its movements, and what is reserved never exceeds it (reported, not repaired: a level
   also holds its value and cost layers, which only the inventory area can re-derive).
 - `numbers_without_gaps` (invoicing): each document type's numbers under one prefix run
   without gaps (a gap is a lost or deleted document, or a numbering jump someone set:
   reported for review, never repaired).
+- `loyalty_matches_ledger` (POS): a loyalty balance's points are the sum of its ledger's
+  rows (earn, redeem, expire, reverse, return). The ledger is append-only and the balance
+  derived from it, so the balance is repaired from its ledger.
+- `pay_run_matches_slips` (payroll): an approved or paid run's figures (gross, deductions,
+  employer cost, net) are its slips' sums, its live accrual entry debits the slips' employer
+  cost (gross and contributions) and its payment entry moves their net; a cancelled run has
+  no live entry. A run's figures are repaired from its slips; an entry is immutable, so an
+  entry that disagrees is reported (a correction is a reversing entry someone decides on).
 
 Figures are in minor units in `expected` and `found`, with the row's `currency` and
 `precision`, so a narrative states them as money exactly.
@@ -173,9 +182,17 @@ async def paid_matches_payments(ctx: Ctx) -> list[Violation]:
     figures = await ctx.store.sum_by(
         "documents", ctx.scope(), ["_id"], ["total", "paid", "due", "credited"]
     )
+    # A POS session's invoices are settled by its close (`pos/invoicing.py`), not by
+    # payments: for them only due against total, paid and credited is checked.
+    till = {
+        row["_id"]
+        for row in await ctx.store.sum_by(
+            "documents", ctx.scope(pos_session_id={"$exists": True}), ["_id"], []
+        )
+    }
     found: list[Violation] = []
     for row in figures:
-        paid = applied.get(row["_id"], 0)
+        paid = row["paid"] if row["_id"] in till else applied.get(row["_id"], 0)
         if row["paid"] == paid and row["due"] == row["total"] - row["paid"] - row["credited"]:
             continue
         doc = await ctx.store.find_one("documents", ctx.scope(_id=row["_id"]))
@@ -328,6 +345,122 @@ async def on_hand_matches_ledger(ctx: Ctx) -> list[Violation]:
     return found
 
 
+# --- loyalty ------------------------------------------------------------------------------
+
+
+async def loyalty_matches_ledger(ctx: Ctx) -> list[Violation]:
+    ledger = {
+        (row["program_id"], row["customer_id"]): row["points"] or 0
+        for row in await ctx.store.sum_by(
+            "pos_loyalty_entries", ctx.scope(), ["program_id", "customer_id"], ["points"]
+        )
+    }
+    found: list[Violation] = []
+    for account in await ctx.store.sum_by(
+        "pos_loyalty_accounts", ctx.scope(), ["_id", "program_id", "customer_id"], ["points"]
+    ):
+        rows = ledger.get((account["program_id"], account["customer_id"]), 0)
+        if account["points"] == rows:
+            continue
+        label = f"loyalty balance of customer {account['customer_id']}"
+        found.append(
+            violation(
+                "loyalty_matches_ledger",
+                "pos_loyalty_accounts",
+                account["_id"],
+                label,
+                f"{label}: {account['points']} points but its ledger sums to {rows} "
+                "(hundredths of a point)",
+                rows,
+                account["points"],
+                precision=2,
+                repair={
+                    "collection": "pos_loyalty_accounts",
+                    "id": account["_id"],
+                    "label": label,
+                    "before": {"points": account["points"]},
+                    "after": {"points": rows},
+                    "source": "its ledger",
+                },
+            )
+        )
+    return found
+
+
+# --- payroll ------------------------------------------------------------------------------
+
+RUN_FIGURES = ("gross", "deductions", "employer_cost", "net")
+
+
+async def pay_run_matches_slips(ctx: Ctx) -> list[Violation]:
+    code, places = await _base(ctx)
+    found: list[Violation] = []
+    runs = await ctx.store.find(
+        "payroll_runs", ctx.scope(status={"$in": ["approved", "paid", "cancelled"]})
+    )
+    for run in runs:
+        label = f"pay run {run['period_start']} to {run['period_end']}"
+        slips = run.get("slips") or []
+        sums = {key: sum(s[key] for s in slips) for key in RUN_FIGURES}
+        wrong = [key for key in RUN_FIGURES if run.get(key) != sums[key]]
+        if wrong:
+            key = wrong[0]
+            found.append(
+                violation(
+                    "pay_run_matches_slips",
+                    "payroll_runs",
+                    run["_id"],
+                    label,
+                    f"{label}: {', '.join(wrong)} differ from its slips' sums ({key} "
+                    f"{run.get(key)} against {sums[key]})",
+                    sums[key],
+                    run.get(key) or 0,
+                    run.get("currency", code),
+                    places,
+                    {
+                        "collection": "payroll_runs",
+                        "id": run["_id"],
+                        "label": label,
+                        "before": {k: run.get(k) for k in RUN_FIGURES},
+                        "after": sums,
+                        "source": "its slips",
+                    },
+                )
+            )
+        entries = await ctx.store.find("journal_entries", ctx.scope(**{"source.id": run["_id"]}))
+        live = [e for e in entries if not e.get("reversed_by") and not e.get("reversal_of")]
+        expected = (
+            {}
+            if run["status"] == "cancelled"
+            else {
+                run.get("accrual_entry_id"): sums["employer_cost"],
+                run.get("payment_entry_id"): sums["net"],
+            }
+        )
+        expected = {k: v for k, v in expected.items() if k and v}
+        moved = {e["_id"]: sum(line["debit"] for line in e["lines"]) for e in live}
+        for entry_id in sorted(set(expected) | set(moved)):
+            if moved.get(entry_id, 0) == expected.get(entry_id, 0):
+                continue
+            entry = next((e for e in live if e["_id"] == entry_id), None)
+            number = (entry or {}).get("number", entry_id)
+            found.append(
+                violation(
+                    "pay_run_matches_slips",
+                    "journal_entries",
+                    entry_id,
+                    f"journal entry {number} of the {label}",
+                    f"{label} ({run['status']}): its entry {number} debits "
+                    f"{moved.get(entry_id, 0)}, its slips make {expected.get(entry_id, 0)}",
+                    expected.get(entry_id, 0),
+                    moved.get(entry_id, 0),
+                    run.get("currency", code),
+                    places,
+                )
+            )
+    return found
+
+
 INVOICING = ("invoicing", "invoices", "bills", "documents", "payments", "banking", "transactions")
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
@@ -357,6 +490,20 @@ INVARIANTS: tuple[Invariant, ...] = (
         INVOICING,
         ("number", "numbering", "gap", "sequence", "duplicate"),
         numbers_without_gaps,
+    ),
+    Invariant(
+        "loyalty_matches_ledger",
+        "A loyalty balance equals its ledger",
+        ("pos", "loyalty", "points"),
+        ("loyalty", "points", "balance", "redeem", "redemption", "earn", "expire", "programme"),
+        loyalty_matches_ledger,
+    ),
+    Invariant(
+        "pay_run_matches_slips",
+        "A pay run's entries match its slips",
+        ("payroll", "pay-runs", "payslips", "salaries"),
+        ("pay", "run", "slip", "payslip", "payroll", "salary", "net", "gross", "accrual", "wages"),
+        pay_run_matches_slips,
     ),
 )
 BY_KEY = {i.key: i for i in INVARIANTS}
