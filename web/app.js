@@ -1,5 +1,8 @@
 // The dashboard's entry point: sign in or register, pick a company, a period, and read the
-// books; start an AI insight and watch it stream; follow the company's jobs.
+// books; start an AI insight and watch it stream; follow the company's jobs. The other
+// pages (Tai's boards, the helpdesk's queues) are views of the same tab, chosen by the
+// location's hash (#books, #tai, #helpdesk: no reload, so the in-memory session stays);
+// their modules load the first time they are shown, off the books' critical path.
 
 import { ApiError, get, post, setCompany, setToken, signOut, signedIn } from "./api.js";
 import { $, el, notice, problem } from "./dom.js";
@@ -26,9 +29,48 @@ function period() {
   return Object.fromEntries(["from", "to", "compare_from", "compare_to"].map((k) => [k, form.get(k) || ""]));
 }
 
+// view -> its section and how it loads (books: the period's reports and the jobs).
+const VIEWS = {
+  books: { section: "#dashboard", load: () => books() },
+  tai: { section: "#tai-page", load: async () => (await import("./tai.js")).loadTai() },
+  helpdesk: { section: "#helpdesk-page", load: async () => (await import("./helpdesk.js")).loadHelpdesk() },
+};
+// The views drawn for the current company and session; another company or a sign-in
+// empties it, so a view shown again is loaded again.
+const fresh = new Set();
+
+function current() {
+  const name = window.location.hash.slice(1);
+  return name in VIEWS ? name : "books";
+}
+
+function show() {
+  const name = current();
+  for (const [view, { section }] of Object.entries(VIEWS)) $(section).hidden = view !== name;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  return name;
+}
+
+/** Shows the current view, loading it when it is not drawn for this company yet. */
+async function open() {
+  if (!signedIn()) return;
+  const name = show();
+  if (fresh.has(name)) return;
+  fresh.add(name);
+  notice("");
+  try {
+    await VIEWS[name].load();
+  } catch (error) {
+    problem(error);
+  }
+}
+
 function showSignedIn(user) {
   $("#auth").hidden = true;
-  $("#dashboard").hidden = false;
+  $("#nav").hidden = false;
   $("#sign-out").hidden = false;
   $("#company-box").hidden = false;
   $("#who").textContent = user ? user.name || user.email : "";
@@ -36,10 +78,17 @@ function showSignedIn(user) {
 
 function showSignedOut() {
   $("#auth").hidden = false;
-  $("#dashboard").hidden = true;
+  for (const { section } of Object.values(VIEWS)) $(section).hidden = true;
+  $("#nav").hidden = true;
   $("#sign-out").hidden = true;
   $("#company-box").hidden = true;
   $("#who").textContent = "";
+}
+
+/** Draws the current view afresh (another company, the period's Show, a refresh button). */
+function reload() {
+  fresh.clear();
+  return open();
 }
 
 async function companies(preferred) {
@@ -53,14 +102,12 @@ async function companies(preferred) {
   }
 }
 
-async function refresh() {
-  notice("");
+async function books() {
   try {
     await load(period());
-  } catch (error) {
-    problem(error);
+  } finally {
+    if (signedIn()) await jobs();
   }
-  if (signedIn()) await jobs();
 }
 
 async function jobs() {
@@ -88,9 +135,10 @@ async function jobs() {
 
 async function enter(token, user, companyId) {
   setToken(token);
+  fresh.clear();
   await companies(companyId);
   showSignedIn(user);
-  await refresh();
+  await open();
 }
 
 function formValues(form) {
@@ -122,11 +170,19 @@ function start() {
   $("#register").addEventListener("submit", (e) => submit(e, "/api/auth/register"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    refresh();
+    fresh.delete("books");
+    open();
   });
   $("#company").addEventListener("change", (e) => {
     setCompany(e.target.value);
-    refresh();
+    reload();
+  });
+  window.addEventListener("hashchange", open);
+  $("#tai-refresh").addEventListener("click", reload);
+  $("#helpdesk-refresh").addEventListener("click", reload);
+  $("#breaching-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    reload();
   });
   $("#sign-out").addEventListener("click", async () => {
     try {

@@ -34,6 +34,38 @@ export function figure(key, value) {
   return el("td", { class: "num", "data-figure": key, "data-value": value ?? "" }, amount(value));
 }
 
+/** A cell showing a count (an integer), keyed as `figure` is. */
+export function count(key, value) {
+  return el("td", { class: "num", "data-figure": key, "data-value": value ?? "" }, value ?? "");
+}
+
+/** An instant as the API answers it (ISO, UTC) written "YYYY-MM-DD HH:MM UTC"; "" for null. */
+export function when(stamp) {
+  return stamp ? `${stamp.slice(0, 10)} ${stamp.slice(11, 16)} UTC` : "";
+}
+
+/**
+ * The loader of one page (`section`, a selector): `run(build)` starts the page's loads,
+ * `build(current)` answering their promises, each drawing through `current(draw)`. A later
+ * run supersedes this one: answers that come back after it started are dropped, so a slow
+ * answer never draws over a newer one. Once every load of the current run is drawn,
+ * `section[data-loaded]` says so; the first failure is thrown then.
+ */
+export function loader(section) {
+  let generation = 0;
+  return async function run(build) {
+    const mine = ++generation;
+    const node = $(section);
+    delete node.dataset.loaded;
+    const current = (draw) => (value) => (mine === generation ? draw(value) : undefined);
+    const outcomes = await Promise.allSettled(build(current));
+    if (mine !== generation) return;
+    node.dataset.loaded = String(mine);
+    const failed = outcomes.find((o) => o.status === "rejected");
+    if (failed) throw failed.reason;
+  };
+}
+
 /**
  * A table of rows: each row is {label, cells: [td...], cls}; `head` is the header row.
  */

@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { barChart } from "./charts.js";
-import { $, figure, fill, short } from "./dom.js";
+import { $, figure, fill, loader, short } from "./dom.js";
 
 const MAX_MONTHS = 12;
 const BUCKETS = ["current", "1-30", "31-60", "61-90", "90+"];
@@ -127,26 +127,22 @@ function renderAgeingChart(receivables, payables) {
   });
 }
 
-let generation = 0;
+const run = loader("#dashboard");
 
 /**
- * Loads and draws every report of the period; each panel as soon as its answer is in. A
- * later load (another period, another company) supersedes this one: answers that come back
- * after it started are dropped, so a slow answer never draws over a newer one. Once every
- * panel of the current load is drawn, `#dashboard[data-loaded]` says so.
+ * Loads and draws every report of the period; each panel as soon as its answer is in (a
+ * later load, another period or company, supersedes this one: `loader` in dom.js). Once
+ * every panel of the current load is drawn, `#dashboard[data-loaded]` says so.
  */
-export async function load(period) {
-  const mine = ++generation;
-  const current = (draw) => (value) => (mine === generation ? draw(value) : undefined);
-  delete $("#dashboard").dataset.loaded;
+export function load(period) {
   const { from, to, compare_from, compare_to } = period;
   const { shown, clipped } = months(from, to);
   $("#period-note").textContent = clipped ? `chart: the last ${MAX_MONTHS} months of the period` : "";
   const asOf = { as_of: to };
-  // The period's own reports first, the monthly chart's one-per-month requests last: the
-  // browser runs six requests at a time, and the tables should not queue behind the chart.
-  const tasks = [
-    get("/api/reports/profit-and-loss", { from, to, compare_from, compare_to }).then(current(renderProfitAndLoss)),
+  // The ageing chart's two requests first (the first chart drawn), then the period's own
+  // reports, the monthly chart's one-per-month requests last: the browser runs six
+  // requests at a time, and the tables should not queue behind the chart.
+  return run((current) => [
     Promise.all([get("/api/reports/aged-receivables", asOf), get("/api/reports/aged-payables", asOf)]).then(
       current(([r, p]) => {
         renderAged("receivables", r);
@@ -154,16 +150,11 @@ export async function load(period) {
         renderAgeingChart(r, p);
       }),
     ),
+    get("/api/reports/profit-and-loss", { from, to, compare_from, compare_to }).then(current(renderProfitAndLoss)),
     get("/api/reports/balance-sheet", asOf).then(current(renderBalanceSheet)),
     get("/api/reports/cash-flow", { from, to }).then(current(renderCashFlow)),
     Promise.all(shown.map((m) => get("/api/reports/profit-and-loss", { from: m.from, to: m.to }))).then(
       current((r) => renderMonthly(shown.map((m) => m.label), r)),
     ),
-  ];
-  const outcomes = await Promise.allSettled(tasks);
-  if (mine !== generation) return;
-  $("#dashboard").dataset.loaded = String(mine);
-  const failed = outcomes.find((o) => o.status === "rejected");
-  if (failed) throw failed.reason;
+  ]);
 }
-

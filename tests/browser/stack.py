@@ -18,12 +18,13 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.accounting import books as bk
 from tests.e2e.test_jobs_stack import Stack, _stop, api_stack
-from tests.helpers import Account, register
+from tests.helpers import PASSWORD, Account, register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,6 +174,15 @@ class CuttingProxy:
             client_w.close()
 
         await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+
+
+async def sign_in(page: Any, base: str, address: str, view: str = "") -> None:
+    """Open the dashboard (at `#view`, when given), sign in, and wait for the signed-in page."""
+    await page.goto(base + "/" + (f"#{view}" if view else ""))
+    await page.fill("#login [name=email]", address)
+    await page.fill("#login [name=password]", PASSWORD)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#nav:not([hidden])")
 
 
 def email() -> str:

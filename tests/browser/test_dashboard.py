@@ -27,7 +27,15 @@ import pytest
 from tests.accounting import books as bk
 from tests.ai.fake_llm import MODEL, FakeLLM, quote_facts
 from tests.browser.conftest import Tab
-from tests.browser.stack import CuttingProxy, books, email, release, stop, why_no_browser
+from tests.browser.stack import (
+    CuttingProxy,
+    books,
+    email,
+    release,
+    sign_in,
+    stop,
+    why_no_browser,
+)
 from tests.e2e.test_jobs_stack import Stack, stream_rows
 from tests.helpers import PASSWORD, Account, data
 
@@ -43,14 +51,6 @@ PERIOD = {
 }
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 MONTHS = (("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31"))
-
-
-async def sign_in(page: Any, base: str, address: str) -> None:
-    await page.goto(base + "/")
-    await page.fill("#login [name=email]", address)
-    await page.fill("#login [name=password]", PASSWORD)
-    await page.click("#login button[type=submit]")
-    await page.wait_for_selector("#dashboard:not([hidden])")
 
 
 async def show(page: Any, period: dict[str, str]) -> None:
