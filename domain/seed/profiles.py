@@ -69,6 +69,8 @@ CONSULTING = {
     "projects": 4,
     "time_entries": 10,
     "deals": 10,
+    "feed_matches": 10,
+    "feed_spend": 15,
 }
 RETAIL = {
     "stocked_items": 20,
@@ -80,6 +82,8 @@ RETAIL = {
     "invoices": 1000,
     "bills": 40,
     "credit_notes": 5,
+    "pos_sessions": 2,
+    "pos_orders": 10,
 }
 WHOLESALE = {
     "stocked_items": 40,
@@ -93,6 +97,8 @@ WHOLESALE = {
     "estimates": 20,
     "credit_notes": 5,
     "deals": 15,
+    "feed_matches": 20,
+    "feed_spend": 20,
 }
 SAAS = {
     "articles": 5,
@@ -106,6 +112,8 @@ SAAS = {
     "bills": 24,
     "credit_notes": 3,
     "deals": 30,
+    "feed_matches": 15,
+    "feed_spend": 15,
 }
 
 
@@ -119,8 +127,17 @@ PROFILES: tuple[Profile, ...] = (
         "consulting",
         "Consulting firm",
         "A services firm billing time and fixed fees on projects, with staff on payroll.",
-        ("invoicing", "projects", "payroll", "crm"),
-        ("invoices", "bills", "estimates", "credit_notes", "projects", "payroll", "crm"),
+        ("invoicing", "projects", "payroll", "crm", "banking"),
+        (
+            "invoices",
+            "bills",
+            "estimates",
+            "credit_notes",
+            "projects",
+            "payroll",
+            "crm",
+            "bank_feeds",
+        ),
         (
             "consult",
             "agency",
@@ -140,7 +157,7 @@ PROFILES: tuple[Profile, ...] = (
         "Retail shop with POS",
         "A shop selling goods over the counter: many small invoices paid at once, a few suppliers.",
         ("invoicing", "pos", "inventory"),
-        ("invoices", "bills", "credit_notes", "currencies", "inventory"),
+        ("invoices", "bills", "credit_notes", "currencies", "inventory", "pos"),
         ("shop", "store", "retail", "boutique", "till", "counter", "pos", "cafe", "bakery"),
         # medium: about 500 contacts, 300 items, 5,000 invoices (the benchmark)
         {
@@ -151,6 +168,9 @@ PROFILES: tuple[Profile, ...] = (
                 "suppliers": 20,
                 "items": 300,
                 "invoices": 5000,
+                # 240 sales in 6 sessions: the counter's trade without doubling the run
+                "pos_sessions": 6,
+                "pos_orders": 40,
             },
             "large": _scaled(RETAIL, 20),
         },
@@ -159,8 +179,17 @@ PROFILES: tuple[Profile, ...] = (
         "wholesale",
         "Wholesaler with inventory and orders",
         "A distributor buying in bulk from suppliers and selling on credit to businesses.",
-        ("invoicing", "inventory", "orders", "crm"),
-        ("invoices", "bills", "estimates", "credit_notes", "currencies", "crm", "inventory"),
+        ("invoicing", "inventory", "orders", "crm", "banking"),
+        (
+            "invoices",
+            "bills",
+            "estimates",
+            "credit_notes",
+            "currencies",
+            "crm",
+            "inventory",
+            "bank_feeds",
+        ),
         (
             "wholesale",
             "distributor",
@@ -179,8 +208,8 @@ PROFILES: tuple[Profile, ...] = (
         "saas",
         "SaaS start-up",
         "A software company invoicing subscriptions, with a sales pipeline and a small team.",
-        ("invoicing", "crm", "payroll", "helpdesk"),
-        ("invoices", "bills", "credit_notes", "crm", "payroll", "helpdesk"),
+        ("invoicing", "crm", "payroll", "helpdesk", "banking"),
+        ("invoices", "bills", "credit_notes", "crm", "payroll", "helpdesk", "bank_feeds"),
         (
             "saas",
             "software",

@@ -8,17 +8,30 @@ something to show); bills likewise. Amounts are whole currency units times an it
 so totals are exact at every precision.
 
 Stocked goods are items of their own (tracking inventory), apart from the invoiced ones, so
-an invoice never waits on stock. Areas without a seeder yet: POS sessions and bank feed
-lines (each adds its seeder here).
+an invoice never waits on stock.
+
+POS (`pos`): a terminal, a loyalty programme, and sessions opened, sold through and closed
+one after the other, each through the POS area (orders by its idempotency key, the close
+counting exactly the cash the session expects, so it posts no difference); a sale is paid
+by card (its exact total, computed by the documents' own line rules) or in cash rounded up
+to 5 units (change given). Bank feeds (`bank_feeds`): a statement connection on the
+operating account, a rule that proposes a category with the standard tax for office
+supplies, and one CSV statement imported through `bankfeeds/sync.py`: a payment line for
+some of the invoices left open (amount and number, so each is suggested) and card spend.
+Each line's bank id derives from what it stands for, so importing again writes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from domain.bankfeeds import sync as feed_sync
+from domain.documents.lines import build_lines
+from domain.money import precision
+from domain.pos import sessions as pos_sessions
 from domain.resources import act
 from domain.resources.registry import registry
 from domain.seed.graph import Seeder
@@ -389,6 +402,150 @@ async def helpdesk(s: Seeding) -> int:
     return s.made
 
 
+async def pos(s: Seeding) -> int:
+    """A terminal, a loyalty programme and `pos_sessions` sessions of `pos_orders` sales
+    each (one in three to a named customer, who earns points), each session closed."""
+    item_ids = await s.ids("items", "item")
+    customers = await s.ids("contacts", "customer")
+    if not item_ids:
+        return s.made
+    terminal = await s.make("terminal", "pos/terminals", {"name": f"Front till ({s.suffix()})"})
+    if customers:
+        await s.make(
+            "loyalty",
+            "pos/loyalty/programs",
+            {
+                "name": f"Regulars ({s.suffix()})",
+                "points_per_unit": 1,
+                "redemption_value": Decimal("0.05"),
+            },
+        )
+    sessions = registry().resource("pos/sessions")
+    close = sessions.action("close")
+    for i in range(s.count("pos_sessions")):
+        session_id = await s.make(
+            f"session-{i}", sessions, {"terminal_id": terminal, "opening_cash": 100}
+        )
+        session = await s.ctx.store.find_one("pos_sessions", s.ctx.scope(_id=session_id))
+        assert session is not None
+        places = precision(session["currency"])
+        for j in range(s.count("pos_orders")):
+            # every sale draws, made or not, so a resumed apply draws what the first one did
+            await _sale(s, i, j, session_id, item_ids, customers, places)
+        session = await s.ctx.store.find_one("pos_sessions", s.ctx.scope(_id=session_id))
+        assert session is not None
+        if session["status"] == "closed":
+            continue  # closed by an earlier apply, with these sales in it
+        counted = Decimal(pos_sessions.expected_cash(session)).scaleb(-places)
+        assert close.input is not None
+        await act(s.ctx, sessions, close, session_id, close.input(counted_cash=counted))
+    return s.made
+
+
+async def _sale(
+    s: Seeding,
+    i: int,
+    j: int,
+    session_id: str,
+    item_ids: list[str],
+    customers: list[str],
+    places: int,
+) -> None:
+    lines = await _lines(s, item_ids)
+    by_card = s.rng.random() < 0.4
+    customer = customers[s.rng.randrange(len(customers))] if customers else None
+    named = customer is not None and s.rng.random() < 1 / 3
+    if await s.has(f"order-{i}-{j}"):
+        return  # drawn above all the same, so the next sale draws what it drew before
+    _, totals = await build_lines(s.ctx, lines, places)
+    total = Decimal(totals.total).scaleb(-places)
+    if by_card:
+        payment = {"method": "card", "amount": total}
+    else:
+        payment = {"method": "cash", "amount": (total / 5).to_integral_value("ROUND_CEILING") * 5}
+    body = {
+        "session_id": session_id,
+        "idempotency_key": f"seed:{s.suffix()}:{i}:{j}",
+        "lines": lines,
+        "payments": [payment],
+        **({"customer_id": customer} if named else {}),
+    }
+    await s.make(f"order-{i}-{j}", "pos/orders", body)
+
+
+async def bank_feeds(s: Seeding) -> int:
+    """A statement connection on the operating account, a rule, and one statement imported
+    through the bank feed's own import (its lines evaluated: suggestions, the rule)."""
+    [bank] = await s.ids("accounts", "operating") or [None]
+    if bank is None:
+        return s.made
+    conn = await s.make(
+        "connection",
+        "banking/feeds/connections",
+        {
+            "name": f"Statements ({s.suffix()})",
+            "account_id": bank,
+            "provider": "file",
+            "csv_mapping": {
+                "date": "Date",
+                "description": "Text",
+                "amount": "Amount",
+                "counterparty": "Payee",
+                "id": "Id",
+            },
+        },
+    )
+    [tax] = await s.ids("taxes", "standard") or [None]
+    await s.make(
+        "rule",
+        "banking/feeds/rules",
+        {
+            "name": f"Office supplies ({s.suffix()})",
+            "conditions": [{"field": "description", "operator": "contains", "value": "office"}],
+            "direction": "out",
+            **({"tax_id": tax} if tax else {}),
+        },
+    )
+    rows: list[tuple[str, str, str, str, str]] = []
+    for position, doc_id in enumerate(await s.ids("invoices", "invoice")):
+        if len(rows) >= s.count("feed_matches"):
+            break
+        doc = await s.ctx.store.find_one("documents", s.ctx.scope(_id=doc_id))
+        if doc is None or doc["status"] not in ("sent", "overdue") or doc["paid"]:
+            continue
+        contact = await s.ctx.store.find_one("contacts", s.ctx.scope(_id=doc["contact_id"]))
+        paid_ago = max(0, (s.as_of - date_of(doc["issued_at"])).days - 10)
+        amount = Decimal(doc["due"]).scaleb(-doc["precision"])
+        rows.append(
+            (
+                f"inv-{position}",
+                s.day(paid_ago),
+                f"Payment {doc['number']}",
+                str(amount),
+                (contact or {}).get("name", ""),
+            )
+        )
+    for k in range(s.count("feed_spend")):
+        what = ("Office supplies", "Card fee", "Coffee beans", "Parking")[k % 4]
+        amount = Decimal(s.rng.randrange(300, 30000)).scaleb(-2)
+        rows.append(
+            (f"spend-{k}", s.day(s.rng.randint(0, 90)), f"{what} {k + 1}", f"-{amount}", "")
+        )
+    tag = s.suffix()
+    csv = "Id,Date,Text,Amount,Payee\n" + "".join(
+        f"{tag}-{key},{day},{text},{amount},{payee.replace(',', ' ')}\n"
+        for key, day, text, amount, payee in rows
+    )
+    # the lines are the feed's, not seeded objects: the statement's digest and the lines'
+    # keys make a second import write nothing
+    await feed_sync.import_statement(s.ctx, conn, "csv", csv)
+    return s.made
+
+
+def date_of(day: str) -> date:
+    return date.fromisoformat(day[:10])
+
+
 SEEDERS: tuple[Seeder, ...] = (
     Seeder("taxes", "Taxes", ("taxes",), taxes),
     Seeder("currencies", "Currencies", ("currencies",), currencies),
@@ -447,5 +604,21 @@ SEEDERS: tuple[Seeder, ...] = (
         ("helpdesk/tickets", "helpdesk/articles"),
         helpdesk,
         module="helpdesk",
+    ),
+    Seeder(
+        "pos",
+        "POS sessions and sales",
+        ("pos/terminals", "pos/loyalty/programs", "pos/sessions", "pos/orders"),
+        pos,
+        requires=("items", "contacts"),
+        module="pos",
+    ),
+    Seeder(
+        "bank_feeds",
+        "Bank feed lines",
+        ("banking/feeds/connections", "banking/feeds/rules"),
+        bank_feeds,
+        requires=("accounts", "invoices", "taxes"),
+        module="banking",
     ),
 )

@@ -41,7 +41,9 @@ def test_the_order_puts_every_seeder_after_what_it_needs() -> None:
         "estimates",
         "inventory",
         "invoices",
+        "bank_feeds",
         "credit_notes",
+        "pos",
     ]
 
 
@@ -55,6 +57,12 @@ def test_edges_come_from_declarations_and_from_the_examples_references() -> None
     assert edges[("payroll", "contacts")] == "references payroll/departments -> contacts"
     assert edges[("inventory", "items")] == "declared"
     assert ("taxes", "items") not in edges
+    assert edges[("pos", "items")] == edges[("pos", "contacts")] == "declared"
+    assert edges[("bank_feeds", "invoices")] == "declared"
+    assert edges[("bank_feeds", "accounts")] in (
+        "declared",
+        "references banking/feeds/connections -> accounts",
+    )
 
 
 def test_ties_break_alphabetically_whatever_the_declaration_order() -> None:

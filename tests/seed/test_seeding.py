@@ -68,6 +68,10 @@ async def check_documents(app: FastAPI, account: Account) -> None:
     docs = await store.find("documents", {"company_id": account.company_id})
     assert docs
     for doc in docs:
+        if doc.get("pos_session_id"):
+            # a POS session's invoice: settled (paid) by the session's close, not payments
+            assert (doc["status"], doc["paid"], doc["due"]) == ("paid", doc["total"], 0)
+            continue
         payments = await store.find(
             "transactions", {"company_id": account.company_id, "document_id": doc["_id"]}
         )
@@ -93,6 +97,7 @@ async def test_applying_a_profile_seeds_balanced_books_in_order(
         "bills",
         "estimates",
         "invoices",
+        "bank_feeds",
         "credit_notes",
     ]
     assert summary["trial_balance"]["balanced"] is True
@@ -159,6 +164,52 @@ async def test_stock_and_helpdesk_are_seeded_through_their_areas(
     assert articles["total"] == small["articles"]
     assert (await trial_balance(co))["balanced"] is True
     await check_documents(app, co)
+
+
+async def test_pos_sessions_and_bank_feed_lines_are_seeded_through_their_areas(
+    app: FastAPI, quiet: Settings, owner: Account
+) -> None:
+    from domain.bugfix import invariants
+
+    co = await company(owner)
+    retail = {**CONSULTING, "profile": "retail"}
+    first = (await apply(app, quiet, co, retail))["result"]
+    assert first["plan"][-1] == "pos"
+    small = profiles.BY_KEY["retail"].counts("small")
+    sessions = data(await co.get("/api/pos/sessions", params={"limit": 200}))
+    assert len(sessions) == small["pos_sessions"]
+    assert {(s["status"], s["difference"]) for s in sessions} == {("closed", 0)}
+    assert all(s["entry_id"] for s in sessions)
+    orders = (await co.get("/api/pos/orders", params={"limit": 1})).json()["meta"]["total"]
+    assert orders == small["pos_sessions"] * small["pos_orders"]
+    balances = data(await co.get("/api/pos/loyalty", params={"limit": 200}))
+    assert balances and all(b["points"] > 0 for b in balances)
+    held = await counts(co)
+    balance = await trial_balance(co)
+    again = (await apply(app, quiet, co, retail))["result"]
+    assert again["created_total"] == 0
+    assert (await co.get("/api/pos/orders", params={"limit": 1})).json()["meta"]["total"] == orders
+    assert await counts(co) == held and await trial_balance(co) == balance
+
+    consulting = (await apply(app, quiet, co, CONSULTING))["result"]
+    assert "bank_feeds" in consulting["plan"]
+    consulting_small = profiles.BY_KEY["consulting"].counts("small")
+    lines = data(await co.get("/api/banking/feeds", params={"limit": 200}))
+    matched = [x for x in lines if x["status"] == "suggested"]
+    spend = [x for x in lines if x["amount"] < 0]
+    assert len(spend) == consulting_small["feed_spend"]
+    assert matched and len(matched) == len(lines) - len(spend)
+    assert all(x["suggestions"][0]["number"] in x["description"] for x in matched)
+    supplies = [x for x in spend if x["description"].startswith("Office supplies")]
+    assert supplies and all(x["status"] == "categorised" for x in supplies)
+    assert all(x["categorisation"]["tax_id"] for x in supplies)
+    await apply(app, quiet, co, CONSULTING)
+    assert len(data(await co.get("/api/banking/feeds", params={"limit": 200}))) == len(lines)
+    assert (await trial_balance(co))["balanced"] is True
+    await check_documents(app, co)
+    ctx = Ctx(services_of(app).store, co.user_id, co.company_id, "owner")
+    for domain in ("pos", "payroll", "invoicing", "inventory"):
+        assert all(v == [] for v in (await invariants.check(ctx, domain)).values()), domain
 
 
 async def test_the_same_seed_gives_the_same_books(
@@ -301,6 +352,7 @@ async def test_profiles_need_the_tai_module(owner: Account) -> None:
 
 EMPTY = {
     "modules": [
+        "banking",
         "crm",
         "helpdesk",
         "invoicing",
@@ -338,7 +390,7 @@ def test_the_scores_are_computed_and_explained() -> None:
     }
     best = ranked["ranking"][0]
     assert best["reasons"][0] == (
-        "4 of its 4 modules are enabled (invoicing, projects, payroll, crm): 50 points"
+        "5 of its 5 modules are enabled (invoicing, projects, payroll, crm, banking): 50 points"
     )
     assert best["reasons"][1] == "the description names agency, project, hourly: 30 points"
 
@@ -351,10 +403,10 @@ def test_the_books_and_the_licence_move_the_ranking() -> None:
     }
     ranked = recommend.rank(used, None)
     assert [(r["profile"], r["score"]) for r in ranked["ranking"]] == [
-        ("wholesale", 45),  # 2 of 4 modules (25), bills and suppliers in use (20)
+        ("wholesale", 40),  # 2 of 5 modules (20), bills and suppliers in use (20)
         ("retail", 27),  # 1 of 3 modules (17), invoices in use (10)
-        ("consulting", 25),  # a tie with saas: the profile listed first
-        ("saas", 25),
+        ("consulting", 20),  # a tie with saas: the profile listed first
+        ("saas", 20),
     ]
     assert ranked["recommended"]["size"] == "small"
     assert ranked["size_reason"].startswith("the books already hold 49 objects")
@@ -377,7 +429,7 @@ async def test_a_recommendation_runs_as_a_job_and_is_grounded(
     assert "offline" in result["notice"].lower()
     assert result["validation"] == {"status": "passed", "issues": []}
     top = result["ranking"][0]
-    assert f"score of {top['score']} out of 100" in result["explanation"]
+    assert f"score of {top['score']} (out of 100)" in result["explanation"]
     tokens = "".join(d["text"] for t, d in await events_of(app, job["_id"]) if t == "token")
     assert tokens.strip() == result["explanation"]
     steps = [
