@@ -136,9 +136,12 @@ async function jobs() {
 async function enter(token, user, companyId) {
   setToken(token);
   fresh.clear();
-  await companies(companyId);
+  if (companyId) setCompany(companyId);
   showSignedIn(user);
-  await open();
+  // The company list and the first view at once, not one after the other: without an
+  // X-Company-Id the API answers for the user's first company (the first they joined), the
+  // one the list puts first and the switcher then selects; a registration names its own.
+  await Promise.all([companies(companyId), open()]);
 }
 
 function formValues(form) {
