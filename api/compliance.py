@@ -13,12 +13,10 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from datetime import time as day_time
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +28,6 @@ from api.responses import Envelope, EnvelopeResponse, errors, ok
 from api.routing import LeanRoute
 from domain.compliance import export, posture
 from domain.compliance.ocsf import CLASS_NAMES
-from domain.context import Ctx
 from domain.errors import Invalid
 from domain.fields import Day, QueryInt
 from domain.resources.operations import authorize
@@ -115,14 +112,10 @@ async def export_audit(ctx: CompanyCtx, query: Annotated[ExportQuery, Query()]) 
     authorize(ctx, "admin")
     window = window_of(query)
     if query.format == "ndjson":
-        return StreamingResponse(_ndjson(ctx, window), media_type="application/x-ndjson")
+        pages = export.ndjson_pages(ctx, window)
+        return StreamingResponse(pages, media_type="application/x-ndjson")
     events, cursor = await export.ocsf_page(ctx, window, query.limit)
     return ok({"events": events, "next_cursor": cursor})
-
-
-async def _ndjson(ctx: Ctx, window: export.Window) -> AsyncIterator[bytes]:
-    async for batch in export.ocsf_batches(ctx, window):
-        yield b"".join(orjson.dumps(event) + b"\n" for event in batch)
 
 
 @router.get(

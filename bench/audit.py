@@ -6,8 +6,8 @@ Run from the repository root: `.venv/bin/python bench/audit.py [--events N]`.
 Through the domain layer, on a fresh SQLite file: one company (registered as the API
 registers one) and N audit events of its writes and its owner's logins (9 in 10 API
 Activity, shaped by `domain/compliance/audit.py` itself), stored in batches. Timed: what
-`GET /api/compliance/export?format=ndjson` runs (`export.ocsf_batches`, each event turned
-into OCSF and serialised with orjson as the route does), from the first event to the last,
+`GET /api/compliance/export?format=ndjson` runs (`export.ndjson_pages`: each event turned
+into OCSF and serialised, a page of NDJSON bytes at a time), from the first event to the last,
 at the 100k mark and at the end; resident memory (RSS, /proc/self/statm) sampled every 10k
 events. The floor, in the same run: the store reading the company's events in the same
 keyset pages with nothing done to them. Writes `bench/results/audit.json`. The machine is
@@ -95,10 +95,11 @@ async def run(n: int) -> dict[str, Any]:
             at_mark: dict[str, float] = {}
             count = written = 0
             started = time.perf_counter()
-            async for batch in export.ocsf_batches(ctx, export.Window()):
-                written += len(b"".join(orjson.dumps(event) + b"\n" for event in batch))
-                count += len(batch)
-                if count // 10_000 != (count - len(batch)) // 10_000:
+            async for chunk in export.ndjson_pages(ctx, export.Window()):
+                written += len(chunk)
+                lines = chunk.count(b"\n")
+                count += lines
+                if count // 10_000 != (count - lines) // 10_000:
                     samples.append(rss_mb())
                 if not at_mark and count >= MARK:
                     at_mark = {

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from domain.compliance import audit
+from domain.compliance import audit, export
 from domain.context import Ctx
 from tests.compliance.ocsf_check import problems
 from tests.helpers import PASSWORD, Account, data, expect_error, register
@@ -95,6 +95,25 @@ async def test_filters_cursor_and_ndjson(client: httpx.AsyncClient) -> None:
     assert streamed.headers["content-type"].startswith("application/x-ndjson")
     lines = [orjson.loads(line) for line in streamed.content.splitlines()]
     assert lines == everything
+
+
+async def test_ndjson_over_many_store_pages(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With store pages of 2 events, the stream (each stream reading its next page ahead,
+    the company's and each member's merged) still answers every event once, in order, as
+    the JSON pages do, and a stream cut short is no error."""
+    owner, _ = await busy_company(client)
+    everything = await all_events(owner)
+    monkeypatch.setattr(export, "PAGE", 2)
+    streamed = await owner.get(EXPORT, params={"format": "ndjson"})
+    assert [orjson.loads(line) for line in streamed.content.splitlines()] == everything
+    store = app.state.services.store
+    ctx = Ctx(store=store, user_id=owner.user_id, company_id=owner.company_id, role="owner")
+    pages = export.ndjson_pages(ctx, export.Window(class_uid=6003))
+    first = await anext(pages)
+    assert {orjson.loads(line)["class_uid"] for line in first.splitlines()} == {6003}
+    await pages.aclose()
 
 
 async def test_bad_export_queries(client: httpx.AsyncClient) -> None:
