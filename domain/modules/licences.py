@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +39,36 @@ async def load(store: DocumentStore, company_id: str) -> dict[str, Any]:
     if licence is None:
         raise NotFound("this company has no licence", code="licence_missing")
     return licence
+
+
+GATE_CACHE_S = 2.0
+"""How long the module gate reuses a company's licence read (per store, per process).
+`set_modules` drops the entry at once in this process; another process (an API replica)
+sees a change within this many seconds. Expiry (`valid_until`) is checked on every request."""
+
+_gate_cache: weakref.WeakKeyDictionary[DocumentStore, dict[str, tuple[float, dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def gate_licence(store: DocumentStore, company_id: str) -> dict[str, Any]:
+    """The licence as `load` answers it, reused for `GATE_CACHE_S` by the module gate: a
+    licence-gated request paid a store read for it every time (`bench/api_crud.py`, GATED)."""
+    cached = _gate_cache.setdefault(store, {})
+    hit = cached.get(company_id)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    licence = await load(store, company_id)
+    cached[company_id] = (now + GATE_CACHE_S, licence)
+    return licence
+
+
+def forget(store: DocumentStore, company_id: str) -> None:
+    """Drop the gate's copy of a company's licence (after it changed)."""
+    cached = _gate_cache.get(store)
+    if cached is not None:
+        cached.pop(company_id, None)
 
 
 @dataclass(frozen=True)
@@ -104,5 +136,6 @@ async def set_modules(ctx: Ctx, enable: list[str], disable: list[str]) -> dict[s
             ctx.scope(),
             {"$set": {"modules": modules, "updated_at": utcnow()}},
         )
+    forget(ctx.store, ctx.company_id)
     assert updated is not None
     return describe(updated)
