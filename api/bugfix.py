@@ -1,28 +1,20 @@
-"""The bug-fix conductor over HTTP: `POST /api/tai/bugfix/{domain}` starts a run (a job), and
-`POST /api/tai/bugfix/runs/{id}/repairs/{proposal_id}/confirm` applies a proposal's repair.
-
-Written by hand because a declared job operation's path takes no parameter (the machinery
-could grow path parameters on `JobOperation`), and because confirming a repair acts on a
-run's proposal, not on a resource a client creates. Runs are read at
-`GET /api/tai/bugfix/runs` and stats at `GET /api/tai/bugfix/stats` (both declared in
-`domain/bugfix/runs.py`).
+"""`POST /api/tai/bugfix/runs/{id}/repairs/{proposal_id}/confirm`: applies a proposal's
+repair. Written by hand because it acts on one proposal inside a run (two ids), not on a
+resource or its item. The rest of the conductor is declared in `domain/bugfix/runs.py`:
+starting a run (`POST /api/tai/bugfix/{domain}`, a job), the runs and the stats.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import ConfigDict, Field
+from fastapi import APIRouter, Body
 
 from api import PREFIX
-from api import jobs as jobs_api
 from api.deps import CompanyCtx, id_path, module_gate
 from api.responses import Envelope, EnvelopeResponse, errors, ok
 from api.routing import LeanRoute
 from domain.bugfix import runs
-from domain.fields import Input, QueryBool
-from domain.resources import authorize
 
 TAG = "Tai Bugfixer"
 
@@ -34,52 +26,7 @@ router = APIRouter(
 )
 
 
-class BugfixIn(Input):
-    model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(None, max_length=500, description="Why the run was started")
-
-
-RUN_EXAMPLE = {"note": "Payments look wrong after the import"}
 CONFIRM_EXAMPLE = {"note": "Checked against the bank statement"}
-
-
-@router.post(
-    "/{domain}",
-    status_code=200,
-    summary="Create a tai bugfix",
-    description="Starts a run of the bug-fix conductor over the domain's open bugs: collect, "
-    "group, localise (frames, endpoints, the domain's invariants checked on the data), "
-    "diagnose (grounded), propose (fix plan, reproduction, repair plan), validate, persist "
-    "(bugs triaged with their proposal). 200 with the finished job when it ended within "
-    "the wait; 202 with the job and its events URL (SSE) when it is still running or "
-    "`wait=false`. A run never changes data.",
-    response_model=Envelope[jobs_api.Submitted],
-    responses={
-        **errors(400, 401, 403, 503, codes={400: ("unknown_domain",)}),
-        202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
-    },
-)
-async def start_run(
-    domain: Annotated[
-        str,
-        Path(
-            pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
-            description="A product area: invoicing, inventory, payroll, ...",
-        ),
-    ],
-    ctx: CompanyCtx,
-    request: Request,
-    wait: Annotated[
-        QueryBool, Query(description="Wait (bounded) for the result; false answers 202 at once")
-    ] = True,
-    body: Annotated[
-        BugfixIn, Body(openapi_examples={"example": {"value": RUN_EXAMPLE}})
-    ] = BugfixIn(),
-) -> EnvelopeResponse:
-    authorize(ctx, "member")
-    name = await runs.check_domain(ctx, domain)
-    job_input: dict[str, Any] = {"domain": name, "note": body.note}
-    return await jobs_api.submit(request, ctx, runs.KIND, job_input, wait)
 
 
 @router.post(

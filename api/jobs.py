@@ -55,10 +55,14 @@ class Submission:
     events_url: str
     waited: bool
 
-    def answer(self) -> EnvelopeResponse:
-        """200 with the finished job, 202 with the job still running (or not waited for)."""
+    def answer(self, succeeded: int = 200) -> EnvelopeResponse:
+        """`succeeded` (200, or 201 where the job makes something) with the job that
+        succeeded, 200 with one that ended otherwise, 202 with the job still running (or not
+        waited for)."""
         data = {"job": self.job, "events_url": self.events_url, "waited": self.waited}
-        return ok(data, status=200 if self.waited else 202)
+        if not self.waited:
+            return ok(data, status=202)
+        return ok(data, status=succeeded if self.job["status"] == "succeeded" else 200)
 
 
 async def _enqueue(ctx: Ctx, queue: JobQueue, job_id: str) -> None:
@@ -76,6 +80,22 @@ async def _enqueue(ctx: Ctx, queue: JobQueue, job_id: str) -> None:
             retry_after=RETRY_AFTER_S,
             details=[{"job_id": job_id, "status": "failed"}],
         ) from error
+
+
+async def enqueue_deferred(request: Request, ctx: Ctx) -> None:
+    """Enqueue the jobs this request's committed writes recorded (`domain.jobs.defer`). The
+    write has committed, so a queue that is down does not fail the answer: the outbox
+    dispatcher enqueues those records later."""
+    queue = services_of(request).queue
+    while ctx.deferred:
+        job_id = ctx.deferred.pop(0)
+        if queue is None:
+            continue
+        try:
+            await queue.enqueue(job_id)
+        except QueueUnavailable:
+            ctx.deferred.clear()
+            return
 
 
 async def run(
@@ -105,10 +125,15 @@ async def run(
 
 
 async def submit(
-    request: Request, ctx: Ctx, kind: str, input: dict[str, Any], wait: bool
+    request: Request,
+    ctx: Ctx,
+    kind: str,
+    input: dict[str, Any],
+    wait: bool,
+    succeeded: int = 200,
 ) -> EnvelopeResponse:
-    """What every enqueueing endpoint answers: `run`, then 200 finished or 202 running."""
-    return (await run(request, ctx, kind, input, wait)).answer()
+    """What every enqueueing endpoint answers: `run`, then `Submission.answer`."""
+    return (await run(request, ctx, kind, input, wait)).answer(succeeded)
 
 
 @actions.post(

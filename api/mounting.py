@@ -25,7 +25,7 @@ from api.responses import Deleted, Envelope, ListEnvelope, errors, ok
 from api.routing import LeanRoute
 from domain import resources
 from domain.fields import Day, QueryBool, QueryInt
-from domain.resources import Action, JobOperation, ListQuery, Report, Resource
+from domain.resources import Action, Alias, JobOperation, ListQuery, PathParam, Report, Resource
 from domain.resources.examples import openapi_example
 from domain.resources.registry import Registry
 
@@ -41,6 +41,10 @@ class RouteSpec:
     method: str
     endpoint: Callable[..., Any]
     options: dict[str, Any] = field(default_factory=dict)
+    # what the endpoint was built from, for an alias of it (`Alias`)
+    run: Callable[..., Any] | None = None
+    params: list[inspect.Parameter] = field(default_factory=list)
+    key: str = ""
 
 
 def mount(registry: Registry) -> APIRouter:
@@ -69,10 +73,20 @@ def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -
 def _endpoint(
     run: Callable[..., Any], params: list[inspect.Parameter], name: str
 ) -> Callable[..., Any]:
-    async def endpoint(**values: Any) -> Any:
-        return await run(**values)
+    """The route's function, with the signature FastAPI reads. After `run` has answered (its
+    writes committed), the jobs those writes recorded (`domain.jobs.defer`) are enqueued."""
+    takes_request = any(p.name == "request" for p in params)
 
-    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    async def endpoint(**values: Any) -> Any:
+        request = values["request"] if takes_request else values.pop("request")
+        answer = await run(**values)
+        ctx = values.get("ctx")
+        if ctx is not None and ctx.deferred:
+            await jobs_api.enqueue_deferred(request, ctx)
+        return answer
+
+    signature = params if takes_request else [*params, _param("request", Request)]
+    endpoint.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     endpoint.__name__ = endpoint.__qualname__ = name
     return endpoint
 
@@ -200,9 +214,40 @@ def resource_routes(resource: Resource) -> list[RouteSpec]:
         path, method, run, params, summary, statuses, model, status = table[operation]
         options = _options(resource, summary, statuses, response_model=model, status_code=status)
         endpoint = _endpoint(run, params, f"{operation}_{resource.path}")
-        specs.append(RouteSpec(path, method, endpoint, options))
+        specs.append(RouteSpec(path, method, endpoint, options, run, params, operation))
     specs += [action_route(resource, action, base, scope, parent_id) for action in resource.actions]
-    return specs
+    by_key = {spec.key: spec for spec in specs}
+    return specs + [alias_route(resource, alias, by_key) for alias in resource.aliases]
+
+
+def alias_route(resource: Resource, alias: Alias, by_key: dict[str, RouteSpec]) -> RouteSpec:
+    """The operation's endpoint again at the alias's path, its `id` named as the path names
+    it."""
+    spec = by_key[alias.operation]
+    assert spec.run is not None
+    run, id_name = spec.run, alias.id_name
+    params = [
+        p.replace(name=id_name) if p.name == "id" and id_name != "id" else p for p in spec.params
+    ]
+
+    async def aliased(**values: Any) -> Any:
+        if id_name != "id":
+            values["id"] = values.pop(id_name)
+        return await run(**values)
+
+    method = alias.method or spec.method
+    path = f"{PREFIX}/{alias.path}"
+    summary = alias.summary or spec.options["summary"]
+    options = {
+        **spec.options,
+        "summary": summary,
+        "name": summary,
+        "description": f"The same as `{spec.method} {spec.path}`"
+        + (", changing only the fields sent." if method == "PATCH" else ".")
+        + (f" {spec.options['description']}" if spec.options.get("description") else ""),
+    }
+    name = f"{alias.operation}_{alias.path}".replace("/", "_").replace("{", "").replace("}", "")
+    return RouteSpec(path, method, _endpoint(aliased, params, name), options)
 
 
 def action_route(
@@ -242,6 +287,9 @@ def action_route(
             status_code=action.status_code,
             description=action.description,
         ),
+        run_action,
+        params,
+        action.verb,
     )
 
 
@@ -264,18 +312,47 @@ def report_route(report: Report) -> RouteSpec:
     )
 
 
+def _job_answers(succeeded: int) -> dict[int | str, dict[str, Any]]:
+    answers: dict[int | str, dict[str, Any]] = {
+        succeeded: {"model": Envelope[jobs_api.Submitted], "description": "Succeeded"},
+        202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
+    }
+    if succeeded != 200:
+        answers[200] = {
+            "model": Envelope[jobs_api.Submitted],
+            "description": "Ended without succeeding: the job's `error` says why",
+        }
+    return answers
+
+
+def _path_param(param: PathParam) -> inspect.Parameter:
+    if param.resource is not None:
+        return _id_param(param.name, param.resource.label)
+    extra = {"examples": [param.example]} if param.example else {}
+    annotation = Annotated[str, Path(pattern=param.pattern, description=param.description, **extra)]
+    return _param(param.name, annotation)
+
+
 def job_route(operation: JobOperation) -> RouteSpec:
-    async def submit(ctx: Any, request: Request, wait: bool, body: BaseModel) -> Any:
+    async def submit(
+        ctx: Any, request: Request, wait: bool, body: BaseModel | None = None, **path: str
+    ) -> Any:
         resources.authorize(ctx, operation.role)
         if body is None:
             body = operation.input()
-        job_input = await operation.prepare(ctx, body)
+        values: dict[str, Any] = {}
+        for param in operation.params:  # a resource's id: its document, in this company
+            value = path[param.name]
+            resource = param.resource
+            values[param.name] = await resources.fetch(ctx, resource, value) if resource else value
+        job_input = await operation.prepare(ctx, body, **values)
         kind = operation.kind if isinstance(operation.kind, str) else operation.kind(body)
-        return await jobs_api.submit(request, ctx, kind, job_input, wait)
+        return await jobs_api.submit(request, ctx, kind, job_input, wait, operation.status_code)
 
     params = [
         _param("ctx", CompanyCtx),
         _param("request", Request),
+        *(_path_param(param) for param in operation.params),
         _param(
             "wait",
             Annotated[
@@ -284,24 +361,31 @@ def job_route(operation: JobOperation) -> RouteSpec:
             ],
             True,
         ),
-        _body(operation.input, openapi_example(operation.example), _all_optional(operation.input)),
     ]
+    if operation.input.model_fields:  # an operation whose path says it all takes no body
+        example = openapi_example(operation.example)
+        params.append(_body(operation.input, example, _all_optional(operation.input)))
+    found = (404,) if any(p.resource for p in operation.params) else ()
+    statuses = (400, *found, 409, 503)
+    name = f"job_{operation.path}".replace("/", "_").replace("{", "").replace("}", "")
     return RouteSpec(
         f"{PREFIX}/{operation.path}",
         "POST",
-        _endpoint(submit, params, f"job_{operation.path}"),
+        _endpoint(submit, params, name),
         _options(
             operation,
             operation.summary,
-            (400, 409, 503),
+            statuses,
             response_model=Envelope[jobs_api.Submitted],
+            status_code=operation.status_code,
             description=(operation.description or "")
-            + "\n\n200 with the finished job when it ended within the wait; 202 with the job "
-            "and its events URL (`/api/jobs/{id}/events`, SSE) when it is still running or "
-            "`wait=false`.",
+            + f"\n\n{operation.status_code} with the job when it succeeded within the wait "
+            "(its `result`); 200 with the job when it ended otherwise (its `error` says why); "
+            "202 with the job and its events URL (`/api/jobs/{id}/events`, SSE) when it is "
+            "still running or `wait=false`.",
             responses={
-                **errors(400, 401, 403, 409, 503),
-                202: {"model": Envelope[jobs_api.Submitted], "description": "Still running"},
+                **errors(401, 403, *statuses, codes={403: ("role_forbidden",), **operation.codes}),
+                **_job_answers(operation.status_code),
             },
         ),
     )

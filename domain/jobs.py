@@ -121,6 +121,16 @@ async def create_job(ctx: Ctx, kind: str, input: dict[str, Any]) -> dict[str, An
     return job
 
 
+async def defer(ctx: Ctx, kind: str, input: dict[str, Any]) -> dict[str, Any]:
+    """A job that a write asks for, recorded in the write's transaction: it exists exactly
+    when the write commits. The API enqueues it once the request's writes have committed
+    (`ctx.deferred`); if that fails (or the write ran in a worker), the outbox dispatcher
+    enqueues the committed record within its period."""
+    job = await create_job(ctx, kind, input)
+    ctx.deferred.append(job["_id"])
+    return job
+
+
 async def get_job(ctx: Ctx, job_id: str) -> dict[str, Any]:
     return present(JOBS, await fetch(ctx, JOBS, job_id))
 

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.bankfeeds import lines as feed_lines
-from domain.bankfeeds.connections import connection
+from domain.bankfeeds.connections import CONNECTIONS, connection
 from domain.bankfeeds.providers import MutationDuringPagination, RateLimited, provider_for
 from domain.bankfeeds.reconcile import COLLECTION, OPEN_STATES
 from domain.bankfeeds.statements import Entry, Format, parse
@@ -44,7 +44,7 @@ from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Input, ObjectIdStr, ShortText
 from domain.money import to_minor
-from domain.resources import JobOperation, Ref
+from domain.resources import Doc, JobOperation, PathParam, Ref
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, DuplicateKeyError, declare
 
@@ -367,6 +367,10 @@ class SyncIn(Input):
     connection_id: ObjectIdStr
 
 
+class SyncConnectionIn(Input):
+    """Nothing to send: the connection is the path's."""
+
+
 class ImportIn(Input):
     connection_id: ObjectIdStr
     format: Literal["ofx", "qfx", "camt053", "csv"] = Field(
@@ -389,6 +393,10 @@ async def _prepare_sync(ctx: Ctx, body: SyncIn) -> dict[str, Any]:
             code="not_a_feed",
         )
     return {"connection_id": conn["_id"]}
+
+
+async def _prepare_connection_sync(ctx: Ctx, body: SyncConnectionIn, id: Doc) -> dict[str, Any]:
+    return await _prepare_sync(ctx, SyncIn(connection_id=id["_id"]))
 
 
 async def _prepare_import(ctx: Ctx, body: ImportIn) -> dict[str, Any]:
@@ -425,6 +433,20 @@ SYNC = JobOperation(
     example={"connection_id": Ref("banking/feeds/connections")},
     description="Pages the connection's provider from its cursor and imports each line once; "
     "progress over SSE.",
+    codes={409: ("not_a_feed",)},
+)
+SYNC_CONNECTION = JobOperation(
+    path="banking/feeds/connections/{id}/sync",
+    summary="Sync this bank feed connection (a job)",
+    module="banking",
+    tag="Banking",
+    kind=SYNC_KIND,
+    input=SyncConnectionIn,
+    prepare=_prepare_connection_sync,
+    params=(PathParam("id", "The bank feed connection's id", resource=CONNECTIONS),),
+    description="The same as `POST /api/banking/feeds/sync` for the connection in the path: "
+    "pages its provider from its cursor and imports each line once; progress over SSE.",
+    codes={409: ("not_a_feed",)},
 )
 IMPORT = JobOperation(
     path="banking/feeds/import",

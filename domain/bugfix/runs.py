@@ -26,8 +26,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.bugfix import invariants
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid, not_found
-from domain.fields import ShortText
-from domain.resources import Declared, Report, Resource, Server, authorize, check_id
+from domain.fields import Input, ShortText
+from domain.resources import (
+    Declared,
+    JobOperation,
+    PathParam,
+    Report,
+    Resource,
+    Server,
+    authorize,
+    check_id,
+)
 from domain.tai import bugs as tai_bugs
 from domain.tai import log
 from memory.ids import new_id, utcnow
@@ -118,6 +127,40 @@ async def check_domain(ctx: Ctx, domain: str) -> str:
         code="unknown_domain",
         details=[{"field": "domain", "message": "unknown product area"}],
     )
+
+
+class BugfixIn(Input):
+    note: str | None = Field(None, max_length=500, description="Why the run was started")
+
+
+async def _prepare_run(ctx: Ctx, body: BugfixIn, domain: str) -> dict[str, Any]:
+    return {"domain": await check_domain(ctx, domain), "note": body.note}
+
+
+START = JobOperation(
+    path="tai/bugfix/{domain}",
+    summary="Create a tai bugfix",
+    module="tai",
+    tag="Tai Bugfixer",
+    kind=KIND,
+    input=BugfixIn,
+    prepare=_prepare_run,
+    params=(
+        PathParam(
+            "domain",
+            "A product area: invoicing, inventory, payroll, ...",
+            pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+            example="invoices",
+        ),
+    ),
+    example={"note": "Payments look wrong after the import"},
+    description="Starts a run of the bug-fix conductor over the domain's open bugs: collect, "
+    "group, localise (frames, endpoints, the domain's invariants checked on the data), "
+    "diagnose (grounded), propose (fix plan, reproduction, repair plan), validate, persist "
+    "(bugs triaged with their proposal). A run never changes data.",
+    codes={400: ("unknown_domain",)},
+    status_code=201,
+)
 
 
 def _seconds(since: str | None, until: str) -> float | None:

@@ -4,6 +4,7 @@ the registry (`registry.py`), its routes."""
 
 from domain.resources.declaration import (
     Action,
+    Alias,
     CompanyStart,
     Doc,
     Hooks,
@@ -11,6 +12,7 @@ from domain.resources.declaration import (
     Kept,
     Lifecycle,
     Parent,
+    PathParam,
     Reaction,
     Report,
     Resource,
@@ -39,6 +41,7 @@ from domain.resources.schema import Declared, EditableIn, Immutable, Server, Sho
 
 __all__ = [
     "Action",
+    "Alias",
     "CompanyStart",
     "Declared",
     "Doc",
@@ -50,6 +53,7 @@ __all__ = [
     "Lifecycle",
     "ListQuery",
     "Parent",
+    "PathParam",
     "Reaction",
     "Ref",
     "Report",

@@ -133,6 +133,22 @@ class Parent:
     field: str
 
 
+@dataclass(frozen=True)
+class Alias:
+    """Another path for one of the resource's operations or item actions, where the API
+    reference names it so (`POST /api/tai/bug` for `POST /api/tai/bugs`, `PATCH
+    /api/tai/feature/{featureId}` for the feature's update): the same endpoint (models,
+    hooks, lifecycle, roles, errors) at `path` (under `/api`), the item's id named `id_name`
+    there, answering `method` (default: the operation's; an update may be `PATCH`, which
+    changes only the fields sent, as the PUT does)."""
+
+    operation: str  # list, create, get, update, delete, or an action's verb
+    path: str
+    method: str | None = None
+    id_name: str = "id"
+    summary: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Resource:
     name: str
@@ -157,6 +173,7 @@ class Resource:
     # An optimistic-concurrency token (a server-owned int the area bumps on every change): a
     # PUT that sends another value than the stored one is 409 `version_conflict`, not 400.
     version_field: str | None = None
+    aliases: tuple[Alias, ...] = ()
     present: Present | None = None
     enrich: Enrich | None = None
     rewrite_filters: RewriteFilters | None = None
@@ -220,12 +237,26 @@ class Report:
             raise ValueError(f"report {self.path}: its query model must forbid unknown fields")
 
 
+@dataclass(frozen=True)
+class PathParam:
+    """A parameter in a job operation's path: the id of `resource` (its document is fetched
+    in the caller's company: 400 malformed, 404 unknown or another company's) or, without a
+    resource, a word matching `pattern` (400 otherwise)."""
+
+    name: str
+    description: str
+    resource: Resource | None = None
+    pattern: str | None = None
+    example: str | None = None  # a word the pattern accepts (for the docs and the tests)
+
+
 @dataclass(frozen=True, eq=False)
 class JobOperation:
     """`POST /api/<path>`: work done by a worker, of `kind` (or the kind the body names).
-    `prepare(ctx, body)` checks the request
-    (references, state) and answers the job's input; the route waits for the job (bounded)
-    or, with `?wait=false`, answers 202 with the job and its events URL."""
+    `prepare(ctx, body, **params)` checks the request (references, state) and answers the
+    job's input; `params` are the path's (`PathParam`: a resource's document, or the word).
+    The route waits for the job (bounded) or, with `?wait=false`, answers 202 with the job
+    and its events URL. `codes` documents the error codes `prepare` may answer, by status."""
 
     path: str
     summary: str
@@ -233,10 +264,13 @@ class JobOperation:
     tag: str
     kind: str | Callable[[Any], str]
     input: type[BaseModel]
-    prepare: Callable[[Ctx, Any], Awaitable[dict[str, Any]]]
+    prepare: Callable[..., Awaitable[dict[str, Any]]]
     role: Role = "member"
     example: dict[str, Any] | None = None
     description: str | None = None
+    params: tuple[PathParam, ...] = ()
+    codes: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    status_code: int = 200
 
 
 @dataclass(frozen=True, eq=False)

@@ -156,6 +156,7 @@ RECOMMEND_JOB = JobOperation(
     input=RecommendIn,
     prepare=_prepare_recommend,
     example={"description": "A design agency billing hourly projects to its clients"},
+    status_code=201,
     description="Scores every profile from the enabled modules, what the books hold and the "
     "description (deterministic), then explains the ranking (the model, or the offline "
     "provider, checked figure by figure against the scores).",

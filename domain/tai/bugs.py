@@ -40,7 +40,7 @@ from domain import resources
 from domain.context import Ctx
 from domain.errors import Invalid
 from domain.fields import LongText, Name, ObjectIdStr, ShortText
-from domain.resources import Action, Declared, Hooks, Lifecycle, Resource, Server
+from domain.resources import Action, Alias, Declared, Hooks, Lifecycle, Resource, Server
 from domain.tai import log, scope
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
@@ -183,6 +183,7 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
 
 BUGS = Resource(
     name="tai/bugs",
+    aliases=(Alias("create", "tai/bug", summary="Report a bug"),),
     label="bug",
     collection=COLLECTION,
     module="tai",

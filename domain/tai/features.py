@@ -24,7 +24,7 @@ from domain import resources
 from domain.context import Ctx
 from domain.errors import Conflict
 from domain.fields import Input, LongText, Name, ObjectIdStr, ShortText
-from domain.resources import Action, Declared, Hooks, Lifecycle, Report, Resource, Server
+from domain.resources import Action, Alias, Declared, Hooks, Lifecycle, Report, Resource, Server
 from domain.tai import bugs, log, scope
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
@@ -163,6 +163,22 @@ async def _figures(ctx: Ctx, docs: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 FEATURES = Resource(
     name="tai/features",
+    aliases=(
+        Alias("create", "tai/feature", summary="Add a feature"),
+        Alias(
+            "update",
+            "tai/feature/{featureId}",
+            method="PATCH",
+            id_name="featureId",
+            summary="Update a tai feature",
+        ),
+        Alias(
+            "link-bug",
+            "tai/feature/{featureId}/link-bug",
+            id_name="featureId",
+            summary="Create a tai feature link bug",
+        ),
+    ),
     label="feature",
     collection=COLLECTION,
     module="tai",

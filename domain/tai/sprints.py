@@ -26,7 +26,7 @@ from domain import resources
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, LongText, Name
-from domain.resources import Action, Declared, Hooks, Lifecycle, Report, Resource, Server
+from domain.resources import Action, Alias, Declared, Hooks, Lifecycle, Report, Resource, Server
 from domain.tai import bugs, features, log, scope
 from memory.ids import utcnow
 from memory.store import CollectionSpec, DuplicateKeyError, declare
@@ -241,6 +241,16 @@ async def _figures(ctx: Ctx, docs: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 SPRINTS = Resource(
     name="tai/sprints",
+    aliases=(
+        Alias("create", "tai/sprint", summary="Create a sprint"),
+        Alias(
+            "update",
+            "tai/sprint/{sprintId}",
+            method="PATCH",
+            id_name="sprintId",
+            summary="Update a tai sprint",
+        ),
+    ),
     label="sprint",
     collection=COLLECTION,
     module="tai",

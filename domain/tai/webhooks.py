@@ -8,11 +8,11 @@ same on every retry, so the receiver can drop repeats), `webhook-timestamp` and
 `{"type", "timestamp", "data"}`.
 
 Outbox: the event's delivery rows are written by `log.record`, in the transaction of the
-change itself, so an event is sent if and only if the change committed. They are sent by
-the `tai.webhooks` job (`conductors/tai.py`), which the Tai routes that raise these events
-enqueue after their commit (`POST /api/tai/e2e-fix`, `/api/tai/bug`, `PATCH
-/api/tai/sprint/{id}`); it sends every due delivery of the company, so events raised
-through the plural routes go out with the next one. A failed call (no answer, or not 2xx)
+change itself, with the `tai.webhooks` job that sends them (`domain.jobs.defer`), so an
+event is sent if and only if the change committed, whichever route or job raised it. The
+API enqueues that job once the request has committed; the job outbox's dispatcher enqueues
+it otherwise (a write in a worker, a queue that was down). The job (`conductors/tai.py`)
+sends every due delivery of the company. A failed call (no answer, or not 2xx)
 is retried by the job platform with its backoff; after the job's last try the delivery is
 `failed`. Every attempt is in the delivery log (`GET /api/tai/webhook-deliveries`).
 """
@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from domain import jobs
 from domain.context import Ctx
 from domain.fields import StrictBool
 from domain.resources import Declared, Hooks, Resource, Server
@@ -150,6 +151,9 @@ async def queue(ctx: Ctx, event: str, data: dict[str, Any]) -> int:
     ]
     if rows:
         await ctx.store.insert_many(DELIVERIES, rows)
+        # The sending job commits with the deliveries, so every committed delivery has a job
+        # that will send it (one per event: a job finding nothing pending ends at once).
+        await jobs.defer(ctx, KIND, {})
     return len(rows)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import types
 import uuid
@@ -153,10 +154,11 @@ class Route:
     role: str
     status: int
     action: Action | None = None
+    id_name: str = "id"  # an alias's path may name the id otherwise (`{featureId}`)
 
     @property
     def item(self) -> bool:
-        return "{id}" in self.template
+        return f"{{{self.id_name}}}" in self.template
 
     @property
     def label(self) -> str:
@@ -166,7 +168,7 @@ class Route:
         values: dict[str, str] = {}
         if self.item:
             assert id is not None, self.label
-            values["id"] = id
+            values[self.id_name] = id
         if self.resource.parent is not None:
             assert parent is not None, self.label
             values[self.resource.parent.field] = parent
@@ -215,6 +217,16 @@ def routes(resource: Resource) -> list[Route]:
                 action,
             )
         )
+    for alias in resource.aliases:  # the same endpoint at the spec's other path
+        same = next(r for r in found if r.operation == alias.operation)
+        found.append(
+            dataclasses.replace(
+                same,
+                method=alias.method or same.method,
+                template=f"{API}/{alias.path}",
+                id_name=alias.id_name,
+            )
+        )
     if "delete" in ops:
         found.append(Route(resource, "DELETE", item, "delete", resource.role_for("delete"), 200))
     return found
@@ -226,6 +238,17 @@ def route(resource: Resource, operation: str) -> Route:
 
 def item_routes(resource: Resource) -> list[Route]:
     return [r for r in routes(resource) if r.item]
+
+
+def job_url(operation: JobOperation) -> str:
+    """The operation's path with its parameters filled: a well-formed id (of no object) or
+    the parameter's example word."""
+    path = f"{API}/{operation.path}"
+    for param in operation.params:
+        value = "0" * 24 if param.resource is not None else param.example
+        assert value is not None, f"{operation.path}: {param.name} declares no example"
+        path = path.replace(f"{{{param.name}}}", value)
+    return path
 
 
 def job_body(operation: JobOperation) -> Any:

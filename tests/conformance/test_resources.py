@@ -33,6 +33,7 @@ from tests.conformance.support import (
     is_date,
     item_routes,
     job_body,
+    job_url,
     report_template,
     requires_input,
     role_allows,
@@ -736,8 +737,8 @@ async def test_a_report_of_a_disabled_module_is_403(world: World, report: Report
 
 @pytest.mark.parametrize("operation", JOBS)
 async def test_a_job_operation_without_token_is_401(world: World, operation: JobOperation) -> None:
-    template = f"/api/{operation.path}"
-    response = await world.client.post(template, json=job_body(operation))
+    template, url = f"/api/{operation.path}", job_url(operation)
+    response = await world.client.post(url, json=job_body(operation))
     world.fails(response, "POST", template, 401, "token_missing")
 
 
@@ -745,17 +746,17 @@ async def test_a_job_operation_without_token_is_401(world: World, operation: Job
 async def test_a_job_operation_checks_the_role_and_the_licence(
     world: World, operation: JobOperation
 ) -> None:
-    template = f"/api/{operation.path}"
+    template, url = f"/api/{operation.path}", job_url(operation)
     failures = Failures()
     if not role_allows("viewer", operation.role):
         with failures.check(f"as a viewer ({operation.role} needed)"):
             viewer = world.as_viewer(await world.company(f"job:{operation.path}"))
-            response = await viewer.post(template, json=job_body(operation))
+            response = await viewer.post(url, json=job_body(operation))
             world.fails(response, "POST", template, 403, "role_forbidden")
     if gated(operation.module):
         assert operation.module is not None
         with failures.check(f"with {operation.module} disabled"):
             account = await world.disabled(operation.module)
-            response = await account.post(template, json=job_body(operation))
+            response = await account.post(url, json=job_body(operation))
             world.fails(response, "POST", template, 403, "module_disabled")
     failures.report()

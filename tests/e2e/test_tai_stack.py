@@ -96,3 +96,54 @@ async def test_ci_failures_to_one_bug_then_tai_answers(stack: Stack) -> None:
         assert "No sprint is active." in waited["answer"]
         status = data(await owner.get("/api/tai/status"))
         assert status["regressed"] == 1 and status["last_commit"] == "e4f5a6b"
+
+
+async def test_webhooks_raised_through_any_route_are_sent_at_once(stack: Stack) -> None:
+    """The sending job commits with the event (`domain.jobs.defer`) and the API enqueues it
+    after the commit: a bug made through the plural route and a sprint completed through
+    its PUT reach the receiver well before the outbox dispatcher's first round (10 s)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.jobs.support import serve
+
+    received: list[dict[str, Any]] = []
+    arrived = asyncio.Event()
+
+    async def hook(request: Request) -> Response:
+        received.append(orjson.loads(await request.body()))
+        arrived.set()
+        return Response(status_code=204)
+
+    stack.start_worker()
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    async with (
+        serve(receiver) as url,  # type: ignore[arg-type]
+        httpx.AsyncClient(base_url=stack.url, timeout=60) as http,
+    ):
+        owner = await register(http, name="Hook Dev", company_name="E2E Hooks")
+        events = ["bug.created", "sprint.completed"]
+        data(
+            await owner.post("/api/tai/webhooks", json={"url": f"{url}/hook", "events": events}),
+            201,
+        )
+        bug = data(await owner.post("/api/tai/bugs", json={"title": "Totals drift"}), 201)
+        async with asyncio.timeout(8):
+            await arrived.wait()
+        assert [(e["type"], e["data"]["bug_id"]) for e in received] == [("bug.created", bug["id"])]
+        arrived.clear()
+        sprint = data(
+            await owner.post(
+                "/api/tai/sprints",
+                json={"name": "S1", "starts_at": "2026-12-01", "ends_at": "2026-12-14"},
+            ),
+            201,
+        )
+        data(await owner.put(f"/api/tai/sprints/{sprint['id']}", json={"status": "active"}))
+        data(await owner.put(f"/api/tai/sprints/{sprint['id']}", json={"status": "closed"}))
+        async with asyncio.timeout(8):
+            await arrived.wait()
+        assert [e["type"] for e in received] == ["bug.created", "sprint.completed"]
+        assert received[1]["data"]["sprint_id"] == sprint["id"]
