@@ -6,9 +6,10 @@ Recommend (a `StateGraph` with typed state, checkpointed per node):
 
 `gather` reads the company (modules, what its books hold) and `score` ranks the profiles,
 both through the `Company` port (the domain's deterministic scoring); `explain` has the
-model (or the offline provider, labelled) write why, from the scores only; `validate` runs
-the shared validator over the text so every figure in it is a computed score or count
-(corrected or flagged otherwise); `persist` stores it once per job.
+model (or the offline provider, labelled) write why, from the scores only; `validate`
+records the shared validator's outcome (`validation.check_answer`: every figure in the text
+is the score or count its words name; a failing sentence is replaced or dropped);
+`persist` stores it once per job.
 
 Apply: one node per seeder, in the graph's topological order, then `verify` (the trial
 balance and what was made). A seeder's node is its unit of resumption: a retried job
@@ -31,10 +32,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from agents.grounding import sentences
 from agents.models import OFFLINE, ModelClient, Prompt
 from agents.offline import MODEL as OFFLINE_MODEL
 from agents.offline import NOTICE
-from agents.validation import StreamGuard, outcome, validate
+from agents.validation import Grounds, SourceGuard, check_answer, outcome
 
 Emit = Callable[[str, Any], Awaitable[Any]]
 Progress = Callable[[float, str], Awaitable[None]]
@@ -55,12 +57,18 @@ async def explain(
     places: int = 0,
 ) -> dict[str, Any]:
     """Narrate `prompt` (the model) or `offline_text` (the offline provider), streamed as
-    `token` events through the validator; answer the checked text and its validation."""
+    `token` events through the shared validator for grounded answers
+    (`validation.check_answer`): every figure must be the fact its words name; a failing
+    sentence is replaced by the offline text's sentence it speaks of, or dropped. Answer the
+    checked text and its validation. (`places` is the callers' money precision; a figure is
+    checked at the precision it is written.)"""
 
     async def token(text: str) -> None:
         await emit("token", {"text": text})
 
-    guard = StreamGuard(prompt.facts, places, set(), token)
+    grounded = tuple({"text": s.strip(), "facts": []} for s in sentences(offline_text))
+    grounds = Grounds(facts=tuple(prompt.facts), replacements=grounded)
+    guard = SourceGuard(grounds, token)
     started = time.monotonic()
     if model.offline:
         text = f"{offline_text} {OFFLINE_CLOSING}"
@@ -74,7 +82,7 @@ async def explain(
         text, provider, name, notice = completion.text, completion.provider, completion.model, None
         usage = completion.usage.as_dict()
     await guard.close()
-    checked, issues = validate(text, prompt.facts, places, set())
+    checked, issues, _ = check_answer(text, grounds)
     return {
         "text": checked.strip(),
         "provider": provider,
@@ -173,7 +181,7 @@ def _offline_recommendation(ranking: dict[str, Any]) -> str:
     rec = ranking["recommended"]
     text = (
         f"Recommended: {best['name']}, size {rec['size']}, with a score of {best['score']} "
-        f"out of 100: {'; '.join(best['reasons'])}."
+        f"(out of 100): {'; '.join(best['reasons'])}."
     )
     if rest:
         text += f" Next: {rest[0]['name']} with {rest[0]['score']}."

@@ -8,30 +8,28 @@
   says is what the articles say.
 - A model (any OpenAI-compatible endpoint, `agents/models.py`): asked to answer only from
   the numbered passages and to cite each one it uses as `[<article id>]`. Its text is then
-  checked, and passed on only if it holds: every cited id is a retrieved article, at least
-  one is cited, and every figure it states is a figure of the passages (the shared
-  validator, `agents/validation.py`, with the passages' numbers as the facts; an unverified
-  figure is replaced by `[unverified figure]`). An answer that cites an article that was
-  not retrieved, or none, is refused and the offline answer is given instead, labelled so
-  (`grounded` false on the refused attempt is recorded in `issues`).
+  checked by the shared validator for answers grounded in sources (`validation.check_answer`,
+  `agents/citations.py`), the retrieved passages being the sources: every cited id must be a
+  retrieved article, every figure must be one of the cited article's (or, in a sentence
+  citing none, a retrieved one's). A failing sentence is replaced by the passage it speaks
+  of ("Title [id]: text", the offline provider's wording) or dropped, and listed in
+  `issues`; `validation` is `passed` only when every sentence checks. An answer left citing
+  no retrieved article (or empty) is refused: the offline answer is given instead, labelled
+  so, with the refused attempt's issues.
 
-Citations in the text are masked while figures are checked (an id's digits are not
-figures). The result names the provider and model that wrote the text.
+The result names the provider and model that wrote the text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from agents import validation
 from agents.models import ModelClient, Prompt, TokenSink
 from agents.offline import MODEL as OFFLINE_MODEL
 
-CITATION = re.compile(r"\[([0-9a-f]{24})\]")
-FIGURE = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(\s?%)?")
 NOT_FOUND = (
     "I could not find this in our help articles. You can ask to talk to a person: the "
     "conversation will be passed to our support team."
@@ -71,6 +69,11 @@ class Answer:
     notice: str | None = None
     issues: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def validation(self) -> str:
+        """`passed` only when every sentence of the model's answer checked (see the module)."""
+        return validation.outcome(self.issues)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
@@ -81,6 +84,7 @@ class Answer:
             "grounded": self.grounded,
             "notice": self.notice,
             "issues": self.issues,
+            "validation": self.validation,
         }
 
 
@@ -97,53 +101,20 @@ def offline_text(passages: list[Passage]) -> str:
     return "\n\n".join(parts)
 
 
-def facts_of(passages: list[Passage]) -> list[dict[str, Any]]:
-    """Every number of the passages, as facts the shared validator accepts."""
-    facts: list[dict[str, Any]] = []
-    for p in passages:
-        for i, match in enumerate(FIGURE.finditer(p.text + " " + p.title)):
-            value = Decimal(match.group(1).replace(",", ""))
-            unit = "percent" if match.group(2) else "money" if "." in match.group(1) else "count"
-            # No label: a wrong figure is flagged, never "corrected" to some passage's number.
-            facts.append({"key": f"{p.id}:{i}", "label": "\x00", "value": value, "unit": unit})
-    return facts
+def grounds(passages: list[Passage]) -> validation.Grounds:
+    """The retrieved articles as the sources of an answer, each passage as the grounded
+    sentence that replaces a failing one."""
+    sources = tuple(validation.Source(p.id, p.title, p.text, "article") for p in passages)
+    sentences = tuple(
+        {"text": f"{p.title} [{p.id}]: {p.text}", "facts": [], "sources": [p.id]} for p in passages
+    )
+    return validation.Grounds(sources, (), sentences, require_citation=True)
 
 
-def check(text: str, passages: list[Passage]) -> tuple[str, list[str], list[dict[str, Any]], bool]:
-    """(text to pass on, cited ids, issues, grounded)."""
-    retrieved = {p.id for p in passages}
-    cited = list(dict.fromkeys(CITATION.findall(text)))
-    issues: list[dict[str, Any]] = []
-    stray = [c for c in cited if c not in retrieved]
-    if stray:
-        issues.append({"status": "refused", "reason": "cites articles not retrieved", "ids": stray})
-    if not cited:
-        issues.append({"status": "refused", "reason": "cites no article"})
-    if issues:
-        return text, cited, issues, False
-    marks = {c: f"[@{chr(ord('a') + i)}]" for i, c in enumerate(cited)}
-    masked = CITATION.sub(lambda m: marks[m.group(1)], text)
-    facts = facts_of(passages)
-    checked, figures = validation.validate(masked, facts, places=2)
-    checked, strays = _unlisted(checked, {Decimal(str(f["value"])) for f in facts})
-    figures += strays
-    for c, mark in marks.items():
-        checked = checked.replace(mark, f"[{c}]")
-    return checked, cited, figures, True
-
-
-def _unlisted(text: str, values: set[Decimal]) -> tuple[str, list[dict[str, Any]]]:
-    """Flag any figure the shared validator let through without a passage holding it (it
-    reads "30 days" as the name of an ageing bucket, as reports write it)."""
-    issues: list[dict[str, Any]] = []
-
-    def flag(match: re.Match[str]) -> str:
-        if Decimal(match.group(1).replace(",", "")) in values:
-            return match.group(0)
-        issues.append({"figure": match.group(0), "status": "flagged", "reason": "not in passages"})
-        return validation.FLAG + (match.group(2) or "")
-
-    return FIGURE.sub(flag, text), issues
+def check(text: str, passages: list[Passage]) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """(text to pass on, cited ids, issues)."""
+    checked, issues, cited = validation.check_answer(text, grounds(passages))
+    return checked, cited, issues
 
 
 async def answer(
@@ -154,8 +125,8 @@ async def answer(
     if model.offline:
         return await _offline(passages, on_token)
     completion = await model.complete(prompt(question, passages))
-    text, cited, issues, grounded = check(completion.text.strip(), passages)
-    if not grounded:
+    text, cited, issues = check(completion.text.strip(), passages)
+    if not cited:  # nothing grounded is left: the offline answer, with the refused attempt's
         fallback = await _offline(passages, on_token)
         fallback.issues = issues
         return fallback

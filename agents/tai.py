@@ -9,10 +9,12 @@ keywords; else the general one), whose domain narrows the bugs it speaks of;
 open bugs by severity and domain, regressions, flaky bugs, features by status, the
 sprint's progress, each listed bug's occurrences) and template sentences (findings) that
 are true by construction; `answer` asks the model (or, with no model configured, writes
-the findings itself: the offline answer, labelled) and streams the tokens; `validate`
-checks every figure against the facts (the shared validator, `validation.py`) and every
-24-hex id against the ids the facts name: a figure that is no fact is corrected or
-flagged, an unknown id becomes `[unknown id]`. Quoted titles are text, not figures.
+the findings itself: the offline answer, labelled) and streams it a checked sentence at a
+time; `validate` checks the whole answer with the shared validator for answers grounded in
+sources (`validation.check_answer`, `agents/citations.py`): every id must be a bug, feature
+or sprint Tai was given, every figure the fact its words name ("3 open critical bugs" is
+the count of critical open bugs); a failing sentence is replaced by the finding it speaks
+of, or dropped, and listed. Quoted titles are text, not figures.
 
 Conversation: the graph runs on a thread of LangGraph's checkpointer, so `history` (the
 questions and validated answers, appended by a reducer) survives between messages; the
@@ -36,13 +38,11 @@ from agents.facts import Facts
 from agents.models import OFFLINE, ModelClient, Prompt
 from agents.offline import MODEL as OFFLINE_MODEL
 from agents.offline import NOTICE as OFFLINE_NOTICE
-from agents.validation import Edit, apply, check, outcome
+from agents.validation import Grounds, Source, SourceGuard, check_answer, outcome
 
 STEPS = ("gather", "route", "compute_facts", "answer", "validate")
 HISTORY_TURNS = 6
-UNKNOWN_ID = "[unknown id]"
-OBJECT_ID = re.compile(r"\b[0-9a-f]{24}\b")
-QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”")
+OBJECT_ID = re.compile(r"\b([0-9a-f]{24})\b")
 CHUNK = re.compile(r"\S+\s*")
 SEVERITIES = ("critical", "high", "medium", "low")
 FEATURE_STATES = ("idea", "planned", "in_progress", "shipped")
@@ -69,6 +69,7 @@ class ChatState(TypedDict, total=False):
     facts: list[dict[str, Any]]
     findings: list[dict[str, Any]]
     ids: list[str]
+    sources: list[dict[str, str]]
     draft: str
     provider: str
     model: str
@@ -120,10 +121,13 @@ def topics(question: str) -> set[str]:
     return found or set(TOPICS)
 
 
-def compute(question: str, expert: dict[str, Any], snap: dict[str, Any]) -> tuple[Facts, list[str]]:
-    """The facts Tai may state and the ids it may name, with true sentences (findings)."""
+def compute(
+    question: str, expert: dict[str, Any], snap: dict[str, Any]
+) -> tuple[Facts, list[dict[str, str]]]:
+    """The facts Tai may state and the sources (bugs, features, sprint) it may name, with
+    true sentences (findings)."""
     f = Facts("", 0)
-    ids: list[str] = []
+    ids: list[dict[str, str]] = []
     wanted = topics(question)
     status = snap["status"]
     domain = expert.get("domain") or "general"
@@ -152,8 +156,8 @@ def compute(question: str, expert: dict[str, Any], snap: dict[str, Any]) -> tupl
             flaky,
         )
         for bug in bugs[:5]:
-            ids.append(bug["id"])
-            seen = f.count(f"occurrences_{bug['id']}", "occurrences", bug["occurrences"])
+            ids.append({"id": bug["id"], "title": bug["title"], "kind": "bug"})
+            seen = f.count(f"occurrences_{bug['id']}", "Times seen", bug["occurrences"])
             f.find(
                 "Bug",
                 f'Bug {bug["id"]} "{bug["title"]}" is {bug["severity"]}, {bug["status"]}, '
@@ -175,7 +179,7 @@ def compute(question: str, expert: dict[str, Any], snap: dict[str, Any]) -> tupl
         for item in snap["features"]["items"][:5]:
             if item["status"] == "shipped":
                 continue
-            ids.append(item["id"])
+            ids.append({"id": item["id"], "title": item["title"], "kind": "feature"})
             f.find(
                 "Feature",
                 f'Feature {item["id"]} "{item["title"]}" is {item["status"].replace("_", " ")}'
@@ -186,7 +190,7 @@ def compute(question: str, expert: dict[str, Any], snap: dict[str, Any]) -> tupl
         if sprint is None:
             f.find("Sprint", "No sprint is active.")
         else:
-            ids.append(sprint["id"])
+            ids.append({"id": sprint["id"], "title": sprint["name"], "kind": "sprint"})
             p = sprint["progress"]
             items = f.count("sprint_items", "Sprint items", p["items"])
             done = f.count("sprint_done", "Sprint items done", p["done"])
@@ -207,8 +211,9 @@ def compute(question: str, expert: dict[str, Any], snap: dict[str, Any]) -> tupl
 
 async def compute_facts(state: ChatState, runtime: Runtime[Deps]) -> ChatState:
     await _step(runtime, "compute_facts")
-    f, ids = compute(state["question"], state["expert"], state["snapshot"])
-    return {"facts": f.items, "findings": f.findings, "ids": ids}
+    f, sources = compute(state["question"], state["expert"], state["snapshot"])
+    ids = [s["id"] for s in sources]
+    return {"facts": f.items, "findings": f.findings, "ids": ids, "sources": sources}
 
 
 SYSTEM = """You are Tai, the assistant of a software team's tracker (bugs, features, sprints). \
@@ -237,51 +242,23 @@ def prompt(state: ChatState) -> Prompt:
     )
 
 
-def _masked(text: str) -> str:
-    """Titles and ids blanked out (positions kept): they are not figures."""
-    text = QUOTED.sub(lambda m: " " * len(m.group(0)), text)
-    return OBJECT_ID.sub(lambda m: " " * len(m.group(0)), text)
+def grounds(state: ChatState) -> Grounds:
+    """What a Tai answer may rest on: the bugs, features and sprint it was given (their ids
+    and titles), the facts, and the findings as the sentences that replace a failing one."""
+    sources = tuple(Source(**s) for s in state["sources"])
+    findings = tuple(
+        {**f, "sources": [m.group(1) for m in OBJECT_ID.finditer(f["text"])]}
+        for f in state["findings"]
+    )
+    return Grounds(sources, tuple(_about(f) for f in state["facts"]), findings)
 
 
-def review(text: str, facts: list[dict[str, Any]], ids: list[str]) -> list[Edit]:
-    """Every figure that is no fact and every id Tai was not given, with its fix."""
-    edits = check(_masked(text), facts, 0, set())
-    known = set(ids)
-    for match in OBJECT_ID.finditer(QUOTED.sub(lambda m: " " * len(m.group(0)), text)):
-        if match.group(0) not in known:
-            issue = {"status": "flagged", "id": match.group(0), "reason": "names no known object"}
-            edits.append(Edit(match.start(), match.end(), UNKNOWN_ID, issue))
-    return edits
-
-
-class Guard:
-    """Releases a streamed answer a few words behind the model, each figure and id only
-    once reviewed (as `validation.StreamGuard`, with the id check)."""
-
-    HOLD = 4
-
-    def __init__(self, facts: list[dict[str, Any]], ids: list[str], sink: Emit):
-        self.facts, self.ids, self.sink = facts, ids, sink
-        self.raw, self.sent = "", 0
-
-    async def feed(self, token: str) -> None:
-        self.raw += token
-        starts = [m.start() for m in CHUNK.finditer(self.raw)]
-        if len(starts) > self.HOLD:
-            await self._release(starts[-self.HOLD])
-
-    async def close(self) -> None:
-        await self._release(len(self.raw))
-
-    async def _release(self, cut: int) -> None:
-        edits = review(self.raw, self.facts, self.ids)
-        for edit in edits:
-            if edit.start < cut < edit.end:
-                cut = edit.start
-        text = apply(self.raw[:cut], [e for e in edits if e.end <= cut])
-        if len(text) > self.sent:
-            piece, self.sent = text[self.sent :], len(text)
-            await self.sink("token", {"text": piece})
+def _about(fact: dict[str, Any]) -> dict[str, Any]:
+    """A bug's occurrences are named only with that bug (by id or title), also as "seen"."""
+    key = str(fact["key"])
+    if key.startswith("occurrences_"):
+        return {**fact, "entity": key.removeprefix("occurrences_"), "terms": ["occurrences"]}
+    return fact
 
 
 def offline_answer(state: ChatState) -> str:
@@ -293,7 +270,11 @@ def offline_answer(state: ChatState) -> str:
 async def answer(state: ChatState, runtime: Runtime[Deps]) -> ChatState:
     await _step(runtime, "answer")
     deps = runtime.context
-    guard = Guard(state["facts"], state["ids"], deps.emit)
+
+    async def token(text: str) -> None:
+        await deps.emit("token", {"text": text})
+
+    guard = SourceGuard(grounds(state), token)
     if deps.model.offline:
         text = offline_answer(state)
         for chunk in CHUNK.findall(text):
@@ -319,9 +300,8 @@ async def answer(state: ChatState, runtime: Runtime[Deps]) -> ChatState:
 
 async def validate(state: ChatState, runtime: Runtime[Deps]) -> ChatState:
     await _step(runtime, "validate")
-    edits = review(state["draft"], state["facts"], state["ids"])
-    text = apply(state["draft"], edits).strip()
-    issues = [e.issue for e in edits]
+    text, issues, _ = check_answer(state["draft"], grounds(state))
+    text = text.strip()
     result = {
         "thread_id": state["thread_id"],
         "question": state["question"],

@@ -73,5 +73,6 @@ async def answer(run: JobRun[Services]) -> dict[str, Any]:
         grounded=result.grounded,
         notice=result.notice,
         issues=result.issues,
+        validation=result.validation,
     )
     return chat.shown(stored)

@@ -1,6 +1,7 @@
 """The answer's grounding, through the real `openai` client against the fake
-OpenAI-compatible server: a cited id must be a retrieved article, at least one must be
-cited, a figure must be the passages'; a refused answer falls back to the offline one.
+OpenAI-compatible server (the shared validator, `agents/citations.py`): a cited id must be
+a retrieved article, a figure must be the cited article's, a failing sentence is replaced by
+its passage or dropped; an answer left citing nothing falls back to the offline one.
 Then the whole chat with a worker whose model is the fake server."""
 
 from __future__ import annotations
@@ -64,35 +65,68 @@ async def test_a_grounded_answer_passes(llm: FakeLLM, model: OpenAICompatible) -
         True,
     )
     assert result.citations == [REFUND.id] and result.issues == []
+    assert result.validation == "passed"
     assert "".join(tokens) == result.text
     sent = llm.requests[0]["body"]["messages"]
     assert "only" in sent[0]["content"] and f"[{REFUND.id}] Refund policy" in sent[1]["content"]
 
 
-async def test_citing_an_article_not_retrieved_is_refused(
+async def test_citing_an_article_not_retrieved_fails(llm: FakeLLM, model: OpenAICompatible) -> None:
+    stray = "c" * 24
+    llm.narrate = lambda body: (
+        f"Refunds are paid within 14 days [{REFUND.id}]. Shipping is free [{stray}]."
+    )
+    result = await support.answer(model, "refund?", [REFUND, SHIPPING])
+    assert not result.offline and result.validation == "corrected"
+    # the sentence citing an article not retrieved is replaced by the passage it speaks of
+    assert result.text == (
+        f"Refunds are paid within 14 days [{REFUND.id}]. "
+        f"Shipping [{SHIPPING.id}]: Orders ship in 2 days."
+    )
+    assert result.issues == [
+        {
+            "status": "replaced",
+            "sentence": f"Shipping is free [{stray}].",
+            "reasons": [f"cites {stray}, which is not a source retrieved for this answer"],
+            "replacement": f"Shipping [{SHIPPING.id}]: Orders ship in 2 days.",
+        }
+    ]
+    assert result.citations == [REFUND.id, SHIPPING.id]
+
+
+async def test_an_answer_citing_only_unretrieved_articles_is_refused(
     llm: FakeLLM, model: OpenAICompatible
 ) -> None:
-    llm.narrate = lambda body: f"Refunds take 14 days [{'c' * 24}]."
-    result = await support.answer(model, "refund?", [REFUND])
+    llm.narrate = lambda body: f"Our warranty lasts a year [{'c' * 24}]."
+    result = await support.answer(model, "warranty?", [REFUND])
     assert result.offline is True and result.provider == "offline"
-    assert result.issues[0]["reason"] == "cites articles not retrieved"
+    assert result.issues[0]["status"] == "dropped" and result.validation == "flagged"
     assert REFUND.text in result.text and result.citations == [REFUND.id]
 
 
 async def test_an_answer_citing_nothing_is_refused(llm: FakeLLM, model: OpenAICompatible) -> None:
     llm.narrate = lambda body: "Refunds take a while."
     result = await support.answer(model, "refund?", [REFUND])
-    assert result.offline and result.issues == [{"status": "refused", "reason": "cites no article"}]
+    assert result.offline
+    assert result.issues == [
+        {"status": "flagged", "reason": "the answer cites none of the sources retrieved for it"}
+    ]
 
 
-async def test_a_figure_the_passages_do_not_hold_is_flagged(
+async def test_a_figure_the_cited_article_does_not_hold_fails(
     llm: FakeLLM, model: OpenAICompatible
 ) -> None:
-    llm.narrate = lambda body: cites_first(body, "Refunds are paid within 30 days [{id}].")
-    result = await support.answer(model, "refund?", [REFUND])
-    assert result.grounded and not result.offline
-    assert result.text == f"Refunds are paid within [unverified figure] days [{REFUND.id}]."
-    assert result.issues[0]["status"] == "flagged"
+    # 2 is a figure of the shipping article, not of the refund policy the sentence cites
+    llm.narrate = lambda body: (
+        f"Refunds are paid within 2 days [{REFUND.id}]. Orders ship in 2 days [{SHIPPING.id}]."
+    )
+    result = await support.answer(model, "refund?", [REFUND, SHIPPING])
+    assert result.grounded and not result.offline and result.validation == "corrected"
+    assert result.text == (
+        f"Refund policy [{REFUND.id}]: Refunds are paid within 14 days, to the card. "
+        f"Orders ship in 2 days [{SHIPPING.id}]."
+    )
+    assert result.issues[0]["reasons"] == ["2 is not a figure of the cited articles"]
 
 
 async def test_nothing_retrieved_makes_no_model_call(llm: FakeLLM, model: OpenAICompatible) -> None:
@@ -124,4 +158,8 @@ async def test_chat_through_the_model(
     assert answer["citations"] == [{"id": refund["id"], "title": "Refund policy"}]
     llm.narrate = lambda request: "Refunds are instant [ffffffffffffffffffffffff]."
     again = data(await say(client, await key_of(books), "refund?"), 201)["answer"]
-    assert again["offline"] is True and "Refunds are paid within 14 days" in again["text"]
+    # the sentence citing an article that was not retrieved is replaced by the passage
+    assert again["offline"] is False and again["grounded"] is True
+    assert again["text"] == (
+        f"Refund policy [{refund['id']}]: Refunds are paid within 14 days, to the card."
+    )

@@ -161,7 +161,8 @@ async def test_the_model_path_never_passes_a_wrong_figure_or_id(
     crash = made["crash"]["id"]
     fake.narrate = lambda body: (
         f'There are 3 open bugs. Bug {crash} "Checkout 500 on 3 items" is critical. '
-        "There are 17 flaky bugs. Bug 0123456789abcdef01234567 is new."
+        "There are 17 flaky bugs. There are 3 open critical bugs. "
+        "Bug 0123456789abcdef01234567 is new."
     )
     result, events = await ask(app, with_llm(offline, fake), books, "What about bugs?")
     assert result["provider"] == "openai-compatible" and result["offline"] is False
@@ -169,11 +170,39 @@ async def test_the_model_path_never_passes_a_wrong_figure_or_id(
     assert answer.startswith(f'There are 3 open bugs. Bug {crash} "Checkout 500 on 3 items"')
     # the wrong count is gone (a bug's random hex id may well contain the digits "17")
     assert not re.search(r"\b17\b", answer) and "0123456789abcdef01234567" not in answer
-    assert "[unknown id]" in answer
-    assert result["validation"]["status"] in ("corrected", "flagged")
+    assert "3 open critical" not in answer
+    issues = result["validation"]["issues"]
+    by_sentence = {i["sentence"]: i for i in issues}
+    flaky = by_sentence["There are 17 flaky bugs."]
+    assert flaky["status"] == "replaced" and flaky["replacement"] == "0 regressed and 0 flaky."
+    assert flaky["reasons"] == ["17 is not Flaky bugs (0)"]
+    # 3 is a real count (the open bugs), but not the critical ones' (1): the wrong label fails
+    critical = by_sentence["There are 3 open critical bugs."]
+    assert critical["reasons"] == ["3 is not Critical open bugs (1)"]
+    assert critical["replacement"] == "There are 3 open bugs (1 critical, 1 medium, 1 low)."
+    unknown = by_sentence["Bug 0123456789abcdef01234567 is new."]
+    assert unknown["reasons"] == [
+        "cites 0123456789abcdef01234567, which is not a source retrieved for this answer"
+    ]
+    assert len(issues) == 3 and result["validation"]["status"] in ("corrected", "flagged")
     assert "".join(d["text"] for t, d in events if t == "token") == answer
     user = fake.requests[-1]["body"]["messages"][1]["content"]
     assert "- There are 3 open bugs (1 critical, 1 medium, 1 low)." in user
+
+
+async def test_a_truthful_model_answer_passes(
+    app: FastAPI, offline: Settings, books: Account, fake: FakeLLM
+) -> None:
+    made = await tracker(books)
+    crash = made["crash"]["id"]
+    text = (
+        f'There are 3 open bugs, 1 of them critical: bug {crash} ("Checkout 500 on 3 items"). '
+        "None regressed."
+    )
+    fake.narrate = lambda body: text
+    result, _ = await ask(app, with_llm(offline, fake), books, "What about bugs?")
+    assert result["validation"] == {"status": "passed", "issues": []}
+    assert result["answer"] == text
 
 
 async def test_a_thread_keeps_its_history_within_its_company(
