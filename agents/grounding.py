@@ -1,7 +1,7 @@
 """Grounded checking: every figure of a narrative bound to the fact its sentence names.
 
-The per-figure check (`validation.check`) asks only whether a number equals some fact; this
-one asks whether it is the value of the fact its words name. A narrative is read sentence by
+The per-figure check it replaced asked only whether a number equals some fact; this one
+asks whether it is the value of the fact its words name. A narrative is read sentence by
 sentence (a sentence ends at `.`, `!` or `?` before a space, or at the end):
 
 - Mentions: the labels and synonyms of the facts' concepts (income / revenue / sales,
