@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import secrets
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -16,6 +17,15 @@ MIN_SECRET_BYTES = 32
 
 class ConfigError(RuntimeError):
     """A setting makes the platform unsafe or unable to start."""
+
+
+def _cidrs(value: str) -> str:
+    """`NUMBORS_TRUSTED_PROXIES` must parse (comma-separated CIDRs): a typo refuses to start
+    rather than trusting nothing, or everything, silently. `api/forwarded.py` reads it."""
+    for part in value.split(","):
+        if part.strip():
+            ip_network(part.strip(), strict=False)
+    return value
 
 
 class Settings(BaseSettings):
@@ -91,6 +101,17 @@ class Settings(BaseSettings):
     )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS; empty (default): none."
+    )
+    trusted_proxies: Annotated[str, AfterValidator(_cidrs)] = Field(
+        "",
+        description="Comma-separated CIDRs of the proxies in front of the API: from those "
+        "peers X-Forwarded-For is honoured (the right-most untrusted address is the client); "
+        "empty (default): the socket peer is the client.",
+    )
+    platform_admins: str = Field(
+        "",
+        description="Comma-separated user ids of the deployment's operators, who may disable "
+        "and re-enable any account; empty (default): none.",
     )
     audit_retention_days: int = Field(
         2555, description="How long audit events are kept (7 years); 0 keeps them for ever."

@@ -1,6 +1,7 @@
 """Authentication: register, log in, log out (this token or everywhere), change the
-password, who am I. Logins and registrations are throttled (`domain/auth/throttle.py`):
-429 `too_many_attempts` with Retry-After."""
+password, who am I, disable or re-enable an account (the rules: `domain/auth/accounts.py`).
+Logins and registrations are throttled (`domain/auth/throttle.py`): 429
+`too_many_attempts` with Retry-After."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
 from api import PREFIX
-from api.deps import CurrentUser, Store, TokenConfig, set_origin
+from api.deps import CurrentUser, Store, TokenConfig, client_address, id_path, set_origin
 from api.responses import Envelope, EnvelopeResponse, errors, failure, ok
 from api.routing import LeanRoute
 from domain.auth import accounts
@@ -58,6 +59,18 @@ PASSWORD_EXAMPLE = {
 }
 
 
+class DisableIn(Input):
+    password: str | None = Field(
+        None, max_length=1024, description="Your password, when you close your own account"
+    )
+
+
+class AccountState(BaseModel):
+    id: ObjectIdStr
+    disabled: bool
+    disabled_at: Timestamp | None = None
+
+
 class LoggedOut(BaseModel):
     logged_out: bool = True
     everywhere: bool = Field(description="True: every token of the account was revoked")
@@ -94,11 +107,6 @@ class MeOut(UserOut):
 
 
 THROTTLED = failure(429, "Too many attempts; see Retry-After", "too_many_attempts")
-
-
-def client_address(request: Request) -> str | None:
-    client = request.scope.get("client")
-    return client[0] if client else None
 
 
 def throttle_of(request: Request) -> Throttle:
@@ -217,3 +225,64 @@ async def change_password(
 )
 async def me(user: CurrentUser, store: Store) -> EnvelopeResponse:
     return ok(await accounts.me(store, user.user_id))
+
+
+UserId = Annotated[str, id_path("user")]
+STATE_ERRORS = errors(
+    400,
+    401,
+    403,
+    404,
+    409,
+    codes={
+        400: ("invalid_password", "invalid_id"),
+        403: ("platform_admin_required",),
+        409: ("last_owner",),
+        **REVOKED,
+    },
+)
+
+
+def platform_admins(request: Request) -> frozenset[str]:
+    settings = request.app.state.services.settings
+    return frozenset(part.strip() for part in settings.platform_admins.split(",") if part.strip())
+
+
+@router.post(
+    "/users/{user_id}/disable",
+    summary="Disable an account: your own (with your password), or any as a platform admin",
+    description="Every token of the account is refused from then on (401 `user_disabled`, on "
+    "every replica within seconds) and its logins fail as a wrong password does.",
+    response_model=Envelope[AccountState],
+    responses=STATE_ERRORS,
+)
+async def disable(
+    user_id: UserId,
+    body: Annotated[DisableIn, Body(openapi_examples={"own": {"value": {"password": "..."}}})],
+    user: CurrentUser,
+    store: Store,
+    config: TokenConfig,
+    request: Request,
+) -> EnvelopeResponse:
+    admins = platform_admins(request)
+    found = await accounts.set_disabled(
+        store, config, user, user_id, True, password=body.password, platform_admins=admins
+    )
+    return ok(found)
+
+
+@router.post(
+    "/users/{user_id}/enable",
+    summary="Re-enable a disabled account (platform admins)",
+    description="Its tokens issued before it was disabled stay revoked: the user logs in again.",
+    response_model=Envelope[AccountState],
+    responses=STATE_ERRORS,
+)
+async def enable(
+    user_id: UserId, user: CurrentUser, store: Store, config: TokenConfig, request: Request
+) -> EnvelopeResponse:
+    admins = platform_admins(request)
+    found = await accounts.set_disabled(
+        store, config, user, user_id, False, password=None, platform_admins=admins
+    )
+    return ok(found)

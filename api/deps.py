@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.forwarded import client_ip, parse_proxies
 from domain import companies
 from domain.auth import tokens
 from domain.compliance import audit
@@ -129,12 +130,26 @@ class _CompanyContext(HTTPBearer):
         return await company_ctx(request)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address, the one place it is read (throttles, limits, the audit trail):
+    the socket peer, or behind a trusted proxy the `X-Forwarded-For` client
+    (`api/forwarded.py`, `NUMBORS_TRUSTED_PROXIES`, parsed once per app)."""
+    client = request.scope.get("client")
+    peer = client[0] if client else None
+    state = request.app.state
+    proxies = getattr(state, "trusted_proxies", None)
+    if proxies is None:
+        proxies = state.trusted_proxies = parse_proxies(state.services.settings.trusted_proxies)
+    if not proxies:
+        return peer
+    return client_ip(peer, request.headers.getlist("x-forwarded-for"), proxies)
+
+
 def set_origin(request: Request) -> None:
     """Where this request came from, for the audit events its writes record."""
-    client = request.scope.get("client")
     audit.set_origin(
         audit.Origin(
-            ip=client[0] if client else None,
+            ip=client_address(request),
             request_id=request.scope.get("state", {}).get("request_id"),
             method=request.scope["method"],
             path=request.scope["path"],

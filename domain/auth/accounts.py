@@ -6,6 +6,27 @@ registration (Account Change, create), a login (Authentication, logon, success o
 a failure has no write, so its event is written alone), a logout and "log out everywhere"
 (Authentication, logoff), a password change (Account Change, password change). Logins are
 throttled (`throttle.py`) per account and per address.
+
+Disabling an account (beyond the spec; a SaaS needs a way to make an account stop working):
+- Who: the user themselves, closing their account, with their password
+  (`POST /api/auth/users/{id}/disable`, 400 `invalid_password` when wrong); or a platform
+  admin (a user id listed in `NUMBORS_PLATFORM_ADMINS`, the operator of the deployment), for
+  any account, without the account's password. Only a platform admin re-enables one
+  (`POST /api/auth/users/{id}/enable`): the user can no longer log in to do it. Anyone else:
+  403 `platform_admin_required`. A company's owners and admins do not disable accounts: an
+  account belongs to its person and may be a member of other companies; they remove the
+  member from their company instead (`domain/companies.py`).
+- A user closing their account who is the last owner of a company with other members is
+  refused (409 `last_owner`): they hand the company over first (a platform admin is not
+  held back by it: disabling is also the answer to abuse).
+- Effect, in one transaction: the user is marked disabled, its token version moves on (every
+  token issued so far dies for good, so re-enabling resurrects no stolen token), and an
+  Account Change event (Disable or Enable) names who did it. Every replica refuses the
+  user's tokens (401 `user_disabled`) within the token cache's lifetime
+  (`sessions.CACHE_TTL_S`, 2 s), this one at once. A disabled account's login answers exactly
+  as a wrong password does (401 `invalid_credentials`, counted by the throttle); its audit
+  event says why.
+- Repeating a disable or an enable changes nothing and records nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +38,8 @@ from domain import companies
 from domain.auth import passwords, sessions, tokens
 from domain.auth.throttle import Throttle
 from domain.compliance import audit
-from domain.errors import Conflict, Invalid, Unauthenticated
-from memory.ids import new_id, utcnow
+from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated, not_found
+from memory.ids import is_object_id, new_id, utcnow
 from memory.store import CollectionSpec, DocumentStore, DuplicateKeyError, declare
 
 USERS = declare(CollectionSpec("users", unique=(("email",),)))
@@ -164,6 +185,89 @@ async def change_password(
     config.sessions.forget(user["_id"])
     assert changed is not None
     return {**token_response(config, changed), "user": present(changed)}
+
+
+async def _wrong_password(password: str | None, password_hash: str) -> bool:
+    return password is None or not await passwords.verify_password(password, password_hash)
+
+
+async def _last_owner_of_others(store: DocumentStore, user_id: str) -> str | None:
+    """A company of which the user is the only owner while others are members, if any."""
+    for owned in await store.find("memberships", {"user_id": user_id, "role": "owner"}):
+        company = {"company_id": owned["company_id"]}
+        owners = await store.count("memberships", {**company, "role": "owner"})
+        if owners == 1 and await store.count("memberships", company) > 1:
+            return str(owned["company_id"])
+    return None
+
+
+async def set_disabled(
+    store: DocumentStore,
+    config: tokens.TokenConfig,
+    claims: tokens.Claims,
+    user_id: str,
+    disabled: bool,
+    *,
+    password: str | None,
+    platform_admins: frozenset[str],
+) -> dict[str, Any]:
+    """Disable or re-enable an account (the rules are in the module's docstring)."""
+    by_admin = claims.user_id in platform_admins
+    closing_own = disabled and claims.user_id == user_id
+    if not by_admin and not closing_own:
+        raise Forbidden(
+            "only the account's user (closing it) or a platform admin may do this",
+            code="platform_admin_required",
+        )
+    if not is_object_id(user_id):
+        raise Invalid(f"{user_id!r} is not a valid user id", code="invalid_id")
+    user = await store.find_one("users", {"_id": user_id})
+    if user is None:
+        raise not_found("user", user_id)
+    if closing_own and await _wrong_password(password, user["password_hash"]):
+        raise Invalid(
+            "password is wrong",
+            code="invalid_password",
+            details=[{"field": "password", "message": "wrong password"}],
+        )
+    if bool(user.get("disabled")) == disabled:
+        return present_state(user)
+    if closing_own and not by_admin:
+        company_id = await _last_owner_of_others(store, user_id)
+        if company_id is not None:
+            raise Conflict(
+                f"you are the last owner of company {company_id}, which has other members: "
+                "make another member owner first",
+                code="last_owner",
+            )
+    now = utcnow()
+    async with store.transaction():
+        if disabled:
+            await sessions.revoke_all(store, user_id)
+        changed = await store.update_one(
+            "users",
+            {"_id": user_id},
+            {"$set": {"disabled": disabled, "disabled_at": now if disabled else None,
+                      "disabled_by": claims.user_id if disabled else None, "updated_at": now}},
+        )  # fmt: skip
+        await audit.record(
+            store,
+            "account",
+            "disable" if disabled else "enable",
+            user_id=claims.user_id,
+            target_user_id=user_id,
+        )
+    config.sessions.forget(user_id)
+    assert changed is not None
+    return present_state(changed)
+
+
+def present_state(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": user["_id"],
+        "disabled": bool(user.get("disabled")),
+        "disabled_at": user.get("disabled_at"),
+    }
 
 
 async def me(store: DocumentStore, user_id: str) -> dict[str, Any]:
