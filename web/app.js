@@ -6,7 +6,6 @@
 
 import { ApiError, get, post, setCompany, setToken, signOut, signedIn } from "./api.js";
 import { $, el, notice, problem } from "./dom.js";
-import { analyse, cancel, leave } from "./insight.js";
 import { load } from "./reports.js";
 
 function iso(d) {
@@ -28,6 +27,11 @@ function period() {
   const form = new FormData($("#period"));
   return Object.fromEntries(["from", "to", "compare_from", "compare_to"].map((k) => [k, form.get(k) || ""]));
 }
+
+// The AI insight's modules (insight.js, stream.js) are not needed for the first chart: they
+// load after the first view is drawn, so the page's first requests stay within the
+// browser's six connections (one round instead of two).
+const insight = () => import("./insight.js");
 
 // view -> its section and how it loads (books: the period's reports and the jobs).
 const VIEWS = {
@@ -142,6 +146,7 @@ async function enter(token, user, companyId) {
   // X-Company-Id the API answers for the user's first company (the first they joined), the
   // one the list puts first and the switcher then selects; a registration names its own.
   await Promise.all([companies(companyId), open()]);
+  insight();
 }
 
 function formValues(form) {
@@ -193,16 +198,20 @@ function start() {
     } catch {
       // signing out locally is what matters; the token is dropped either way
     }
-    leave();
+    (await insight()).leave();
     signOut();
     showSignedOut();
   });
-  $("#analyse").addEventListener("submit", (e) => {
+  $("#analyse").addEventListener("submit", async (e) => {
     e.preventDefault();
-    analyse(new FormData(e.target).get("report"), period(), jobs);
+    delete $("#insight").dataset.finished; // at once, so no reader sees the last one's
+    performance.clearMarks("numbors:analyse");
+    performance.mark("numbors:analyse");
+    const report = new FormData(e.target).get("report");
+    (await insight()).analyse(report, period(), jobs);
     setTimeout(jobs, 300);
   });
-  $("#cancel-button").addEventListener("click", cancel);
+  $("#cancel-button").addEventListener("click", async () => (await insight()).cancel());
   $("#jobs-refresh").addEventListener("click", jobs);
   $("#jobs-table").addEventListener("click", async (e) => {
     const id = e.target.dataset?.cancel;
