@@ -30,7 +30,7 @@ from agents import analysis
 from agents import validation as V
 from agents.models import OpenAICompatible
 from bench.common import ROOT, git_state, loadavg, median, write_results
-from tests.ai.books import PLACES, REPORTS, REQUESTS, facts, scope
+from tests.ai.books import PLACES, REPORTS, REQUESTS, Books, Records, facts, scope
 from tests.ai.corpus import CASES
 from tests.ai.fake_llm import MODEL, running
 
@@ -70,28 +70,6 @@ def per_kchars(run: Any) -> dict[str, float]:
             timings.append((time.perf_counter() - started) * 1000)
         figures.append(median(timings) / (len(text) / 1000))
     return {"ms_per_1000_chars": round(median(figures), 4), "worst_book": round(max(figures), 4)}
-
-
-class Books:
-    async def profit_and_loss(self, *args: Any) -> dict[str, Any]:
-        return REPORTS["pnl"][0]
-
-    async def balance_sheet(self, as_of: str) -> dict[str, Any]:
-        return REPORTS["balance"][0]
-
-    async def cash_flow(self, start: str, end: str) -> dict[str, Any]:
-        return REPORTS["cash"][0]
-
-    async def aged(self, which: str, as_of: str) -> dict[str, Any]:
-        return REPORTS["aged"][0]
-
-    def precision(self, currency: str) -> int:
-        return PLACES
-
-
-class Records:
-    async def save(self, insight: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]:
-        return insight
 
 
 STRUCTURED = [

@@ -133,3 +133,29 @@ def facts(book: str) -> tuple[list[F.Fact], list[F.Finding]]:
 
 def scope(book: str) -> Scope:
     return scope_of(REQUESTS[book], facts(book)[1])
+
+
+class Books:
+    """The analysis graph's books port over these reports (no store)."""
+
+    async def profit_and_loss(self, *args: Any) -> dict[str, Any]:
+        return REPORTS["pnl"][0]
+
+    async def balance_sheet(self, as_of: str) -> dict[str, Any]:
+        return REPORTS["balance"][0]
+
+    async def cash_flow(self, start: str, end: str) -> dict[str, Any]:
+        return REPORTS["cash"][0]
+
+    async def aged(self, which: str, as_of: str) -> dict[str, Any]:
+        return REPORTS["aged"][0]
+
+    def precision(self, currency: str) -> int:
+        return PLACES
+
+
+class Records:
+    """The records port that keeps nothing."""
+
+    async def save(self, insight: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]:
+        return insight

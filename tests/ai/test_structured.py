@@ -17,7 +17,7 @@ from agents.facts import render
 from agents.models import ModelUnavailable, OpenAICompatible, Prompt
 from agents.offline import OfflineProvider
 from agents.validation import outcome
-from tests.ai.books import PLACES, REPORTS, REQUESTS, facts, scope
+from tests.ai.books import PLACES, REQUESTS, Books, Records, facts, scope
 from tests.ai.fake_llm import MODEL, FakeLLM, running
 
 Claim = dict[str, Any]
@@ -228,28 +228,6 @@ async def test_malformed_or_shapeless_json_is_a_model_failure(fake: FakeLLM) -> 
 
 
 # --- the analysis graph ----------------------------------------------------------------------
-
-
-class Books:
-    async def profit_and_loss(self, *args: Any) -> dict[str, Any]:
-        return REPORTS["pnl"][0]
-
-    async def balance_sheet(self, as_of: str) -> dict[str, Any]:
-        return REPORTS["balance"][0]
-
-    async def cash_flow(self, start: str, end: str) -> dict[str, Any]:
-        return REPORTS["cash"][0]
-
-    async def aged(self, which: str, as_of: str) -> dict[str, Any]:
-        return REPORTS["aged"][0]
-
-    def precision(self, currency: str) -> int:
-        return PLACES
-
-
-class Records:
-    async def save(self, insight: dict[str, Any], audit: dict[str, Any]) -> dict[str, Any]:
-        return insight
 
 
 async def analyse(
