@@ -47,7 +47,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from agents.facts import Fact, dec, quantize
-from agents.grounding import sentences
+from agents.grounding import release, sentences
 
 TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -240,6 +240,19 @@ class Checker:
 
     # --- replacing ---------------------------------------------------------------------------
 
+    def verdict(self, body: str) -> tuple[list[str], tuple[list[str], set[str]]]:
+        problems, cited, named = self.sentence(body)
+        return problems, (cited, named)
+
+    def instead(self, body: str, read: tuple[list[str], set[str]]) -> str | None:
+        return self.replacement(body, *read)
+
+    def accept(self, body: str, read: tuple[list[str], set[str]] | None) -> None:
+        """Said: its citations (a replacement's own) count as cited."""
+        cited = read[0] if read is not None else [m.group(1) for m in OBJECT_ID.finditer(body)]
+        self.said.add(body)
+        self.cited += [c for c in cited if c in self.by_id]
+
     def replacement(self, raw: str, cited: list[str], named: set[str]) -> str | None:
         """The grounded sentence sharing most of this one's sources and named facts, else
         most of its words, if not yet said."""
@@ -279,35 +292,7 @@ def _parts(text: str) -> list[str]:
 def ground(checker: Checker, text: str) -> tuple[str, list[dict[str, Any]]]:
     """Check the sentences of `text` (continuing `checker`'s state): the text to pass on and
     an issue per replaced or dropped sentence."""
-    out: list[str] = []
-    issues: list[dict[str, Any]] = []
-    for part in _parts(text):
-        lead = part[: len(part) - len(part.lstrip())]
-        body = part[len(lead) :]
-        if not body:
-            if checker.emitted:
-                out.append(lead)
-            continue
-        problems, cited, named = checker.sentence(body)
-        if problems:
-            new = checker.replacement(body, cited, named)
-            issue: dict[str, Any] = {
-                "status": "replaced" if new else "dropped",
-                "sentence": body,
-                "reasons": problems,
-            }
-            if new:
-                issue["replacement"] = new
-                body = new
-                cited = [i for i in (m.group(1) for m in OBJECT_ID.finditer(new))]
-            issues.append(issue)
-            if not new:
-                continue
-        checker.said.add(body)
-        checker.cited += [c for c in cited if c in checker.by_id]
-        out.append((lead if checker.emitted else "") + body)
-        checker.emitted = True
-    return "".join(out), issues
+    return release(checker, _parts(text))
 
 
 def finish(checker: Checker, text: str) -> list[dict[str, Any]]:

@@ -56,7 +56,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from agents.facts import DAY_WORDS, dec, quantize, render
 
@@ -701,6 +701,16 @@ class Grounder:
 
     # --- replacing -------------------------------------------------------------------------
 
+    def verdict(self, body: str) -> tuple[list[str], Any]:
+        problems, _ = self.sentence(body)
+        return problems, None
+
+    def instead(self, body: str, read: Any) -> str | None:
+        return self.replacement(body)
+
+    def accept(self, body: str, read: Any) -> None:
+        self.said.add(body)
+
     def replacement(self, raw: str) -> str | None:
         """The finding whose facts this sentence's mentions name most, if not yet said."""
         read = self.read
@@ -895,35 +905,57 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def ground(grounder: Grounder, text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Check the sentences of `text` (continuing `grounder`'s state): the text to pass on and
-    an issue per replaced or dropped sentence."""
+class Checks(Protocol):
+    """What `release` needs of a checker: the grounded one (`Grounder`) and the one of
+    answers citing sources (`agents/citations.py`)."""
+
+    emitted: bool
+
+    def verdict(self, body: str) -> tuple[list[str], Any]:
+        """The sentence's problems and what the check read of it."""
+        ...
+
+    def instead(self, body: str, read: Any) -> str | None:
+        """The grounded sentence to say in place of a failing one, if any."""
+        ...
+
+    def accept(self, body: str, read: Any) -> None:
+        """`body` is said (`read` is None when it is a replacement)."""
+        ...
+
+
+def release(checker: Checks, parts: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """Check `parts` (sentences, each with the whitespace before it) in order, continuing the
+    checker's state: the text to pass on and an issue per replaced or dropped sentence."""
     out: list[str] = []
     issues: list[dict[str, Any]] = []
-    for part in sentences(text):
+    for part in parts:
         lead = part[: len(part) - len(part.lstrip())]
         body = part[len(lead) :]
         if not body:
-            if grounder.emitted:
+            if checker.emitted:
                 out.append(lead)
             continue
-        problems, _ = grounder.sentence(body)
+        problems, read = checker.verdict(body)
         if problems:
-            new = grounder.replacement(body)
+            new = checker.instead(body, read)
             issue: dict[str, Any] = {
                 "status": "replaced" if new else "dropped",
                 "sentence": body,
                 "reasons": problems,
             }
-            if new:
-                issue["replacement"] = new
-                grounder.said.add(new)
-                body = new
             issues.append(issue)
             if not new:
                 continue
-        else:
-            grounder.said.add(body)
-        out.append((lead if grounder.emitted else "") + body)
-        grounder.emitted = True
+            issue["replacement"] = body = new
+            read = None
+        checker.accept(body, read)
+        out.append((lead if checker.emitted else "") + body)
+        checker.emitted = True
     return "".join(out), issues
+
+
+def ground(grounder: Grounder, text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Check the sentences of `text` (continuing `grounder`'s state): the text to pass on and
+    an issue per replaced or dropped sentence."""
+    return release(grounder, sentences(text))
