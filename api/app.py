@@ -35,8 +35,19 @@ def hand_routers() -> list[APIRouter]:
         module = importlib.import_module(f"api.{info.name}")
         router = getattr(module, "router", None)
         if isinstance(router, APIRouter):
-            found.append(router)
+            found += _unnested(router)
     return found
+
+
+def _unnested(router: APIRouter) -> list[APIRouter]:
+    """The routers a module's `router` only groups (no prefix, no dependencies, nothing but
+    included routers), so that each joins the app itself: FastAPI matches a router nested
+    in another by walking both for every request (a licence-gated AI route paid about a
+    third of its time for it, `bench/api_crud.py` GATED)."""
+    nested = [getattr(route, "original_router", None) for route in router.routes]
+    if router.prefix or router.dependencies or not nested or None in nested:
+        return [router]
+    return [inner for child in nested if child is not None for inner in _unnested(child)]
 
 
 def create_app(
