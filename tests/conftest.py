@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from settings import Settings
 from tests import synthetic
+from tests.ai.fake_llm import FakeLLM, running
 from tests.helpers import Account, register
 from tests.servers import ValkeyProcess
 
@@ -74,3 +75,17 @@ async def alice(client: httpx.AsyncClient) -> Account:
 async def mallory(client: httpx.AsyncClient) -> Account:
     """Another company's user: her objects must be invisible to Alice, and Alice's to her."""
     return await register(client, name="Mallory", company_name="Mallory Corp")
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[FakeLLM]:
+    """The local OpenAI-compatible model server (`tests/ai/fake_llm.py`), one per module."""
+    async with running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(llm: FakeLLM) -> FakeLLM:
+    """The module's fake model as it started (`FakeLLM.reset`)."""
+    llm.reset()
+    return llm

@@ -72,6 +72,14 @@ class FakeLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
+    def reset(self) -> None:
+        """As it started: nothing recorded or queued to fail, the default narrative and
+        claims, structured output supported."""
+        self.narrate, self.claims, self.structured = quote_facts, quote_claims, True
+        self.failures.clear()
+        self.faults.clear()
+        self.requests.clear()
+
     def fail_next(self, *statuses: int) -> None:
         self.failures.extend(statuses)
 

@@ -42,7 +42,7 @@ from memory.world import WorldMemory
 from services import Services, world_memory
 from settings import Settings
 from tests.accounting import books as bk
-from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.ai.fake_llm import MODEL, FakeLLM
 from tests.helpers import Account, data, expect_error, register
 from tests.jobs.support import read_sse, run_worker, serve
 from workers.runtime import SERVICES, NumborsWorker, run_job
@@ -102,25 +102,6 @@ async def books(owner: Account) -> Account:
     )
     await bk.transaction(co, "expense", bank["id"], 450, paid_at="2025-01-25")
     return co
-
-
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(llm: FakeLLM) -> FakeLLM:
-    from tests.ai.fake_llm import quote_claims, quote_facts
-
-    llm.requests.clear()
-    llm.failures.clear()
-    llm.faults.clear()
-    llm.narrate = quote_facts
-    llm.claims = quote_claims
-    llm.structured = True
-    return llm
 
 
 @pytest.fixture(scope="module")

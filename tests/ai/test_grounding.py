@@ -6,7 +6,6 @@ played by the local OpenAI-compatible server and read through the real `openai` 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from agents.models import OpenAICompatible, Prompt
 from agents.validation import StreamGuard, outcome, validate
 from tests.ai.books import PLACES, REPORTS, REQUESTS, facts, scope
 from tests.ai.corpus import CASES, INVENTED, KNOWN_FALSE_ALARMS, TRUTHFUL, Case
-from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.ai.fake_llm import MODEL, FakeLLM
 
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -123,12 +122,6 @@ async def test_the_stream_releases_what_the_whole_text_validates_to(case: Case) 
     await guard.close()
     whole, _ = validate(text, found, PLACES, None, scope=scope(case.book))
     assert "".join(pieces) == whole
-
-
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
 
 
 async def test_the_corpus_through_the_openai_client(llm: FakeLLM) -> None:

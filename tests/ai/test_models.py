@@ -4,7 +4,6 @@ validation of a narrative's figures against computed facts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,12 @@ from agents.offline import NOTICE, OfflineProvider
 from agents.validation import StreamGuard, scope_of, validate
 from settings import Settings
 from supervisor import free_port
-from tests.ai.fake_llm import MODEL, FakeLLM, running
-
-
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
+from tests.ai.fake_llm import MODEL, FakeLLM
 
 
 @pytest.fixture
 def fake(llm: FakeLLM) -> FakeLLM:
-    llm.requests.clear()
-    llm.failures.clear()
-    llm.faults.clear()
+    llm.reset()
     llm.narrate = lambda body: "Net profit was 1,250.00 USD, up 25.0% on the previous period."
     return llm
 

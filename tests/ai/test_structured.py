@@ -6,7 +6,6 @@ endpoint refuses `response_format`, and treating malformed JSON as a model failu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from agents.models import ModelUnavailable, OpenAICompatible, Prompt
 from agents.offline import OfflineProvider
 from agents.validation import outcome
 from tests.ai.books import PLACES, REQUESTS, Books, Records, facts, scope
-from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.ai.fake_llm import MODEL, FakeLLM
 
 Claim = dict[str, Any]
 
@@ -121,23 +120,6 @@ INVENTED: list[tuple[str, str, Claim]] = [
 
 def claims_of(sentences: list[Claim]) -> dict[str, Any]:
     return {"sentences": sentences}
-
-
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(llm: FakeLLM) -> FakeLLM:
-    from tests.ai.fake_llm import quote_claims
-
-    llm.requests.clear()
-    llm.faults.clear()
-    llm.claims = quote_claims
-    llm.structured = True
-    return llm
 
 
 async def narrate(llm: FakeLLM, book: str, answer: Any) -> tuple[str, list[Any], list[str]]:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from agents import support
 from agents.models import OpenAICompatible
 from settings import Settings
-from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.ai.fake_llm import MODEL, FakeLLM
 from tests.helpers import Account, data
 from tests.jobs.support import run_worker
 from tests.support.conftest import key_of, publish, say
@@ -28,15 +28,9 @@ SHIPPING = support.Passage("b" * 24, "Shipping", "Orders ship in 2 days.")
 ID = re.compile(r"^\[([0-9a-f]{24})\]", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
-
-
 @pytest.fixture
 def model(llm: FakeLLM) -> OpenAICompatible:
-    llm.requests.clear()
+    llm.reset()
     return OpenAICompatible(llm.base_url, MODEL, max_retries=0)
 
 

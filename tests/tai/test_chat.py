@@ -24,24 +24,11 @@ from memory.queue import WORKER_KEY
 from services import Services
 from settings import Settings
 from tests.accounting.conftest import new_company
-from tests.ai.fake_llm import MODEL, FakeLLM, running
+from tests.ai.fake_llm import MODEL, FakeLLM
 from tests.helpers import Account, data, expect_error
 from workers.runtime import SERVICES, run_job
 
 FAKE_WORKER = "tests-tai:in-process"
-
-
-@pytest.fixture(scope="module")
-async def llm() -> AsyncIterator[FakeLLM]:
-    async with running() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(llm: FakeLLM) -> FakeLLM:
-    llm.requests.clear()
-    llm.failures.clear()
-    return llm
 
 
 @pytest.fixture(scope="module")
