@@ -35,6 +35,7 @@ from memory.store import (
     TextHit,
     TextIndex,
     Update,
+    plain_indexes,
     spec_for,
     text_pins,
     text_words,
@@ -63,8 +64,7 @@ class MongoStore(DocumentStore):
     async def _coll(self, name: str) -> Any:
         if name not in self._ready:
             spec = spec_for(name)
-            indexes = spec.indexes or tuple((f,) for f in spec.fields)
-            for keys in indexes:
+            for keys in plain_indexes(spec, unique_serves=False):
                 await self._db[name].create_index([(k, ASCENDING) for k in keys])
             for keys in spec.unique:
                 partial = {

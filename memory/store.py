@@ -136,6 +136,26 @@ class CollectionSpec:
         object.__setattr__(self, "all_fields", tuple(seen))
 
 
+def plain_indexes(spec: CollectionSpec, unique_serves: bool) -> tuple[tuple[str, ...], ...]:
+    """The non-unique indexes an adapter creates: the composite ones declared, or one per
+    field, less each that leads another (an index on (a, b, c) serves every query (a) or
+    (a, b) would, so the shorter one only costs a page on every write).
+
+    `unique_serves`: whether the adapter's unique indexes serve queries too. SQLite's index
+    every row, so they count among the longer ones. MongoDB's are partial (only documents
+    that have the keys) and serve only queries that say so, so there each unique key also
+    gets a plain index of its own."""
+    declared = spec.indexes or tuple((f,) for f in spec.fields)
+    wanted = list(dict.fromkeys([*declared, *(() if unique_serves else spec.unique)]))
+    longer = [*wanted, *(spec.unique if unique_serves else ())]
+    return tuple(
+        keys
+        for keys in wanted
+        if not any(len(other) > len(keys) and other[: len(keys)] == keys for other in longer)
+        and not (unique_serves and keys in spec.unique)
+    )
+
+
 _REGISTRY: dict[str, CollectionSpec] = {}
 
 
