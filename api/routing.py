@@ -252,25 +252,34 @@ class RouteIndex(BaseRoute):
     FastAPI tries an app's routes in order, and tries an included router by matching each of
     its routes, so a request to the fifth router of twenty paid for a score of route matches,
     a sixth of a CRUD request (`bench/api_crud.py`). Here the routes are bucketed by the
-    first two segments of their paths (`/api/contacts/{id}` -> `api/contacts`); a request
-    tries, in the original order, the routes of its bucket and those whose first segments
-    are parameters. Routes of other buckets cannot match it, so what answers is unchanged.
+    first three segments of their paths (`/api/ai-insights/insights/{id}` ->
+    `api/ai-insights/insights`); a route whose third segment is a parameter (or absent)
+    joins every bucket of its first two (`/api/contacts/{id}`), and one whose first two are
+    not both literal joins every bucket. A request tries, in the original order, the routes
+    of its bucket. Routes of other buckets cannot match it, so what answers is unchanged:
+    a GET of `/api/ai-insights/insights/{id}` no longer walks the four hand-written
+    `/api/ai-insights` routers first (a tenth of a licence-gated GET's time).
     """
 
     def __init__(self, routes: list[BaseRoute]):
         self.routes = list(routes)
         keys = {id(route): _route_keys(route) for route in self.routes}
+
+        def serving(k2: str, k3: str | None) -> list[BaseRoute]:
+            return [r for r in self.routes if _serves(keys[id(r)], k2, k3)]
+
         self._anywhere = [r for r in self.routes if keys[id(r)] is None]
-        self._buckets: dict[str, list[BaseRoute]] = {}
-        for key in {k for ks in keys.values() if ks for k in ks}:
-            self._buckets[key] = [
-                r for r in self.routes if keys[id(r)] is None or key in keys[id(r)]
-            ]
+        found = {k for ks in keys.values() if ks for k in ks}
+        self._twos = {k2: serving(k2, None) for k2, _ in found}
+        self._threes = {(k2, k3): serving(k2, k3) for k2, k3 in found if k3 is not None}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in ("http", "websocket"):
             return Match.NONE, {}
-        candidates = self._buckets.get(_path_key(scope["path"]), self._anywhere)
+        k2, k3 = _path_keys(scope["path"])
+        candidates = self._threes.get((k2, k3)) if k3 is not None else None
+        if candidates is None:
+            candidates = self._twos.get(k2, self._anywhere)
         partial: tuple[BaseRoute, Scope] | None = None
         allowed: dict[str, None] = {}  # a method mismatch: every method of the path, in order
         for route in candidates:
@@ -302,23 +311,33 @@ def _methods(route: BaseRoute, scope: Scope) -> list[str]:
     return [m for c in matching for m in sorted(getattr(c, "methods", None) or ())]
 
 
-def _path_key(path: str) -> str:
-    return "/".join(path.split("/", 3)[1:3])
+def _path_keys(path: str) -> tuple[str, str | None]:
+    """A path's first two segments and its third (None when it has none)."""
+    parts = path.split("/", 4)[1:4]
+    return "/".join(parts[:2]), parts[2] if len(parts) > 2 else None
 
 
-def _route_keys(route: BaseRoute) -> set[str] | None:
-    """The keys of the paths `route` serves; None when it may serve any path."""
+def _route_keys(route: BaseRoute) -> set[tuple[str, str | None]] | None:
+    """The keys of the paths `route` serves, a third segment of None where it may be
+    anything; None when it may serve any path."""
     contexts = getattr(route, "effective_route_contexts", None)
     paths = [c.path_format for c in contexts()] if contexts else [getattr(route, "path", None)]
     keys = set()
     for path in paths:
         if not isinstance(path, str) or not path.startswith("/"):
             return None
-        key = _path_key(path)
-        if "{" in key:
+        k2, k3 = _path_keys(path)
+        if "{" in k2:
             return None
-        keys.add(key)
+        keys.add((k2, None if k3 is None or "{" in k3 else k3))
     return keys
+
+
+def _serves(keys: set[tuple[str, str | None]] | None, k2: str, k3: str | None) -> bool:
+    """Whether a route of these keys may answer a path of these (k3 None: any third)."""
+    if keys is None:
+        return True
+    return any(two == k2 and (three is None or three == k3) for two, three in keys)
 
 
 def index_routes(app: FastAPI) -> None:
