@@ -8,7 +8,8 @@ admin, member, viewer (what each may do is declared per operation in the machine
 checked in `domain/resources/operations.authorize`).
 - Owners and admins add a registered user by email with a role, change roles and remove
   members; only an owner grants, changes or removes the owner role. Anyone may leave.
-- A company always keeps an owner: removing or demoting its last owner is 409 `last_owner`.
+- A company always keeps an owner who can sign in: removing or demoting its last owner whose
+  account is not disabled is 409 `last_owner`.
   Each change runs in one transaction that also bumps the company's `members_version`, so
   two concurrent changes conflict on that document (MongoDB aborts one; SQLite serialises
   them) and the owner count read inside it cannot be stale (no write skew).
@@ -182,10 +183,21 @@ async def _member(ctx: Ctx, user_id: str) -> dict[str, Any]:
     return found
 
 
+async def active_members(
+    store: DocumentStore, company_id: str, role: str | None = None
+) -> set[str]:
+    """The company's members (of `role`) whose accounts are not disabled: a disabled owner
+    cannot sign in to hand the company over, nor does a disabled member depend on one."""
+    scope = {"company_id": company_id, **({"role": role} if role else {})}
+    members = await store.find("memberships", scope)
+    users = await store.find("users", {"_id": {"$in": [m["user_id"] for m in members]}})
+    return {user["_id"] for user in users if not user.get("disabled")}
+
+
 async def _keep_an_owner(ctx: Ctx) -> None:
-    if await ctx.store.count("memberships", ctx.scope(role="owner")) == 0:
+    if not await active_members(ctx.store, ctx.company_id, "owner"):
         raise Conflict(
-            "a company must keep an owner: make another member owner first",
+            "a company must keep an owner who can sign in: make another member owner first",
             code="last_owner",
         )
 

@@ -192,12 +192,20 @@ async def _wrong_password(password: str | None, password_hash: str) -> bool:
 
 
 async def _last_owner_of_others(store: DocumentStore, user_id: str) -> str | None:
-    """A company of which the user is the only owner while others are members, if any."""
+    """A company of which the user is the only owner who can sign in while other members
+    can too, if any.
+
+    Run inside the disabling transaction, and it bumps each owned company's
+    `members_version` as every membership change does (domain/companies.py): a concurrent
+    demotion or departure of the other owner then conflicts with this on that document
+    (MongoDB aborts one; SQLite serialises them), so the two cannot each see two owners and
+    leave the company with only a disabled one."""
     for owned in await store.find("memberships", {"user_id": user_id, "role": "owner"}):
-        company = {"company_id": owned["company_id"]}
-        owners = await store.count("memberships", {**company, "role": "owner"})
-        if owners == 1 and await store.count("memberships", company) > 1:
-            return str(owned["company_id"])
+        company_id = owned["company_id"]
+        await store.update_one("companies", {"_id": company_id}, {"$inc": {"members_version": 1}})
+        owners = await companies.active_members(store, company_id, "owner") - {user_id}
+        if not owners and await companies.active_members(store, company_id) - {user_id}:
+            return str(company_id)
     return None
 
 
@@ -232,16 +240,16 @@ async def set_disabled(
         )
     if bool(user.get("disabled")) == disabled:
         return present_state(user)
-    if closing_own and not by_admin:
-        company_id = await _last_owner_of_others(store, user_id)
-        if company_id is not None:
-            raise Conflict(
-                f"you are the last owner of company {company_id}, which has other members: "
-                "make another member owner first",
-                code="last_owner",
-            )
     now = utcnow()
     async with store.transaction():
+        if closing_own and not by_admin:
+            company_id = await _last_owner_of_others(store, user_id)
+            if company_id is not None:
+                raise Conflict(
+                    f"you are the last owner of company {company_id}, which has other "
+                    "members: make another member owner first",
+                    code="last_owner",
+                )
         if disabled:
             await sessions.revoke_all(store, user_id)
         changed = await store.update_one(

@@ -119,6 +119,34 @@ async def test_the_last_owner_of_a_shared_company_hands_it_over_first(
     assert data(await colleague.post(disable_url(colleague.user_id), json=closing))["disabled"]
 
 
+async def test_a_company_is_never_left_to_a_disabled_owner(client: httpx.AsyncClient) -> None:
+    """Two owners: once one has closed their account, the other cannot step down or leave;
+    the other way round, the last one cannot close theirs."""
+    first = await register(client, name="First owner")
+    second = await register(client, name="Second owner")
+    third = await register(client, name="Member")
+    members = f"/api/companies/{first.company_id}/members"
+    for account, role in ((second, "owner"), (third, "member")):
+        data(await first.post(members, json={"email": account.email, "role": role}), 201)
+    data(await first.post(disable_url(first.user_id), json={"password": PASSWORD}))
+    in_company = {"X-Company-Id": first.company_id}
+    demote = await second.client.put(
+        f"{members}/{second.user_id}",
+        json={"role": "admin"},
+        headers={**second.headers, **in_company},
+    )
+    expect_error(demote, 409, "last_owner")
+    leave = await second.client.delete(
+        f"{members}/{second.user_id}", headers={**second.headers, **in_company}
+    )
+    expect_error(leave, 409, "last_owner")
+    roles = data(await second.client.get(members, headers={**second.headers, **in_company}))
+    assert {m["user_id"]: m["role"] for m in roles}[second.user_id] == "owner"
+    # the remaining owner cannot close their account either: others depend on them
+    closing = await second.post(disable_url(second.user_id), json={"password": PASSWORD})
+    expect_error(closing, 409, "last_owner")
+
+
 @pytest.fixture
 async def replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Another API process's app on the same store and Valkey (its own token cache)."""
