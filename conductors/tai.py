@@ -76,6 +76,8 @@ async def deliver(run: JobRun[Services]) -> dict[str, Any]:
     sent = failed = 0
     async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S) as http:
         for row, endpoint in due:
+            if not await webhooks.claim(run.store, row, run.id):
+                continue  # another of the company's jobs is sending it
             body = orjson.dumps(row["payload"]).decode()
             now = datetime.now(UTC)
             signature = Webhook(endpoint["secret"]).sign(row["msg_id"], now, body)

@@ -15,12 +15,18 @@ it otherwise (a write in a worker, a queue that was down). The job (`conductors/
 sends every due delivery of the company. A failed call (no answer, or not 2xx)
 is retried by the job platform with its backoff; after the job's last try the delivery is
 `failed`. Every attempt is in the delivery log (`GET /api/tai/webhook-deliveries`).
+
+Each event defers a job, so two jobs of one company may run at once and find the same
+pending deliveries: a job claims a delivery (`claim`, one conditional update) before it
+sends it, and skips one another job holds. A claim lapses after `CLAIM_S` (its job died
+mid-send), so a delivery is never stranded; it is released with the attempt's outcome.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -35,6 +41,7 @@ from memory.store import CollectionSpec, DocumentStore, declare
 ENDPOINTS = "tai_webhooks"
 DELIVERIES = "tai_webhook_deliveries"
 KIND = "tai.webhooks"
+CLAIM_S = 60  # how long a sending job holds a delivery (the call's timeout is 10 s)
 Event = Literal["bug.created", "bug.regressed", "sprint.completed"]
 EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 Url = Annotated[
@@ -174,6 +181,31 @@ async def pending(
     return out
 
 
+async def claim(store: DocumentStore, row: dict[str, Any], job_id: str) -> bool:
+    """Take the pending delivery for this job's attempt; False when another job holds it."""
+    now = datetime.now(UTC)
+    claimed = await store.update_one(
+        DELIVERIES,
+        {
+            "company_id": row["company_id"],
+            "_id": row["_id"],
+            "status": "pending",
+            "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": _stamp(now)}}],
+        },
+        {
+            "$set": {
+                "claimed_by": job_id,
+                "claimed_until": _stamp(now + timedelta(seconds=CLAIM_S)),
+            }
+        },
+    )
+    return claimed is not None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 async def attempted(
     store: DocumentStore,
     row: dict[str, Any],
@@ -193,6 +225,8 @@ async def attempted(
                 "status": status,
                 "last_status_code": status_code,
                 "last_error": error,
+                "claimed_by": None,
+                "claimed_until": None,
                 "updated_at": now,
                 **({"delivered_at": now} if delivered else {}),
             },

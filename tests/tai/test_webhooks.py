@@ -5,6 +5,7 @@ delivery failed; the delivery log says what happened."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,9 +34,11 @@ class Receiver:
     def __init__(self) -> None:
         self.calls: list[tuple[dict[str, str], bytes]] = []
         self.status = 204
+        self.delay_s = 0.0
 
     async def hook(self, request: Request) -> Response:
         self.calls.append((dict(request.headers), await request.body()))
+        await asyncio.sleep(self.delay_s)
         return (
             JSONResponse({}, status_code=self.status)
             if self.status != 204
@@ -112,3 +115,45 @@ async def test_a_failing_receiver_is_retried_then_failed(
     assert (row["status"], row["last_status_code"]) == ("failed", 500)
     assert row["attempts"] == len(hooks.calls) == settings.job_max_tries
     assert len({h["webhook-id"] for h, _ in hooks.calls}) == 1  # the same id on every retry
+
+
+async def test_two_jobs_at_once_send_each_delivery_once(
+    app: FastAPI, settings: Settings, books: Account, receiver: tuple[Receiver, str]
+) -> None:
+    """Every event defers a job: two of a company's jobs running together find the same
+    pending deliveries, and the claim lets only one of them send each."""
+    hooks, url = receiver
+    hooks.calls.clear()
+    hooks.status = 204
+    hooks.delay_s = 0.2  # both jobs are inside the sending loop together
+    try:
+        hook = {"url": url, "events": ["bug.created"]}
+        data(await books.post("/api/tai/webhooks", json=hook), 201)
+        for title in ("First of two", "Second of two", "Third of two"):
+            data(await books.post("/api/tai/bug", json={"title": title}), 201)
+        outcomes = await asyncio.gather(*(send(app, settings, books) for _ in range(2)))
+    finally:
+        hooks.delay_s = 0.0
+    assert outcomes == ["succeeded", "succeeded"]
+    ids = [headers["webhook-id"] for headers, _ in hooks.calls]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    rows = data(await books.get("/api/tai/webhook-deliveries", params={"event": "bug.created"}))
+    sent = [r for r in rows if r["msg_id"] in ids]
+    assert [(r["status"], r["attempts"]) for r in sent] == [("delivered", 1)] * 3
+
+
+async def test_a_lapsed_claim_lets_another_job_send(app: FastAPI, books: Account) -> None:
+    services: Services = app.state.services
+    row = await services.store.insert_one(
+        webhooks.DELIVERIES,
+        {"company_id": books.company_id, "webhook_id": "w", "status": "pending", "attempts": 0},
+    )
+    assert await webhooks.claim(services.store, row, "job-a")
+    assert not await webhooks.claim(services.store, row, "job-b")  # job-a holds it
+    past = "2000-01-01T00:00:00.000Z"
+    await services.store.update_one(
+        webhooks.DELIVERIES, {"_id": row["_id"]}, {"$set": {"claimed_until": past}}
+    )
+    assert await webhooks.claim(services.store, row, "job-b")  # job-a died mid-send
+    await webhooks.attempted(services.store, row, status_code=204, error=None, final=False)
+    assert not await webhooks.claim(services.store, row, "job-c")  # delivered: nothing to send
