@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from datetime import UTC, date, datetime
 from datetime import time as day_time
@@ -30,7 +31,6 @@ from domain.compliance.ocsf import CLASS_NAMES
 from domain.errors import Invalid
 from domain.fields import Day, QueryInt
 from domain.resources.operations import authorize
-from memory.sqlite_lib import sqlite3
 
 router = APIRouter(
     prefix=f"{PREFIX}/compliance",

@@ -58,6 +58,7 @@ import contextlib
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,6 @@ from bench.common import (  # noqa: E402
 from domain.modules.catalogue import CATALOGUE  # noqa: E402
 from memory.ids import new_id, utcnow  # noqa: E402
 from memory.sqlite import SQLiteStore  # noqa: E402
-from memory.sqlite_lib import sqlite3  # noqa: E402
 from tests.servers import ValkeyProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "api_crud.json"

@@ -26,6 +26,7 @@ NUMBORS_JWT_ISSUER / NUMBORS_JWT_AUDIENCE (defaults as in settings.py).
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import UTC, datetime
 
 import orjson
@@ -35,7 +36,6 @@ from starlette.responses import Response
 
 from domain.auth import tokens
 from domain.errors import Unauthenticated
-from memory.sqlite_lib import sqlite3
 
 TABLES = {"contacts": "id", "insights": "id", "licences": "company_id"}  # table: its key
 GATED_PATH = "/api/ai-insights/insights/{id}"

@@ -31,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,6 @@ from bench.common import (  # noqa: E402
     wait_quiet,
     write_results,
 )
-from memory.sqlite_lib import sqlite3  # noqa: E402
 from tests.servers import ValkeyProcess  # noqa: E402
 
 # The books bench/reports.py generates: its login, secret and mid-month dates.

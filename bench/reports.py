@@ -33,6 +33,7 @@ import asyncio
 import json
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -60,7 +61,6 @@ from domain.documents.documents import DOCUMENTS  # noqa: E402
 from domain.errors import Conflict  # noqa: E402
 from domain.taxes import TAXES  # noqa: E402
 from memory.sqlite import SQLiteStore  # noqa: E402
-from memory.sqlite_lib import sqlite3  # noqa: E402
 from supervisor import free_port, stop, wait_http  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "reports.json"

@@ -54,6 +54,7 @@ import os
 import queue
 import random
 import re
+import sqlite3
 import sys
 import threading
 import time
@@ -66,7 +67,6 @@ from typing import Any, TypeVar
 import orjson
 
 from memory.ids import new_id
-from memory.sqlite_lib import sqlite3
 from memory.sqlite_text import TextTable
 from memory.store import (
     CollectionSpec,

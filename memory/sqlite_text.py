@@ -36,13 +36,13 @@ is its text `id`), after which `INSERT INTO c__text(c__text) VALUES('rebuild')` 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from memory.sqlite_lib import sqlite3
 from memory.store import CollectionSpec, Filter, TextHit, TextKey, text_pins, text_words
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"

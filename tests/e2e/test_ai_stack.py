@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from memory.sqlite_lib import sqlite3
 from tests.accounting import books as bk
 from tests.ai.fake_llm import MODEL, FakeLLM, running
 from tests.ai.test_memory_hook import signed, upsert

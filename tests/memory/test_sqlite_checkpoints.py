@@ -4,6 +4,7 @@ the store's own, and the WAL restarts under steady writes (see memory/sqlite.py)
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pytest
 
 from memory import sqlite
 from memory.sqlite import SQLiteStore
-from memory.sqlite_lib import sqlite3
 from memory.store import CollectionSpec, declare
 
 NOTES = declare(CollectionSpec("checkpoint_notes", fields=("company", "n"))).name
