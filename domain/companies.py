@@ -167,11 +167,13 @@ async def list_members(ctx: Ctx, skip: int, limit: int) -> tuple[list[dict[str, 
     return members, await ctx.store.count("memberships", ctx.scope())
 
 
-async def _touch(ctx: Ctx) -> None:
+async def touch_members(store: DocumentStore, company_id: str) -> None:
     """Bump the company's members_version: concurrent membership changes conflict here."""
-    await ctx.store.update_one(
-        "companies", {"_id": ctx.company_id}, {"$inc": {"members_version": 1}}
-    )
+    await store.update_one("companies", {"_id": company_id}, {"$inc": {"members_version": 1}})
+
+
+async def _touch(ctx: Ctx) -> None:
+    await touch_members(ctx.store, ctx.company_id)
 
 
 async def _member(ctx: Ctx, user_id: str) -> dict[str, Any]:

@@ -21,4 +21,9 @@ def is_object_id(value: str) -> bool:
 
 def utcnow() -> str:
     """Now as ISO 8601 UTC with millisecond precision and a `Z`, which sorts as text."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stamp(datetime.now(UTC))
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as stored: ISO 8601 UTC with millisecond precision and a `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

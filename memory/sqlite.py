@@ -50,6 +50,7 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import random
@@ -84,6 +85,7 @@ from memory.store import (
     tie_break,
 )
 
+log = logging.getLogger("numbors.sqlite")
 PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 WRITE_DEADLINE_S = 30.0
 COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -471,10 +473,13 @@ class _Checkpointer:
                 self.wake.clear()
                 if self.closed:
                     return
-                with suppress(sqlite3.OperationalError):  # busy: the next wake-up tries again
+                try:
                     _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if frames >= RESTART_FRAMES:
                         conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                except sqlite3.OperationalError as error:  # busy: the next wake-up tries again
+                    if not _is_busy(error):
+                        log.warning("checkpoint of %s failed: %s", self.path, error)
         finally:
             conn.close()
 

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from memory.ids import new_id, utcnow
+from memory.ids import new_id, stamp, utcnow
 from memory.store import CollectionSpec, DocumentStore, DuplicateKeyError, declare
 
 log = logging.getLogger("numbors.world")
@@ -153,11 +153,7 @@ def normalise_time(value: str) -> str:
         ) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return _text(moment)
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stamp(moment)
 
 
 def check_namespace(namespace: str) -> str:
@@ -249,8 +245,8 @@ class WorldMemory:
         where = {"company_id": company_id, "namespace": namespace, "key": key}
         for _ in range(WRITE_ATTEMPTS):
             moment = datetime.now(UTC)
-            now = _text(moment)
-            expires = _text(moment + timedelta(seconds=ttl_s)) if ttl_s is not None else None
+            now = stamp(moment)
+            expires = stamp(moment + timedelta(seconds=ttl_s)) if ttl_s is not None else None
             current = await self.store.find_one(COLLECTION, where)
             live = current is not None and is_live(current, now)
             live_version = current["version"] if current is not None and live else 0

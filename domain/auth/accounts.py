@@ -202,7 +202,7 @@ async def _last_owner_of_others(store: DocumentStore, user_id: str) -> str | Non
     leave the company with only a disabled one."""
     for owned in await store.find("memberships", {"user_id": user_id, "role": "owner"}):
         company_id = owned["company_id"]
-        await store.update_one("companies", {"_id": company_id}, {"$inc": {"members_version": 1}})
+        await companies.touch_members(store, company_id)
         owners = await companies.active_members(store, company_id, "owner") - {user_id}
         if not owners and await companies.active_members(store, company_id) - {user_id}:
             return str(company_id)

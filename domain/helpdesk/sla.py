@@ -27,13 +27,14 @@ Agreement status (Frappe's): `first_response_due`, `resolution_due`, `paused`, `
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from domain.helpdesk import calendar
 from domain.helpdesk.calendar import WEEKDAYS, Calendar
+from memory.ids import stamp
 
 Doc = dict[str, Any]
 STOPPED = ("resolved", "closed")
@@ -41,10 +42,6 @@ STOPPED = ("resolved", "closed")
 
 def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _CALENDARS: dict[bytes, Calendar] = {}

@@ -19,7 +19,8 @@ is retried by the job platform with its backoff; after the job's last try the de
 Each event defers a job, so two jobs of one company may run at once and find the same
 pending deliveries: a job claims a delivery (`claim`, one conditional update) before it
 sends it, and skips one another job holds. A claim lapses after `CLAIM_S` (its job died
-mid-send), so a delivery is never stranded; it is released with the attempt's outcome.
+mid-send); the job's own retry takes its claim back at once, so a delivery is never
+stranded behind a dead attempt. The claim is released with the attempt's outcome.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from domain import jobs
 from domain.context import Ctx
 from domain.fields import StrictBool
 from domain.resources import Declared, Hooks, Resource, Server
-from memory.ids import new_id, utcnow
+from memory.ids import new_id, stamp, utcnow
 from memory.store import CollectionSpec, DocumentStore, declare
 
 ENDPOINTS = "tai_webhooks"
@@ -190,20 +191,20 @@ async def claim(store: DocumentStore, row: dict[str, Any], job_id: str) -> bool:
             "company_id": row["company_id"],
             "_id": row["_id"],
             "status": "pending",
-            "$or": [{"claimed_until": None}, {"claimed_until": {"$lt": _stamp(now)}}],
+            "$or": [
+                {"claimed_until": None},
+                {"claimed_until": {"$lt": stamp(now)}},
+                {"claimed_by": job_id},  # its own retry, after a crash mid-send
+            ],
         },
         {
             "$set": {
                 "claimed_by": job_id,
-                "claimed_until": _stamp(now + timedelta(seconds=CLAIM_S)),
+                "claimed_until": stamp(now + timedelta(seconds=CLAIM_S)),
             }
         },
     )
     return claimed is not None
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def attempted(

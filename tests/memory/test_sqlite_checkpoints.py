@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,9 @@ def checkpointers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "sqlite-checkpointer"]
 
 
-async def eventually(check: object, timeout_s: float = 10.0) -> None:
+async def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
     for _ in range(int(timeout_s / 0.01)):
-        if check():  # type: ignore[operator]
+        if check():
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition never held")

@@ -150,6 +150,7 @@ async def test_a_lapsed_claim_lets_another_job_send(app: FastAPI, books: Account
     )
     assert await webhooks.claim(services.store, row, "job-a")
     assert not await webhooks.claim(services.store, row, "job-b")  # job-a holds it
+    assert await webhooks.claim(services.store, row, "job-a")  # job-a's own retry
     past = "2000-01-01T00:00:00.000Z"
     await services.store.update_one(
         webhooks.DELIVERIES, {"_id": row["_id"]}, {"$set": {"claimed_until": past}}
