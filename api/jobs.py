@@ -6,6 +6,7 @@ enqueues it once the record has committed, and by default waits (bounded) for it
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from domain.errors import Invalid, Unavailable
 from memory.events import EventHub, after, is_stream_id
 from memory.queue import RETRY_AFTER_S, JobQueue, QueueUnavailable
 
+log = logging.getLogger("numbors.jobs")
 router = APIRouter()
 actions = APIRouter(prefix=f"{PREFIX}/jobs", tags=["Jobs"], route_class=LeanRoute)
 JobId = Annotated[str, id_path("job")]
@@ -71,6 +73,7 @@ async def _enqueue(ctx: Ctx, queue: JobQueue, job_id: str) -> None:
     try:
         await queue.enqueue(job_id)
     except QueueUnavailable as error:
+        log.warning("enqueue refused, job %s failed: %s", job_id, error)
         await jobs.finish(
             ctx.store, job_id, "failed", error={"code": "queue_unavailable", "message": str(error)}
         )

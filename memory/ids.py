@@ -27,3 +27,9 @@ def utcnow() -> str:
 def stamp(moment: datetime) -> str:
     """A moment as stored: ISO 8601 UTC with millisecond precision and a `Z`."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def today() -> str:
+    """Today's date in UTC as stored (ISO 8601), the day every due, valid and expiry date is
+    compared with."""
+    return datetime.now(UTC).date().isoformat()

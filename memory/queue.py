@@ -5,10 +5,11 @@ ARQ's worker polls its queue; between polls ours blocks on a wake-up list instea
 sleeping, so a job starts within milliseconds of its enqueue without a busy poll.
 
 Enqueue is bounded: with Redis down (refused) or paused (no answer), `enqueue` raises
-`QueueUnavailable` within ENQUEUE_TIMEOUT_S instead of waiting on the pool's connection
-retries; the caller then ends the stored record (`api/jobs.py`: failed, `queue_unavailable`)
-so no record is left queued without an ARQ job. A record failed this way whose enqueue did
-reach Redis after all is never run: a worker claims only queued or running records.
+`QueueUnavailable` within ENQUEUE_TIMEOUT_S and one brief retry (ENQUEUE_RETRY_S) instead
+of waiting on the pool's connection retries; the caller then ends the stored record
+(`api/jobs.py`: failed, `queue_unavailable`) so no record is left queued without an ARQ
+job. A record failed this way whose enqueue did reach Redis after all is never run: a
+worker claims only queued or running records.
 
 The job record is also the outbox: `dispatch_stranded` enqueues every record still queued
 DISPATCH_AFTER_S after its creation (the API died between the commit and the enqueue, or
@@ -37,6 +38,7 @@ from memory.serialization import dumps, loads
 from memory.store import DocumentStore
 
 ENQUEUE_TIMEOUT_S = 2.0
+ENQUEUE_RETRY_S = 0.5
 RETRY_AFTER_S = 5
 DISPATCH_AFTER_S = 10.0
 DISPATCH_EVERY_S = 30.0
@@ -70,18 +72,30 @@ class JobQueue:
 
     async def enqueue(self, job_id: str, timeout_s: float = ENQUEUE_TIMEOUT_S) -> None:
         """Queue the stored job `job_id` (call only after its record has committed), or
-        raise QueueUnavailable within `timeout_s`."""
+        raise QueueUnavailable within `timeout_s` + ENQUEUE_RETRY_S.
+
+        A first failure is tried once more, briefly, before it counts: the bound is wall
+        time, so it also runs out while this process's event loop is busy with something
+        else (a stretch of synchronous work of a second or more) though Redis answered in
+        time. ARQ's enqueue is idempotent by job id, so a job the first try did queue is
+        not queued twice."""
         try:
-            async with asyncio.timeout(timeout_s):
-                await self.pool.enqueue_job(
-                    TASK, job_id, _job_id=job_id, _queue_name=self.queue_name
-                )
-        except (TimeoutError, RedisError, OSError) as error:
-            raise QueueUnavailable(f"the job queue did not take job {job_id}: {error!r}") from error
+            await self._enqueue_once(job_id, timeout_s)
+        except (TimeoutError, RedisError, OSError) as first:
+            try:
+                await self._enqueue_once(job_id, ENQUEUE_RETRY_S)
+            except (TimeoutError, RedisError, OSError) as error:
+                raise QueueUnavailable(
+                    f"the job queue did not take job {job_id}: {first!r}, then {error!r}"
+                ) from error
         # The job is queued; the wake-up only saves the worker's poll interval.
         with contextlib.suppress(TimeoutError, RedisError, OSError):
             async with asyncio.timeout(timeout_s):
                 await self.wake()
+
+    async def _enqueue_once(self, job_id: str, timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            await self.pool.enqueue_job(TASK, job_id, _job_id=job_id, _queue_name=self.queue_name)
 
     async def dispatch_stranded(
         self, store: DocumentStore, older_than_s: float = DISPATCH_AFTER_S

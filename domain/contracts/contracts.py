@@ -23,7 +23,7 @@ list's `from`/`to` range is on `ends_at`.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -47,8 +47,8 @@ from domain.fields import (
 )
 from domain.money import precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Ref, Report, Resource, Server
-from memory.ids import utcnow
+from domain.resources import Action, Declared, Hooks, InDays, Ref, Report, Resource, Server
+from memory.ids import today, utcnow
 from memory.store import CollectionSpec, declare
 
 Shown = Literal["draft", "active", "expired", "terminated"]
@@ -120,10 +120,6 @@ class ContractFields(Declared):
         if self.renewal and self.renewal.automatic and self.ends_at is None:
             raise ValueError("renewal: an automatic renewal needs ends_at (the first term)")
         return self
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()
 
 
 def add_months(day: date, months: int) -> date:
@@ -419,7 +415,7 @@ CONTRACTS = Resource(
             "Terminate a contract",
             run=terminate,
             input=TerminateIn,
-            example={"reason": "Customer closed the account", "terminated_at": "2026-12-31"},
+            example={"reason": "Customer closed the account", "terminated_at": InDays(29)},
         ),
         Action(
             "copy",
@@ -434,10 +430,10 @@ CONTRACTS = Resource(
     rewrite_filters=rewrite_status,
     example={
         "party_id": Ref("contacts", type="customer"),
-        "title": "Support and maintenance 2027",
+        "title": "Support and maintenance",
         "value": 24000,
-        "starts_at": "2027-01-01",
-        "ends_at": "2027-12-31",
+        "starts_at": InDays(30),
+        "ends_at": InDays(394),
         "renewal": {"automatic": True, "term_months": 12, "notice_days": 60},
     },
 )

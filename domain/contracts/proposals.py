@@ -16,7 +16,7 @@ no edit (409 `proposal_locked`), no delete; it links to what it created.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -32,8 +32,8 @@ from domain.documents.forms import ContentFields
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, Input, Name, ObjectIdStr
 from domain.references import referenced
-from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
-from memory.ids import utcnow
+from domain.resources import Action, Hooks, InDays, Lifecycle, Ref, Resource, Server, Shown
+from memory.ids import today, utcnow
 from memory.store import CollectionSpec, declare
 
 Status = Literal["draft", "sent", "accepted", "declined", "expired"]
@@ -82,10 +82,6 @@ class ProposalFields(ContentFields):
         if self.valid_until < self.issued_at:
             raise ValueError("valid_until must be on or after issued_at")
         return self
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()
 
 
 async def _compose(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +317,7 @@ PROPOSALS = Resource(
                 "accepted_at": "2026-11-10",
                 "signer": "Dana Reyes",
                 "create": "estimate",
-                "ends_at": "2027-11-09",
+                "ends_at": InDays(342),
             },
             description="Creates the contract (and, by option, an approved estimate or a "
             "draft invoice with the same lines), moves the deal to won; the proposal becomes "

@@ -19,7 +19,7 @@ from domain.context import Ctx
 from domain.crm.deals import owner_checked
 from domain.fields import Day, LongText, Name, ObjectIdStr, StrictBool
 from domain.references import referenced
-from domain.resources import Declared, Hooks, Ref, Resource, Server
+from domain.resources import Declared, Hooks, InDays, Ref, Resource, Server
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
@@ -154,7 +154,7 @@ ACTIVITIES = Resource(
     example={
         "type": "call",
         "subject": "Discovery call",
-        "due_at": "2026-12-03",
+        "due_at": InDays(7),
         "due_time": "15:30",
         "deal_id": Ref("crm/deals"),
     },

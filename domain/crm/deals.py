@@ -26,7 +26,6 @@ deal that a proposal, a contract or a converted lead refers to cannot be deleted
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -40,8 +39,8 @@ from domain.errors import Conflict, Invalid
 from domain.fields import Amount, CurrencyCode, Day, Input, LongText, Name, ObjectIdStr, StrictInt
 from domain.money import convert_minor, normalise_rate, precision, to_minor, to_number
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Lifecycle, Ref, Resource, Server
-from memory.ids import utcnow
+from domain.resources import Action, Declared, Hooks, InDays, Lifecycle, Ref, Resource, Server
+from memory.ids import today, utcnow
 from memory.store import CollectionSpec, declare
 
 Status = Literal["open", "won", "lost"]
@@ -352,10 +351,6 @@ class ReopenIn(Input):
     )
 
 
-def _today() -> str:
-    return datetime.now(UTC).date().isoformat()
-
-
 async def close_deal(
     ctx: Ctx, deal: dict[str, Any], outcome: str, closed_at: Any, reason: str | None
 ) -> dict[str, Any]:
@@ -373,7 +368,7 @@ async def close_deal(
                 "stage_name": stage["name"],
                 "probability": 100 if outcome == "won" else 0,
                 "lost_reason": reason,
-                "closed_at": str(closed_at) if closed_at else _today(),
+                "closed_at": str(closed_at) if closed_at else today(),
                 "stage_history": _moved(deal["stage_history"], stage, now),
                 "updated_at": now,
             }
@@ -494,6 +489,6 @@ DEALS = Resource(
         "name": "Acme website redesign",
         "contact_id": Ref("contacts", type="customer"),
         "value": 12000,
-        "expected_close_at": "2026-12-15",
+        "expected_close_at": InDays(13),
     },
 )

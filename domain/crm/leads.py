@@ -45,7 +45,7 @@ from domain.fields import (
     StrictInt,
 )
 from domain.references import referenced
-from domain.resources import Action, Declared, Hooks, Lifecycle, Resource, Server, Shown
+from domain.resources import Action, Declared, Hooks, InDays, Lifecycle, Resource, Server, Shown
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
@@ -294,7 +294,7 @@ LEADS = Resource(
             run=convert,
             input=ConvertIn,
             from_states=OPEN,
-            example={"value": 8000, "expected_close_at": "2026-12-20"},
+            example={"value": 8000, "expected_close_at": InDays(18)},
             description="Links the existing contact with the lead's email or creates one "
             "(never a duplicate), creates a deal or attaches to `deal_id`, and keeps the "
             "lead, converted, with its links.",

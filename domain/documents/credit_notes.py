@@ -21,7 +21,7 @@ from domain.errors import Conflict
 from domain.fields import Amount, Day, LongText, ObjectIdStr
 from domain.money import to_number
 from domain.references import referenced
-from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown, WriteOnly
+from domain.resources import Declared, Hooks, InDays, Ref, Resource, Server, Shown, WriteOnly
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
@@ -168,7 +168,7 @@ CREDIT_NOTES = Resource(
     present=present,
     example={
         "document_id": Ref("documents", status="sent"),
-        "issued_at": "2026-11-20",
+        "issued_at": InDays(0),
         "amount": 100,
         "reason": "Goodwill credit for a late delivery",
     },

@@ -15,7 +15,6 @@ edited or deleted (`stock.py`); an order's own document moves none (the order di
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -33,7 +32,18 @@ from domain.errors import Conflict, Invalid
 from domain.fields import Day, ObjectIdStr
 from domain.money import normalise_rate, precision
 from domain.references import referenced
-from domain.resources import Action, Hooks, Immutable, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import (
+    Action,
+    Hooks,
+    Immutable,
+    InDays,
+    Lifecycle,
+    Ref,
+    Resource,
+    Server,
+    Shown,
+)
+from memory.ids import today
 from memory.store import CollectionSpec, declare
 
 DocType = Literal["invoice", "bill"]
@@ -124,10 +134,6 @@ class DocumentFields(ContentFields):
         if self.due_at < self.issued_at:
             raise ValueError("due_at must be on or after issued_at")
         return self
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()
 
 
 async def compose(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -367,8 +373,8 @@ DOCUMENTS = Resource(
     example={
         "type": "invoice",
         "contact_id": Ref("contacts", type="customer"),
-        "issued_at": "2026-11-02",
-        "due_at": "2026-12-02",
-        "lines": [{"name": "Consulting, November", "quantity": 10, "price": 120}],
+        "issued_at": InDays(0),
+        "due_at": InDays(30),
+        "lines": [{"name": "Consulting", "quantity": 10, "price": 120}],
     },
 )

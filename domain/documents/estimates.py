@@ -18,7 +18,7 @@ from domain.documents.forms import ContentFields
 from domain.documents.numbering import next_number
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, Input, in_day_range
-from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import Action, Hooks, InDays, Lifecycle, Ref, Resource, Server, Shown
 from memory.ids import utcnow
 from memory.store import CollectionSpec, declare
 
@@ -196,7 +196,7 @@ ESTIMATES = Resource(
             output=DOCUMENTS,
             from_states=("draft", "sent", "approved"),
             status_code=201,
-            example={"issued_at": "2026-11-02", "due_at": "2026-12-02"},
+            example={"issued_at": InDays(0), "due_at": InDays(30)},
             description="A new numbered draft invoice with the estimate's lines; the "
             "estimate becomes converted and refers to it.",
         ),
@@ -204,8 +204,8 @@ ESTIMATES = Resource(
     present=present,
     example={
         "contact_id": Ref("contacts", type="customer"),
-        "issued_at": "2026-11-02",
-        "expires_at": "2026-12-02",
+        "issued_at": InDays(0),
+        "expires_at": InDays(30),
         "lines": [{"name": "Website redesign", "quantity": 1, "price": 4800}],
     },
 )

@@ -32,6 +32,7 @@ from domain.inventory import ledger, stock
 from domain.inventory import movements as mv
 from domain.inventory.warehouses import warehouse
 from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown
+from memory.ids import today
 from memory.store import CollectionSpec, declare
 
 COLLECTION = "inventory_adjustments"
@@ -104,7 +105,7 @@ async def _resolve(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     return {
         **data,
         "warehouse_id": where["_id"],
-        "date": str(data.get("date") or mv.today()),
+        "date": str(data.get("date") or today()),
         "lines": lines,
     }
 

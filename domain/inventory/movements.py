@@ -11,7 +11,6 @@ deleted (409 `locked`); cancel it instead.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from domain.fields import ObjectIdStr
 from domain.inventory import stock
 from domain.references import referenced
 from domain.resources import Action, Lifecycle
+from memory.ids import today
 
 Status = Literal["draft", "completed", "cancelled"]
 MAX = Decimal("1000000000")
@@ -35,10 +35,6 @@ StatusField = Field(
     "actions complete and cancel",
 )
 LinesField = Field(min_length=1, max_length=200)
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()
 
 
 async def number(ctx: Ctx, kind: str, prefix: str) -> str:

@@ -24,7 +24,7 @@ from domain.inventory import stock
 from domain.inventory.warehouses import warehouse
 from domain.money import precision, to_minor
 from domain.resources import Declared, Hooks, Ref, Resource, Server, Shown
-from memory.ids import new_id
+from memory.ids import new_id, today
 from memory.store import CollectionSpec, declare
 
 COLLECTION = "inventory_transfers"
@@ -86,7 +86,7 @@ async def _resolve(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
         **data,
         "from_warehouse_id": source["_id"],
         "to_warehouse_id": target["_id"],
-        "date": str(data.get("date") or mv.today()),
+        "date": str(data.get("date") or today()),
         "lines": lines,
     }
 

@@ -26,7 +26,7 @@ receipts) and makes the documents (invoices, bills) the order leads to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -52,7 +52,7 @@ from domain.orders.lines import (
     present_progress,
     q,
 )
-from memory.ids import new_id, utcnow
+from memory.ids import new_id, today, utcnow
 from memory.store import CollectionSpec
 
 DEFAULT_TERM_DAYS = 30
@@ -110,10 +110,6 @@ def order_collection(name: str) -> CollectionSpec:
         ),
         unique=(("company_id", "number"),),
     )
-
-
-def today() -> str:
-    return datetime.now(UTC).date().isoformat()
 
 
 def _due(issued: str, due: date | None) -> str:

@@ -45,7 +45,7 @@ from domain.orders.flow import (
     today,
 )
 from domain.orders.lines import OrderLineIn, PurchaseLineOut, part_net, pick, q
-from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import Action, Hooks, InDays, Lifecycle, Ref, Resource, Server, Shown
 from memory.store import declare
 
 Status = Literal["draft", "confirmed", "partly_received", "received", "completed", "cancelled"]
@@ -193,7 +193,7 @@ PURCHASE_ORDERS = Resource(
             output=DOCUMENTS,
             from_states=(*OPEN, "received", "cancelled"),
             status_code=201,
-            example={"issued_at": "2026-11-06", "due_at": "2026-12-06"},
+            example={"issued_at": InDays(0), "due_at": InDays(30)},
             description="A new numbered bill for received units not yet billed (by default all "
             "of them); more than was received is 409 over_bill (three-way matching).",
         ),

@@ -43,7 +43,7 @@ from domain.orders.flow import (
     today,
 )
 from domain.orders.lines import OrderLineIn, SalesLineOut, pick, q
-from domain.resources import Action, Hooks, Lifecycle, Ref, Resource, Server, Shown
+from domain.resources import Action, Hooks, InDays, Lifecycle, Ref, Resource, Server, Shown
 from memory.store import declare
 
 Status = Literal["draft", "confirmed", "partly_delivered", "delivered", "completed", "cancelled"]
@@ -198,7 +198,7 @@ SALES_ORDERS = Resource(
             output=DOCUMENTS,
             from_states=(*OPEN, "delivered", "cancelled"),
             status_code=201,
-            example={"issued_at": "2026-11-03", "due_at": "2026-12-03"},
+            example={"issued_at": InDays(0), "due_at": InDays(30)},
             description="A new numbered invoice for the units not yet invoiced (by default all "
             "of them); the order counts them until the invoice is cancelled or deleted.",
         ),

@@ -53,6 +53,7 @@ from domain.resources import (
     Action,
     Declared,
     Hooks,
+    InDays,
     Kept,
     Lifecycle,
     Parent,
@@ -430,7 +431,7 @@ PROJECTS = Resource(
         "budget_hours": 200,
         "budget_amount": 24000,
         "starts_at": "2026-11-02",
-        "ends_at": "2027-03-31",
+        "ends_at": InDays(120),
     },
 )
 

@@ -18,7 +18,7 @@ from domain.resources.declaration import (
     Resource,
     Role,
 )
-from domain.resources.examples import Ref
+from domain.resources.examples import InDays, Ref
 from domain.resources.operations import (
     ListQuery,
     act,
@@ -48,6 +48,7 @@ __all__ = [
     "EditableIn",
     "Hooks",
     "Immutable",
+    "InDays",
     "JobOperation",
     "Kept",
     "Lifecycle",

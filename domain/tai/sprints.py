@@ -26,7 +26,17 @@ from domain import resources
 from domain.context import Ctx
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, LongText, Name
-from domain.resources import Action, Alias, Declared, Hooks, Lifecycle, Report, Resource, Server
+from domain.resources import (
+    Action,
+    Alias,
+    Declared,
+    Hooks,
+    InDays,
+    Lifecycle,
+    Report,
+    Resource,
+    Server,
+)
 from domain.tai import bugs, features, log, scope
 from memory.ids import utcnow
 from memory.store import CollectionSpec, DuplicateKeyError, declare
@@ -285,8 +295,8 @@ SPRINTS = Resource(
     example={
         "name": "Sprint 42",
         "goal": "Recurring invoices end to end",
-        "starts_at": "2026-12-07",
-        "ends_at": "2026-12-18",
+        "starts_at": InDays(5),
+        "ends_at": InDays(16),
     },
 )
 

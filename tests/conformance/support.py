@@ -26,7 +26,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from domain.resources.declaration import ROLE_RANK, Action, JobOperation, Report, Resource
-from domain.resources.examples import Ref, openapi_example
+from domain.resources.examples import InDays, Ref, openapi_example
 from memory.ids import is_object_id, new_id, utcnow
 from tests.helpers import Account, expect_error
 from tests.synthetic import REGISTRY as DECLARED
@@ -415,6 +415,8 @@ class World:
         """The example with every Ref replaced by the id of an object made in the company."""
         if isinstance(value, Ref):
             return await self._ref(account, value, trail)
+        if isinstance(value, InDays):
+            return value.render()
         if isinstance(value, dict):
             return {k: await self.resolve(account, v, trail) for k, v in value.items()}
         if isinstance(value, list):

@@ -6,8 +6,10 @@ These use an app on a queue of its own (`idle`) that no worker reads until a tes
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from api.app import create_app
+from memory.ids import new_id
+from memory.queue import JobQueue, QueueUnavailable
 from memory.stores import open_store
 from settings import Settings
 from tests.helpers import Account, data
@@ -162,3 +166,54 @@ async def test_an_idle_stream_sends_heartbeats_then_reconnect(
     assert stream.types == ["reconnect"]
     assert stream.events[0].json() == {"last_event_id": None}
     assert stream.events[0].id is None
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[JobQueue]:
+    """A queue of its own on the suite's Valkey, counting its enqueue attempts."""
+    own = await JobQueue.connect(redis_url, f"numbors:test:enqueue:{uuid.uuid4().hex}")
+    attempts: list[str] = []
+    enqueue_job = own.pool.enqueue_job
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(kwargs["_job_id"])
+        return await enqueue_job(*args, **kwargs)
+
+    own.pool.enqueue_job = counted  # type: ignore[method-assign]
+    own.attempts = attempts  # type: ignore[attr-defined]
+    try:
+        yield own
+    finally:
+        await own.pool.aclose()
+
+
+async def test_an_enqueue_outlasted_by_a_busy_loop_is_taken(queue: JobQueue) -> None:
+    """The bound is wall time: a stretch of synchronous work on the event loop longer than
+    it (a chat answered 503 this way in CI, Valkey being fine) runs out the first try; the
+    brief second one finds Valkey answering, and the job is queued once."""
+    job_id = new_id()
+    asyncio.get_running_loop().call_soon(time.sleep, 0.3)  # runs once the enqueue awaits
+    await queue.enqueue(job_id, timeout_s=0.1)
+    assert queue.attempts == [job_id, job_id]  # type: ignore[attr-defined]
+    assert await queue.pool.zscore(queue.queue_name, job_id) is not None
+    assert await queue.depth() == 1
+
+
+async def test_an_enqueue_on_a_dropped_connection_is_taken(queue: JobQueue, redis: Redis) -> None:
+    """Valkey closed the pooled connection (a restart, `timeout`, CLIENT KILL): redis-py
+    finds it closed when it takes it from the pool and connects anew, at the first try."""
+    await queue.depth()  # one pooled connection, now idle
+    await redis.client_kill_filter(_id=await queue.pool.client_id())
+    job_id = new_id()
+    await queue.enqueue(job_id)
+    assert queue.attempts == [job_id]  # type: ignore[attr-defined]
+    assert await queue.depth() == 1
+
+
+async def test_an_enqueue_failing_twice_is_refused(queue: JobQueue) -> None:
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("refused")
+
+    queue.pool.enqueue_job = refused  # type: ignore[method-assign]
+    with pytest.raises(QueueUnavailable, match="refused"):
+        await queue.enqueue(new_id())
