@@ -28,7 +28,7 @@ from domain.fields import Day, Input, Name, ObjectIdStr, StrictBool, StrictInt
 from domain.helpdesk.calendar import WEEKDAYS, parse_clock
 from domain.helpdesk.common import MODULE, TAG, Channel, Priority
 from domain.references import referenced
-from domain.resources import CompanyStart, Declared, Hooks, Resource
+from domain.resources import CompanyStart, Declared, Hooks, InDays, Resource
 from memory.ids import new_id, utcnow
 from memory.store import CollectionSpec, declare
 
@@ -205,7 +205,7 @@ SLAS = Resource(
                 d: [{"start": "09:00", "end": "12:30"}, {"start": "13:30", "end": "17:30"}]
                 for d in ("mon", "tue", "wed", "thu", "fri")
             },
-            "holidays": ["2026-12-25", "2026-12-28"],
+            "holidays": [InDays(22), InDays(25)],
         },
         "pause_on": ["waiting"],
     },

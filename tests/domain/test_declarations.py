@@ -4,10 +4,16 @@ create has an example (the OpenAPI shows it; the conformance suite proves it wor
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+from typing import Any
+
 import pytest
 
-from domain.resources import Reaction, Resource
+from domain.resources import InDays, Reaction, Resource
+from domain.resources.examples import openapi_example
 from domain.resources.registry import registry
+from memory.ids import today as memory_today
 from memory.store import plain_indexes, spec_for
 
 
@@ -59,3 +65,48 @@ def test_every_reaction_follows_a_state_its_resource_can_enter(reaction: Reactio
 def test_company_starts_have_unique_names() -> None:
     names = [s.name for s in registry().starts]
     assert len(names) == len(set(names)), names
+
+
+def declared_examples() -> list[tuple[str, Any]]:
+    """Every example a declaration carries, named by where it is."""
+    found: list[tuple[str, Any]] = []
+    for resource in registry().resources:
+        found.append((resource.path, resource.example))
+        found += [(f"{resource.path} {a.verb}", a.example) for a in resource.actions]
+    found += [(job.path, job.example) for job in registry().jobs]
+    return [(where, example) for where, example in found if example]
+
+
+def literal_dates(value: Any) -> list[str]:
+    if isinstance(value, str) and DATE.fullmatch(value):
+        return [value]
+    if isinstance(value, dict):
+        return [d for v in value.values() for d in literal_dates(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in literal_dates(v)]
+    return []
+
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@pytest.mark.parametrize(("where", "example"), declared_examples(), ids=lambda v: str(v)[:60])
+def test_no_example_holds_a_date_that_will_pass(where: str, example: Any) -> None:
+    """A literal date still to come goes stale with the calendar (an invoice due on it reads
+    overdue, a deal to close on it is late): such a date is `InDays(n)`. Past dates stay past,
+    and one decades away is as good as never."""
+    today = date.fromisoformat(memory_today())
+    soon = [d for d in literal_dates(example) if today <= date.fromisoformat(d) < LATE]
+    assert not soon, f"{where}: {soon} will pass; write InDays(n)"
+
+
+LATE = date(2090, 1, 1)
+
+
+def test_in_days_renders_from_today() -> None:
+    today = date.fromisoformat(memory_today())
+    rendered = openapi_example({"due_at": InDays(30), "lines": [{"on": InDays(-1)}]})
+    assert rendered == {
+        "due_at": (today + timedelta(days=30)).isoformat(),
+        "lines": [{"on": (today - timedelta(days=1)).isoformat()}],
+    }
