@@ -48,10 +48,16 @@ CRASH_WINDOW_S = 120.0
 POLL_S = 0.2
 
 
-def _prepare_child() -> None:
-    """In the child before exec: die with the supervisor; take back the signals _spawn held."""
+def die_with_parent() -> None:
+    """In a child before exec (`preexec_fn`): SIGTERM when the process that started it dies,
+    however it dies (SIGKILL included), so no child is left running or holding a port."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _prepare_child() -> None:
+    """In the child before exec: die with the supervisor; take back the signals _spawn held."""
+    die_with_parent()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 

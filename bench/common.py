@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import multiprocessing as mp
 import os
@@ -28,11 +27,10 @@ from typing import Any
 
 import httpx
 
-from supervisor import free_port, wait_http
+from supervisor import die_with_parent, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1
 HOST = "127.0.0.1"
 
 
@@ -64,11 +62,6 @@ def write_results(path: Path, result: dict[str, Any], git: dict[str, Any]) -> No
 # --- processes --------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -78,7 +71,7 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from supervisor import free_port, valkey_binary
+from supervisor import die_with_parent, free_port, valkey_binary
 
 
 class ValkeyProcess:
@@ -29,6 +29,7 @@ class ValkeyProcess:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # a suite killed outright leaves no Valkey behind
         )
         self._wait()
 
