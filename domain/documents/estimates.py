@@ -5,7 +5,7 @@ never touch the ledger."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -19,7 +19,7 @@ from domain.documents.numbering import next_number
 from domain.errors import Conflict, Invalid
 from domain.fields import Day, Input, in_day_range
 from domain.resources import Action, Hooks, InDays, Lifecycle, Ref, Resource, Server, Shown
-from memory.ids import utcnow
+from memory.ids import today, utcnow
 from memory.store import CollectionSpec, declare
 
 Status = Literal["draft", "sent", "approved", "refused", "converted"]
@@ -122,7 +122,7 @@ def _default_due(issued: str) -> str:
 async def convert(ctx: Ctx, estimate: dict[str, Any], body: ConvertIn) -> dict[str, Any]:
     """Turn an estimate into a new draft invoice with the same lines (in the action's
     transaction); the estimate keeps a link to it."""
-    issued = body.issued_at.isoformat() if body.issued_at else datetime.now(UTC).date().isoformat()
+    issued = body.issued_at.isoformat() if body.issued_at else today()
     due = body.due_at.isoformat() if body.due_at else _default_due(issued)
     if due < issued:
         raise Invalid("due_at must be on or after issued_at")

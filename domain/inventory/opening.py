@@ -7,12 +7,12 @@ source `{"type": "opening_stock", "id": <item id>}`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from domain.context import Ctx
 from domain.inventory import stock
+from memory.ids import today
 
 
 async def receive_opening_stock(ctx: Ctx, item: dict[str, Any]) -> None:
@@ -24,7 +24,7 @@ async def receive_opening_stock(ctx: Ctx, item: dict[str, Any]) -> None:
         item_id=item["_id"],
         warehouse_id=None,
         quantity=Decimal(str(item["opening_stock"])),
-        date=datetime.now(UTC).date().isoformat(),
+        date=today(),
         source={"type": "opening_stock", "id": item["_id"]},
         unit_cost=Decimal(str(cost)),
         counter_account="opening_balance",

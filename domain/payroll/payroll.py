@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -76,6 +76,7 @@ from domain.resources import (
     Server,
     Shown,
 )
+from memory.ids import today
 from memory.store import CollectionSpec, declare
 
 MAX = Decimal("1000000000")
@@ -751,8 +752,7 @@ async def pay(ctx: Ctx, run: dict[str, Any], body: PayIn) -> dict[str, Any]:
 
 async def _cancelled(ctx: Ctx, run: dict[str, Any], previous: str) -> None:
     """Every entry of the run (accrual and payment) reversed today."""
-    today = datetime.now(UTC).date().isoformat()
-    await journal.reverse_source(ctx, run["_id"], today, "Payroll cancelled")
+    await journal.reverse_source(ctx, run["_id"], today(), "Payroll cancelled")
     await _bump(ctx, run)
 
 

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -41,7 +40,7 @@ from domain.pos.terminals import CASH, minor
 from domain.references import referenced
 from domain.resources import Action, Declared, Hooks, Lifecycle, Ref, Resource, Server, insert
 from domain.resources.schema import derive
-from memory.ids import new_id, utcnow
+from memory.ids import new_id, today, utcnow
 from memory.store import CollectionSpec, declare
 
 MAX = Decimal("1000000000")
@@ -252,10 +251,10 @@ async def close(ctx: Ctx, session: dict[str, Any], body: CloseIn) -> dict[str, A
     orders = await ctx.store.find(
         "pos_orders", ctx.scope(session_id=session["_id"]), sort=[("number", 1)]
     )
-    today = datetime.now(UTC).date().isoformat()
-    draft = await posting.session_draft(ctx, session, terminal, orders, difference, today)
+    day = today()
+    draft = await posting.session_draft(ctx, session, terminal, orders, difference, day)
     entry = await journal.post(ctx, draft) if len(draft.lines) >= 2 else None
-    invoices = await invoicing.invoice_session(ctx, session, orders, today)
+    invoices = await invoicing.invoice_session(ctx, session, orders, day)
     now = utcnow()
     await ctx.store.update_one(
         "pos_terminals",

@@ -67,6 +67,10 @@ def test_company_starts_have_unique_names() -> None:
     assert len(names) == len(set(names)), names
 
 
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LATE = date(2090, 1, 1)  # a literal date from here on is as good as never
+
+
 def declared_examples() -> list[tuple[str, Any]]:
     """Every example a declaration carries, named by where it is."""
     found: list[tuple[str, Any]] = []
@@ -87,9 +91,6 @@ def literal_dates(value: Any) -> list[str]:
     return []
 
 
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 @pytest.mark.parametrize(("where", "example"), declared_examples(), ids=lambda v: str(v)[:60])
 def test_no_example_holds_a_date_that_will_pass(where: str, example: Any) -> None:
     """A literal date still to come goes stale with the calendar (an invoice due on it reads
@@ -98,9 +99,6 @@ def test_no_example_holds_a_date_that_will_pass(where: str, example: Any) -> Non
     today = date.fromisoformat(memory_today())
     soon = [d for d in literal_dates(example) if today <= date.fromisoformat(d) < LATE]
     assert not soon, f"{where}: {soon} will pass; write InDays(n)"
-
-
-LATE = date(2090, 1, 1)
 
 
 def test_in_days_renders_from_today() -> None:

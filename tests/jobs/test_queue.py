@@ -11,6 +11,7 @@ import pickle
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -168,49 +169,59 @@ async def test_an_idle_stream_sends_heartbeats_then_reconnect(
     assert stream.events[0].id is None
 
 
+@dataclass
+class Counted:
+    """A queue of its own on the suite's Valkey, and the job ids of its enqueue attempts."""
+
+    queue: JobQueue
+    attempts: list[str]
+
+
 @pytest.fixture
-async def queue(redis_url: str) -> AsyncIterator[JobQueue]:
-    """A queue of its own on the suite's Valkey, counting its enqueue attempts."""
+async def counted(redis_url: str) -> AsyncIterator[Counted]:
     own = await JobQueue.connect(redis_url, f"numbors:test:enqueue:{uuid.uuid4().hex}")
     attempts: list[str] = []
     enqueue_job = own.pool.enqueue_job
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
+    async def counting(*args: Any, **kwargs: Any) -> Any:
         attempts.append(kwargs["_job_id"])
         return await enqueue_job(*args, **kwargs)
 
-    own.pool.enqueue_job = counted  # type: ignore[method-assign]
-    own.attempts = attempts  # type: ignore[attr-defined]
+    own.pool.enqueue_job = counting  # type: ignore[method-assign]
     try:
-        yield own
+        yield Counted(own, attempts)
     finally:
         await own.pool.aclose()
 
 
-async def test_an_enqueue_outlasted_by_a_busy_loop_is_taken(queue: JobQueue) -> None:
+async def test_an_enqueue_outlasted_by_a_busy_loop_is_taken(counted: Counted) -> None:
     """The bound is wall time: a stretch of synchronous work on the event loop longer than
     it (a chat answered 503 this way in CI, Valkey being fine) runs out the first try; the
     brief second one finds Valkey answering, and the job is queued once."""
+    queue = counted.queue
     job_id = new_id()
     asyncio.get_running_loop().call_soon(time.sleep, 0.3)  # runs once the enqueue awaits
     await queue.enqueue(job_id, timeout_s=0.1)
-    assert queue.attempts == [job_id, job_id]  # type: ignore[attr-defined]
+    assert counted.attempts == [job_id, job_id]
     assert await queue.pool.zscore(queue.queue_name, job_id) is not None
     assert await queue.depth() == 1
 
 
-async def test_an_enqueue_on_a_dropped_connection_is_taken(queue: JobQueue, redis: Redis) -> None:
+async def test_an_enqueue_on_a_dropped_connection_is_taken(counted: Counted, redis: Redis) -> None:
     """Valkey closed the pooled connection (a restart, `timeout`, CLIENT KILL): redis-py
     finds it closed when it takes it from the pool and connects anew, at the first try."""
+    queue = counted.queue
     await queue.depth()  # one pooled connection, now idle
     await redis.client_kill_filter(_id=await queue.pool.client_id())
     job_id = new_id()
     await queue.enqueue(job_id)
-    assert queue.attempts == [job_id]  # type: ignore[attr-defined]
+    assert counted.attempts == [job_id]
     assert await queue.depth() == 1
 
 
-async def test_an_enqueue_failing_twice_is_refused(queue: JobQueue) -> None:
+async def test_an_enqueue_failing_twice_is_refused(counted: Counted) -> None:
+    queue = counted.queue
+
     async def refused(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("refused")
 
